@@ -1,0 +1,14 @@
+//! Irene's model: what an alert, an event and a case are, and how an alert changes a case.
+//! Pure data and pure functions only: no I/O, no clock (callers pass `now`), no async.
+
+pub mod alert;
+pub mod case;
+pub mod correlate;
+pub mod event;
+pub mod severity;
+
+pub use alert::{Actor, Alert, AlertState, Indicator, IndicatorKind, Resource};
+pub use case::{Case, CaseStatus, Resolution, TimelineEntry, TimelineKind};
+pub use correlate::{correlate, expire, resolve_by_hand, Change, Judged, Transition};
+pub use event::Event;
+pub use severity::{ParseSeverityError, Severity};

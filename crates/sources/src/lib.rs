@@ -1,0 +1,1 @@
+//! Decoders (to be written).
