@@ -265,13 +265,14 @@ mod tests {
     fn lifecycle_table() {
         use AlertState::*;
         // (alert state, severity, expected transitions, expected status, expected count)
-        let steps: Vec<(
+        type Step = (
             AlertState,
             Severity,
             Vec<Transition>,
             Option<CaseStatus>,
             i64,
-        )> = vec![
+        );
+        let steps: Vec<Step> = vec![
             (
                 Active,
                 Severity::Low,

@@ -1,1 +1,123 @@
-fn main() {}
+//! `irene`: the command line. Parses arguments and hands over to the library's commands;
+//! the only place where errors become exit codes.
+
+use clap::{Parser, Subcommand};
+use irene::config::{Config, Overrides};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "irene",
+    version,
+    about = "Security alert manager for public-cloud estates"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: intake, pipeline and API.
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8080; env IRENE_LISTEN).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Data directory (default ./irene-data; env IRENE_DATA_DIR).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Triage rule file or folder (repeatable; replaces the config's list).
+        #[arg(long)]
+        triage: Vec<PathBuf>,
+    },
+    /// Post payload files to a running server.
+    Ingest(irene::cmd_ingest::IngestArgs),
+    /// Check and try rules without a server.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Measure intake and pipeline throughput on this machine.
+    Bench(irene::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Compile rule files and report every error.
+    Check {
+        #[arg(long, required = true)]
+        triage: Vec<PathBuf>,
+    },
+    /// Decode payload files and show which rule decides each alert.
+    Test {
+        #[arg(long)]
+        triage: Vec<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        source: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    irene::telemetry::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("irene: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("irene: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            triage,
+        } => {
+            let cfg = Config::load(
+                config.as_deref(),
+                &Overrides {
+                    listen,
+                    data_dir,
+                    triage,
+                },
+            )?;
+            let rules = irene::rulefiles::load_triage(&cfg.triage)?;
+            irene::server::serve(cfg, rules).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest(args) => irene::cmd_ingest::run(args).await,
+        Command::Rules {
+            command: RulesCommand::Check { triage },
+        } => irene::cmd_rules::check(&triage),
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    triage,
+                    source,
+                    files,
+                },
+        } => irene::cmd_rules::test(&triage, &source, &files),
+        Command::Bench(args) => irene::bench::run(args).await,
+    }
+}

@@ -1,0 +1,64 @@
+//! The HTTP API v1 of DESIGN.md: routes, shared state and auth checks.
+//! Handlers translate HTTP to store and pipeline calls; they hold no business rules themselves.
+
+mod cases;
+pub mod error;
+mod ingest;
+mod ops;
+mod rules_test;
+
+use crate::auth::{Scope, Tokens};
+use crate::intake::Intake;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use error::{ApiError, ApiResult};
+use irene_rules::TriageRules;
+use irene_sources::Limits;
+use irene_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub rules: Arc<TriageRules>,
+    pub tokens: Arc<Tokens>,
+    pub intake: Intake,
+    pub limits: Arc<Limits>,
+    pub max_body: usize,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Checks the bearer token for `scope`; returns the caller's name.
+    pub fn authorize(&self, headers: &HeaderMap, scope: Scope) -> ApiResult<String> {
+        let header = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        Ok(self.tokens.check(header, scope)?)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/ingest/{source}", post(ingest::ingest))
+        .route("/api/v1/cases", get(cases::list))
+        .route("/api/v1/cases/{id}", get(cases::get_one))
+        .route("/api/v1/cases/{id}/resolve", post(cases::resolve))
+        .route("/api/v1/alerts/{id}", get(cases::alert))
+        .route("/api/v1/quarantine", get(ops::quarantine_list))
+        .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))
+        .route("/api/v1/rules/test", post(rules_test::test))
+        .route("/api/v1/status", get(ops::status))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+/// Parses a UUID path segment, or says which one was wrong.
+pub fn parse_id(what: &str, s: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no {what} {s:?}")))
+}

@@ -1,0 +1,78 @@
+//! Operations endpoints: status counts, quarantine (list, retry), health, readiness, metrics.
+//! They report and replay; they never change a case.
+
+use super::cases::parse_limit;
+use super::error::{ApiError, ApiResult};
+use super::{parse_id, AppState};
+use crate::auth::Scope;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let s = state.store.status().await?;
+    Ok(Json(serde_json::to_value(s).unwrap_or(Value::Null)))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn quarantine_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let limit = parse_limit(q.limit.as_deref(), 50)?;
+    let page = state
+        .store
+        .quarantine_list(limit, q.cursor.as_deref().filter(|c| !c.is_empty()))
+        .await?;
+    Ok(Json(
+        json!({"quarantine": page.items, "next_cursor": page.next_cursor}),
+    ))
+}
+
+pub async fn quarantine_retry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    state.authorize(&headers, Scope::Admin)?;
+    let id = parse_id("quarantine entry", &id)?;
+    let inbox = state
+        .store
+        .quarantine_requeue(id, chrono::Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no quarantined item {id}")))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": inbox, "accepted": 1})),
+    ))
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    state.store.ping().await?;
+    Ok(Json(json!({"status": "ready"})))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,318 @@
+//! Irene's configuration: a TOML file with `${ENV_VAR}` references, `IRENE_*` variables and
+//! command-line flags, in rising order of precedence. Secrets stay out of `Debug` and logs.
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// How Irene is reached by people (links in tickets). Defaults to `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Triage rule files or folders, read in order (folders: `.yaml`/`.yml` by name).
+    #[serde(default)]
+    pub triage: Vec<PathBuf>,
+    #[serde(default)]
+    pub intake: IntakeConfig,
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Per-source expiry of silent open cases (`"30d"`, `"12h"`); `"0"` or absent: never.
+    #[serde(default = "default_expiry")]
+    pub expiry: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    #[serde(default = "default_max_depth")]
+    pub max_depth: usize,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_body_bytes: default_max_body(),
+            max_depth: default_max_depth(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Inbox payloads claimed and committed together.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// How long a claim holds before another worker may take the payload again.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+    /// A payload that failed this many times goes to quarantine whole.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch: default_batch(),
+            lease_secs: default_lease_secs(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+/// An API token: the secret itself (usually `${ENV_VAR}`) or its SHA-256 in hex.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("name", &self.name)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("sha256", &self.sha256.as_ref().map(|_| "<redacted>"))
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("triage", &self.triage)
+            .field("intake", &self.intake)
+            .field("pipeline", &self.pipeline)
+            .field("tokens", &self.tokens)
+            .field("expiry", &self.expiry)
+            .finish()
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./irene-data")
+}
+fn default_max_body() -> usize {
+    10 * 1024 * 1024
+}
+fn default_max_depth() -> usize {
+    64
+}
+fn default_batch() -> usize {
+    256
+}
+fn default_lease_secs() -> u64 {
+    60
+}
+fn default_max_attempts() -> i64 {
+    5
+}
+/// GuardDuty re-reports active findings at least every 6 hours and Falco fires on every
+/// occurrence, so a long silence means the problem stopped. Sources that only report changes
+/// (Config, SCC, Security Hub) never expire by default.
+fn default_expiry() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("aws.guardduty".to_string(), "30d".to_string()),
+        ("falco".to_string(), "7d".to_string()),
+    ])
+}
+
+/// Command-line overrides (flags beat the file and the environment).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triage: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults ← file (with `${VAR}` expanded) ← `IRENE_*` ← flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut fig = Figment::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            let expanded = expand_env(&text, |k| std::env::var(k).ok())
+                .with_context(|| format!("in config {}", path.display()))?;
+            fig = fig.merge(Toml::string(&expanded));
+        }
+        fig = fig
+            .merge(
+                Env::raw()
+                    .only(&["IRENE_LISTEN", "IRENE_DATA_DIR", "IRENE_PUBLIC_URL"])
+                    .map(|k| {
+                        k.as_str()
+                            .trim_start_matches("IRENE_")
+                            .to_ascii_lowercase()
+                            .into()
+                    }),
+            )
+            .merge(Serialized::defaults(overrides));
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for t in &self.tokens {
+            if t.token.is_none() == t.sha256.is_none() {
+                bail!(
+                    "token {:?}: give exactly one of `token` or `sha256`",
+                    t.name
+                );
+            }
+            for s in &t.scopes {
+                if !matches!(s.as_str(), "ingest" | "read" | "admin") {
+                    bail!(
+                        "token {:?}: unknown scope {s:?} (ingest, read, admin)",
+                        t.name
+                    );
+                }
+            }
+        }
+        for (source, d) in &self.expiry {
+            parse_expiry(d).with_context(|| format!("expiry of {source:?}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The expiries that are set, as durations.
+    pub fn expiries(&self) -> Vec<(String, chrono::Duration)> {
+        self.expiry
+            .iter()
+            .filter_map(|(s, d)| parse_expiry(d).ok().flatten().map(|d| (s.clone(), d)))
+            .collect()
+    }
+}
+
+fn parse_expiry(s: &str) -> anyhow::Result<Option<chrono::Duration>> {
+    if s.trim() == "0" || s.trim().is_empty() {
+        return Ok(None);
+    }
+    let d = humantime::parse_duration(s.trim())
+        .with_context(|| format!("{s:?} is not a duration like 30d or 12h"))?;
+    Ok(Some(chrono::Duration::from_std(d)?))
+}
+
+/// Replaces `${NAME}` with the variable's value; `$${` stays a literal `${`. A missing variable
+/// is an error naming it (never its would-be value).
+pub fn expand_env(text: &str, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(lit) = after.strip_prefix("${") {
+            out.push_str("${");
+            rest = lit;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                bail!("unclosed ${{ in configuration")
+            };
+            let name = &body[..end];
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                bail!("invalid variable name {name:?} in ${{…}}");
+            }
+            match get(name) {
+                Some(v) => out.push_str(&v),
+                None => bail!("environment variable {name} is not set"),
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_expansion_table() {
+        let get = |k: &str| match k {
+            "TOKEN" => Some("s3cret".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let ok = [
+            ("a = \"${TOKEN}\"", "a = \"s3cret\""),
+            ("${TOKEN}${EMPTY}x", "s3cretx"),
+            ("price $5", "price $5"),
+            ("$${TOKEN}", "${TOKEN}"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(expand_env(input, get).expect(input), want);
+        }
+        for bad in ["${MISSING}", "${TOKEN", "${A-B}"] {
+            let err = expand_env(bad, get).expect_err(bad).to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        assert!(expand_env("${MISSING}", get)
+            .expect_err("missing")
+            .to_string()
+            .contains("MISSING"));
+    }
+
+    #[test]
+    fn debug_redacts_tokens() {
+        let t = TokenConfig {
+            name: "ci".into(),
+            token: Some("s3cret".into()),
+            sha256: None,
+            scopes: vec!["ingest".into()],
+        };
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn expiry_parsing() {
+        assert_eq!(parse_expiry("0").expect("0"), None);
+        assert_eq!(
+            parse_expiry("2d").expect("2d"),
+            Some(chrono::Duration::days(2))
+        );
+        assert!(parse_expiry("soon").is_err());
+    }
+}

@@ -1,0 +1,55 @@
+//! Group commit for the intake: concurrent requests' payloads are written to the inbox in one
+//! durable transaction and each request is answered only after it. It never decodes or judges.
+
+use irene_store::{NewInbox, Store};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+/// The handle request handlers use. Dropping every handle stops the writer after it drains.
+#[derive(Clone)]
+pub struct Intake {
+    tx: mpsc::Sender<(NewInbox, Reply)>,
+}
+
+/// Most payloads one transaction takes; more wait for the next one.
+const MAX_GROUP: usize = 512;
+
+impl Intake {
+    /// Starts the writer task. `written` is notified after each commit (the pipeline wakes).
+    pub fn start(
+        store: Arc<dyn Store>,
+        written: Arc<Notify>,
+    ) -> (Intake, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<(NewInbox, Reply)>(4 * MAX_GROUP);
+        let task = tokio::spawn(async move {
+            let mut group: Vec<(NewInbox, Reply)> = Vec::with_capacity(MAX_GROUP);
+            while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+                let (items, replies): (Vec<NewInbox>, Vec<Reply>) = group.drain(..).unzip();
+                let result = store.inbox_append(&items).await.map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(error = %e, payloads = items.len(), "inbox write failed; requests answered 503");
+                }
+                for r in replies {
+                    let _ = r.send(result.clone());
+                }
+                written.notify_waiters();
+                written.notify_one();
+            }
+        });
+        (Intake { tx }, task)
+    }
+
+    /// Returns once the payload is durable, or an error (the caller answers 503).
+    pub async fn append(&self, item: NewInbox) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((item, reply))
+            .await
+            .map_err(|_| "intake is shutting down".to_string())?;
+        answer
+            .await
+            .map_err(|_| "intake writer stopped".to_string())?
+    }
+}

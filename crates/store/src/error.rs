@@ -1,0 +1,25 @@
+//! Store errors: what went wrong talking to the database or reading back what it holds.
+//! Never carries payload contents or secrets, only what failed.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored {what} is corrupt: {message}")]
+    Corrupt { what: &'static str, message: String },
+    #[error("data directory {0}")]
+    DataDir(String),
+    #[error("invalid cursor")]
+    InvalidCursor,
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt {
+            what,
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The values the Store takes and gives back (rows, pages, filters, counts).
+//! Plain data; the SQL lives in the implementations.
+
+use chrono::{DateTime, Utc};
+use irene_core::{Case, CaseStatus, Change, Judged, Severity, TimelineEntry};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A payload accepted by the intake.
+#[derive(Debug, Clone)]
+pub struct NewInbox {
+    pub id: Uuid,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub body: Vec<u8>,
+    pub items: i64,
+}
+
+/// A claimed inbox row.
+#[derive(Debug, Clone)]
+pub struct InboxRow {
+    pub id: Uuid,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub body: Vec<u8>,
+    pub attempts: i64,
+}
+
+/// An item no decoder could use, with the decoder's error.
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub item_index: i64,
+    pub source: String,
+    pub error: String,
+    /// The item as JSON text (or the whole payload when it could not be split).
+    pub raw: String,
+}
+
+/// What the pipeline made of one claimed inbox row.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub inbox_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    /// (item index, verdict) in payload order.
+    pub alerts: Vec<(i64, Judged)>,
+    pub quarantine: Vec<Quarantined>,
+}
+
+#[derive(Debug, Default)]
+pub struct CommitSummary {
+    pub rows_done: usize,
+    pub rows_skipped: usize,
+    pub alerts: usize,
+    pub quarantined: usize,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub severity: Option<Severity>,
+    pub status: Option<CaseStatus>,
+    pub source: Option<String>,
+    pub q: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// One occurrence of a case: an alert folded into it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Occurrence {
+    pub alert_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub severity: Severity,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: Case,
+    pub occurrences: Vec<Occurrence>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAlert {
+    pub id: Uuid,
+    pub case_id: Option<Uuid>,
+    pub inbox_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub judged: Judged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantineEntry {
+    pub id: Uuid,
+    pub inbox_id: Uuid,
+    pub item_index: i64,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub error: String,
+    pub raw: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub inbox_pending: i64,
+    pub outbox_pending: i64,
+    pub quarantined: i64,
+    pub dead_letters: i64,
+}

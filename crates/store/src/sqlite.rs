@@ -1,0 +1,573 @@
+//! The SQLite store (WAL, one writer connection, a few readers), Irene's zero-set-up default.
+//! Owns SQL for SQLite only; what the rows mean is decided by `irene-core` and the pipeline.
+
+use crate::time::{from_micros, micros, now};
+use crate::{
+    CaseDetail, CaseFilter, CommitSummary, InboxRow, NewInbox, Occurrence, Page, Processed,
+    QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use irene_core::{
+    correlate, expire, resolve_by_hand, Case, Change, Judged, Severity, TimelineEntry,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    /// Held for the store's life: one process per data directory.
+    _lock: std::fs::File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/irene.db` and applies the embedded migrations.
+    ///
+    /// The data directory is locked for this process: an embedded store has one owner, so
+    /// leases left by a previous (crashed) run are released at once instead of waiting for
+    /// them to expire.
+    pub async fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::DataDir(format!("{}: {e}", dir.display())))?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("irene.lock"))
+            .map_err(|e| StoreError::DataDir(format!("{}: {e}", dir.display())))?;
+        lock.try_lock().map_err(|_| {
+            StoreError::DataDir(format!(
+                "{} is in use by another irene process",
+                dir.display()
+            ))
+        })?;
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("irene.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is fsynced before it returns, so a 202 means "on disk".
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await?;
+        sqlx::query("UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending' AND lease_owner IS NOT NULL")
+            .execute(&writer)
+            .await?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            _lock: lock,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn uuid(s: &str, what: &'static str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e))
+}
+
+fn case_from_doc(doc: &str) -> Result<Case> {
+    serde_json::from_str(doc).map_err(|e| StoreError::corrupt("case", e))
+}
+
+fn to_json<T: serde::Serialize>(v: &T, what: &'static str) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
+}
+
+fn severity_rank(s: Severity) -> i64 {
+    s as i64
+}
+
+fn search_text(c: &Case) -> String {
+    let mut s = String::with_capacity(c.title.len() + c.key.len() + c.kind.len() + 16);
+    for part in [
+        &c.title,
+        &c.key,
+        &c.kind,
+        c.account.as_deref().unwrap_or(""),
+        c.resource.id.as_deref().unwrap_or(""),
+    ] {
+        s.push_str(&part.to_lowercase());
+        s.push('\n');
+    }
+    s
+}
+
+async fn load_case_by_key(tx: &mut Transaction<'_, Sqlite>, key: &str) -> Result<Option<Case>> {
+    let row = sqlx::query("SELECT doc FROM cases WHERE key = ?")
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| case_from_doc(r.get::<&str, _>(0))).transpose()
+}
+
+async fn load_case(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Option<Case>> {
+    let row = sqlx::query("SELECT doc FROM cases WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| case_from_doc(r.get::<&str, _>(0))).transpose()
+}
+
+/// Writes a case change and its timeline: always together, in the caller's transaction.
+async fn write_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> Result<()> {
+    let c = &change.case;
+    sqlx::query(
+        "INSERT INTO cases (id, key, source, severity_rank, status, last_seen, search, doc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET severity_rank = excluded.severity_rank,
+           status = excluded.status, last_seen = excluded.last_seen,
+           search = excluded.search, doc = excluded.doc",
+    )
+    .bind(c.id.to_string())
+    .bind(&c.key)
+    .bind(&c.source)
+    .bind(severity_rank(c.severity))
+    .bind(c.status.as_str())
+    .bind(micros(c.last_seen))
+    .bind(search_text(c))
+    .bind(to_json(c, "case")?)
+    .execute(&mut **tx)
+    .await?;
+    for entry in &change.timeline {
+        sqlx::query(
+            "INSERT INTO timeline (case_id, at, kind, alert_id, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(c.id.to_string())
+        .bind(micros(entry.at))
+        .bind(entry.kind.as_str())
+        .bind(entry.alert_id.map(|a| a.to_string()))
+        .bind(to_json(&entry.detail, "timeline")?)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+fn parse_case_cursor(cursor: &str) -> Result<(i64, String)> {
+    let (t, id) = cursor.split_once('.').ok_or(StoreError::InvalidCursor)?;
+    let t = t.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?;
+    Uuid::parse_str(id).map_err(|_| StoreError::InvalidCursor)?;
+    Ok((t, id.to_string()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn inbox_append(&self, items: &[NewInbox]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for it in items {
+            sqlx::query(
+                "INSERT INTO inbox (id, source, received_at, body, items) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(it.id.to_string())
+            .bind(&it.source)
+            .bind(micros(it.received_at))
+            .bind(&it.body)
+            .bind(it.items)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn inbox_claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<InboxRow>> {
+        let now = micros(now());
+        let until = now + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+        let rows = sqlx::query(
+            "UPDATE inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM inbox WHERE state = 'pending'
+                          AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?)
+             RETURNING id, source, received_at, body, attempts",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.writer)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(InboxRow {
+                id: uuid(r.get::<&str, _>(0), "inbox id")?,
+                source: r.get(1),
+                received_at: from_micros(r.get(2)),
+                body: r.get(3),
+                attempts: r.get(4),
+            });
+        }
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    async fn inbox_release(&self, owner: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ? AND state = 'pending'",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn commit_processed(&self, owner: &str, batch: Vec<Processed>) -> Result<CommitSummary> {
+        let mut summary = CommitSummary::default();
+        let now = now();
+        let mut tx = self.writer.begin().await?;
+        for p in batch {
+            let done = sqlx::query(
+                "UPDATE inbox SET state = 'done', processed_at = ?, lease_owner = NULL, lease_until = NULL
+                 WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+            )
+            .bind(micros(now))
+            .bind(p.inbox_id.to_string())
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if done == 0 {
+                summary.rows_skipped += 1;
+                continue;
+            }
+            summary.rows_done += 1;
+            for q in &p.quarantine {
+                sqlx::query(
+                    "INSERT INTO quarantine (id, inbox_id, item_index, source, received_at, error, raw)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(Uuid::now_v7().to_string())
+                .bind(p.inbox_id.to_string())
+                .bind(q.item_index)
+                .bind(&q.source)
+                .bind(micros(p.received_at))
+                .bind(&q.error)
+                .bind(&q.raw)
+                .execute(&mut *tx)
+                .await?;
+                summary.quarantined += 1;
+            }
+            for (index, judged) in &p.alerts {
+                let alert_id = Uuid::now_v7();
+                let existing = load_case_by_key(&mut tx, &judged.key).await?;
+                let change = correlate(existing.as_ref(), judged, alert_id, Uuid::now_v7(), now);
+                let case_id = change
+                    .as_ref()
+                    .map(|c| c.case.id)
+                    .or(existing.as_ref().map(|c| c.id));
+                sqlx::query(
+                    "INSERT INTO alerts (id, inbox_id, item_index, source, type, case_key, case_id,
+                       severity, state, received_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(alert_id.to_string())
+                .bind(p.inbox_id.to_string())
+                .bind(index)
+                .bind(&judged.alert.source)
+                .bind(&judged.alert.kind)
+                .bind(&judged.key)
+                .bind(case_id.map(|c| c.to_string()))
+                .bind(judged.severity.as_str())
+                .bind(judged.alert.state.as_str())
+                .bind(micros(p.received_at))
+                .bind(to_json(judged, "alert")?)
+                .execute(&mut *tx)
+                .await?;
+                summary.alerts += 1;
+                if let Some(change) = change {
+                    write_change(&mut tx, &change).await?;
+                    summary.changes.push(change);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+
+    async fn cases_list(&self, f: &CaseFilter) -> Result<Page<Case>> {
+        let limit = f.limit.clamp(1, 500) as i64;
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT doc, last_seen, id FROM cases WHERE 1 = 1");
+        if let Some(s) = f.severity {
+            qb.push(" AND severity_rank = ").push_bind(severity_rank(s));
+        }
+        if let Some(s) = f.status {
+            qb.push(" AND status = ").push_bind(s.as_str());
+        }
+        if let Some(s) = &f.source {
+            qb.push(" AND source = ").push_bind(s.clone());
+        }
+        if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            let escaped = q
+                .trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            qb.push(" AND search LIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(c) = &f.cursor {
+            let (t, id) = parse_case_cursor(c)?;
+            qb.push(" AND (last_seen < ").push_bind(t);
+            qb.push(" OR (last_seen = ")
+                .push_bind(t)
+                .push(" AND id < ")
+                .push_bind(id)
+                .push("))");
+        }
+        qb.push(" ORDER BY last_seen DESC, id DESC LIMIT ")
+            .push_bind(limit + 1);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut next_cursor = None;
+        for (i, r) in rows.iter().enumerate() {
+            if i as i64 == limit {
+                if let Some(prev) = rows.get(i - 1) {
+                    next_cursor = Some(format!(
+                        "{}.{}",
+                        prev.get::<i64, _>(1),
+                        prev.get::<&str, _>(2)
+                    ));
+                }
+                break;
+            }
+            items.push(case_from_doc(r.get::<&str, _>(0))?);
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>> {
+        let Some(row) = sqlx::query("SELECT doc FROM cases WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let case = case_from_doc(row.get::<&str, _>(0))?;
+        let timeline_rows = sqlx::query(
+            "SELECT at, kind, alert_id, detail FROM timeline WHERE case_id = ? ORDER BY seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut timeline = Vec::with_capacity(timeline_rows.len());
+        for r in timeline_rows {
+            timeline.push(TimelineEntry {
+                at: from_micros(r.get(0)),
+                kind: r
+                    .get::<&str, _>(1)
+                    .parse()
+                    .map_err(|e: String| StoreError::corrupt("timeline", e))?,
+                alert_id: r
+                    .get::<Option<&str>, _>(2)
+                    .map(|a| uuid(a, "timeline alert id"))
+                    .transpose()?,
+                detail: serde_json::from_str(r.get::<&str, _>(3))
+                    .map_err(|e| StoreError::corrupt("timeline", e))?,
+            });
+        }
+        let occ_rows = sqlx::query(
+            "SELECT id, received_at, severity, state FROM alerts WHERE case_id = ?
+             ORDER BY received_at DESC, id DESC LIMIT 200",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.reader)
+        .await?;
+        let mut occurrences = Vec::with_capacity(occ_rows.len());
+        for r in occ_rows {
+            occurrences.push(Occurrence {
+                alert_id: uuid(r.get::<&str, _>(0), "alert id")?,
+                received_at: from_micros(r.get(1)),
+                severity: Severity::from_str(r.get::<&str, _>(2))
+                    .map_err(|e| StoreError::corrupt("alert", e))?,
+                state: r.get(3),
+            });
+        }
+        Ok(Some(CaseDetail {
+            case,
+            occurrences,
+            timeline,
+        }))
+    }
+
+    async fn case_resolve(
+        &self,
+        id: Uuid,
+        by: &str,
+        reason: &str,
+    ) -> Result<Option<(Case, Option<Change>)>> {
+        let mut tx = self.writer.begin().await?;
+        let Some(case) = load_case(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let change = resolve_by_hand(&case, now(), by, reason);
+        if let Some(ch) = &change {
+            write_change(&mut tx, ch).await?;
+        }
+        tx.commit().await?;
+        let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
+        Ok(Some((case, change)))
+    }
+
+    async fn cases_expire(
+        &self,
+        source: &str,
+        expiry: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>> {
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query("SELECT doc FROM cases WHERE status = 'open' AND source = ? AND last_seen < ? LIMIT 1000")
+            .bind(source)
+            .bind(micros(now - expiry))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut changes = Vec::new();
+        for r in rows {
+            let case = case_from_doc(r.get::<&str, _>(0))?;
+            if let Some(ch) = expire(&case, now, expiry) {
+                write_change(&mut tx, &ch).await?;
+                changes.push(ch);
+            }
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    async fn alert_get(&self, id: Uuid) -> Result<Option<StoredAlert>> {
+        let Some(r) =
+            sqlx::query("SELECT case_id, inbox_id, received_at, doc FROM alerts WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let judged: Judged = serde_json::from_str(r.get::<&str, _>(3))
+            .map_err(|e| StoreError::corrupt("alert", e))?;
+        Ok(Some(StoredAlert {
+            id,
+            case_id: r
+                .get::<Option<&str>, _>(0)
+                .map(|c| uuid(c, "case id"))
+                .transpose()?,
+            inbox_id: uuid(r.get::<&str, _>(1), "inbox id")?,
+            received_at: from_micros(r.get(2)),
+            judged,
+        }))
+    }
+
+    async fn quarantine_list(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<QuarantineEntry>> {
+        let limit = limit.clamp(1, 500) as i64;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, inbox_id, item_index, source, received_at, error, raw FROM quarantine WHERE state = 'quarantined'",
+        );
+        if let Some(c) = cursor {
+            Uuid::parse_str(c).map_err(|_| StoreError::InvalidCursor)?;
+            qb.push(" AND id < ").push_bind(c.to_string());
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for (i, r) in rows.iter().enumerate() {
+            if i as i64 == limit {
+                next_cursor = items.last().map(|e: &QuarantineEntry| e.id.to_string());
+                break;
+            }
+            let raw_text: &str = r.get(6);
+            items.push(QuarantineEntry {
+                id: uuid(r.get::<&str, _>(0), "quarantine id")?,
+                inbox_id: uuid(r.get::<&str, _>(1), "inbox id")?,
+                item_index: r.get(2),
+                source: r.get(3),
+                received_at: from_micros(r.get(4)),
+                error: r.get(5),
+                raw: serde_json::from_str(raw_text)
+                    .unwrap_or_else(|_| serde_json::Value::String(raw_text.to_string())),
+            });
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn quarantine_requeue(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Uuid>> {
+        let mut tx = self.writer.begin().await?;
+        let Some(r) = sqlx::query(
+            "SELECT source, raw FROM quarantine WHERE id = ? AND state = 'quarantined'",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let source: String = r.get(0);
+        let raw: String = r.get(1);
+        let inbox_id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO inbox (id, source, received_at, body, items) VALUES (?, ?, ?, ?, 1)",
+        )
+        .bind(inbox_id.to_string())
+        .bind(source)
+        .bind(micros(now))
+        .bind(raw.into_bytes())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE quarantine SET state = 'requeued' WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(inbox_id))
+    }
+
+    async fn status(&self) -> Result<StatusCounts> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM inbox WHERE state = 'pending'),
+                    (SELECT COUNT(*) FROM quarantine WHERE state = 'quarantined')",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(StatusCounts {
+            inbox_pending: r.get(0),
+            quarantined: r.get(1),
+            outbox_pending: 0,
+            dead_letters: 0,
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+}

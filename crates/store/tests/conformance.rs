@@ -1,0 +1,476 @@
+//! The Store conformance suite: every implementation must pass these same tests.
+//! Today it runs against SQLite on a real file; PostgreSQL joins by adding one `open` function.
+
+use chrono::{Duration as CDuration, Utc};
+use irene_core::{
+    Alert, AlertState, CaseStatus, Judged, Resolution, Severity, TimelineKind, Transition,
+};
+use irene_store::{CaseFilter, NewInbox, Processed, Quarantined, SqliteStore, Store};
+use serde_json::json;
+use std::time::Duration;
+use uuid::Uuid;
+
+async fn open() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).await.expect("open store");
+    (dir, store)
+}
+
+fn judged(key: &str, state: AlertState, sev: Severity) -> Judged {
+    let mut a = Alert::new(
+        "generic",
+        "test.kind",
+        key,
+        format!("Title of {key}"),
+        sev,
+        json!({"key": key}),
+    );
+    a.state = state;
+    a.account = Some("111111111111".into());
+    Judged::unjudged(a)
+}
+
+fn payload(source: &str) -> NewInbox {
+    NewInbox {
+        id: Uuid::now_v7(),
+        source: source.into(),
+        received_at: Utc::now(),
+        body: b"{}".to_vec(),
+        items: 1,
+    }
+}
+
+/// Appends one payload, claims it and commits the given verdicts for it.
+async fn run_through(store: &dyn Store, alerts: Vec<Judged>) -> irene_store::CommitSummary {
+    let p = payload("generic");
+    store
+        .inbox_append(std::slice::from_ref(&p))
+        .await
+        .expect("append");
+    let rows = store
+        .inbox_claim("w1", 10, Duration::from_secs(30))
+        .await
+        .expect("claim");
+    assert_eq!(rows.len(), 1);
+    let processed = Processed {
+        inbox_id: rows[0].id,
+        received_at: rows[0].received_at,
+        alerts: alerts
+            .into_iter()
+            .enumerate()
+            .map(|(i, j)| (i as i64, j))
+            .collect(),
+        quarantine: vec![],
+    };
+    store
+        .commit_processed("w1", vec![processed])
+        .await
+        .expect("commit")
+}
+
+#[tokio::test]
+async fn inbox_is_durable_and_leases_replay_without_doubling() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = payload("generic");
+    {
+        let store = SqliteStore::open(dir.path()).await.expect("open");
+        store
+            .inbox_append(std::slice::from_ref(&p))
+            .await
+            .expect("append");
+        // Claimed by a worker that then "crashes": the lease is short.
+        let rows = store
+            .inbox_claim("dead-worker", 10, Duration::from_millis(1))
+            .await
+            .expect("claim");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].body, b"{}");
+        store.close().await;
+    }
+    let store = SqliteStore::open(dir.path()).await.expect("reopen");
+    assert_eq!(
+        store.status().await.expect("status").inbox_pending,
+        1,
+        "the payload survived the restart"
+    );
+    // The embedded store has one process per data directory, so a restart frees old leases.
+    let rows = store
+        .inbox_claim("crashed", 10, Duration::from_millis(1))
+        .await
+        .expect("claim after restart");
+    assert_eq!(rows.len(), 1);
+    // A lease that expires while the process lives (a stuck worker) is claimed again.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let rows = store
+        .inbox_claim("w2", 10, Duration::from_secs(30))
+        .await
+        .expect("claim again");
+    assert_eq!(rows.len(), 1, "an expired lease is claimed again");
+    assert_eq!(rows[0].id, p.id);
+    assert_eq!(rows[0].attempts, 3);
+    // While w2 holds the lease, nobody else gets it.
+    assert!(store
+        .inbox_claim("w3", 10, Duration::from_secs(30))
+        .await
+        .expect("claim")
+        .is_empty());
+    let mk = |id| Processed {
+        inbox_id: id,
+        received_at: Utc::now(),
+        alerts: vec![(0, judged("k-lease", AlertState::Active, Severity::High))],
+        quarantine: vec![],
+    };
+    // The stuck worker's late commit is refused whole…
+    let s = store
+        .commit_processed("crashed", vec![mk(p.id)])
+        .await
+        .expect("commit");
+    assert_eq!((s.rows_done, s.rows_skipped, s.alerts), (0, 1, 0));
+    // …the owner's goes through, once.
+    let s = store
+        .commit_processed("w2", vec![mk(p.id)])
+        .await
+        .expect("commit");
+    assert_eq!((s.rows_done, s.alerts, s.changes.len()), (1, 1, 1));
+    let s = store
+        .commit_processed("w2", vec![mk(p.id)])
+        .await
+        .expect("commit");
+    assert_eq!(s.rows_done, 0, "a row is done only once");
+    let page = store
+        .cases_list(&CaseFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].count, 1);
+    assert_eq!(store.status().await.expect("status").inbox_pending, 0);
+}
+
+#[tokio::test]
+async fn case_lifecycle_is_recorded_with_its_timeline() {
+    let (_d, store) = open().await;
+    let s = run_through(
+        &store,
+        vec![judged("k1", AlertState::Active, Severity::Low)],
+    )
+    .await;
+    assert_eq!(s.changes[0].transitions, vec![Transition::Opened]);
+    let id = s.changes[0].case.id;
+    let s = run_through(
+        &store,
+        vec![
+            judged("k1", AlertState::Active, Severity::High),
+            judged("k1", AlertState::Resolved, Severity::High),
+        ],
+    )
+    .await;
+    assert_eq!(s.changes.len(), 2);
+    let s = run_through(
+        &store,
+        vec![judged("k1", AlertState::Active, Severity::High)],
+    )
+    .await;
+    assert_eq!(s.changes[0].transitions, vec![Transition::Reopened]);
+
+    let detail = store.case_get(id).await.expect("get").expect("case exists");
+    assert_eq!(detail.case.count, 3);
+    assert_eq!(detail.case.status, CaseStatus::Open);
+    assert_eq!(detail.case.severity, Severity::High);
+    let kinds: Vec<TimelineKind> = detail.timeline.iter().map(|t| t.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            TimelineKind::Opened,
+            TimelineKind::Occurrence,
+            TimelineKind::SeverityChanged,
+            TimelineKind::Resolved,
+            TimelineKind::Reopened
+        ]
+    );
+    assert_eq!(
+        detail.occurrences.len(),
+        4,
+        "every alert of the key is an occurrence, resolving ones too"
+    );
+    let alert = store
+        .alert_get(detail.occurrences[0].alert_id)
+        .await
+        .expect("alert")
+        .expect("exists");
+    assert_eq!(alert.case_id, Some(id));
+    assert_eq!(alert.judged.alert.raw, json!({"key": "k1"}));
+
+    let (case, change) = store
+        .case_resolve(id, "alice", "fixed the bucket")
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(case.resolution, Some(Resolution::Manual));
+    assert!(change.is_some());
+    let (_, again) = store
+        .case_resolve(id, "alice", "again")
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert!(again.is_none(), "resolving a resolved case changes nothing");
+    assert!(store
+        .case_resolve(Uuid::now_v7(), "a", "b")
+        .await
+        .expect("resolve")
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_resolved_alert_for_an_unknown_key_opens_no_case() {
+    let (_d, store) = open().await;
+    let s = run_through(
+        &store,
+        vec![judged("pass", AlertState::Resolved, Severity::Medium)],
+    )
+    .await;
+    assert_eq!(s.alerts, 1);
+    assert!(s.changes.is_empty());
+    let page = store
+        .cases_list(&CaseFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert!(page.items.is_empty());
+}
+
+#[tokio::test]
+async fn cases_filter_and_paginate() {
+    let (_d, store) = open().await;
+    let mut alerts = Vec::new();
+    for i in 0..7 {
+        let sev = if i % 2 == 0 {
+            Severity::High
+        } else {
+            Severity::Low
+        };
+        alerts.push(judged(&format!("key-{i}"), AlertState::Active, sev));
+    }
+    alerts.push(judged("Needle_50%", AlertState::Active, Severity::Info));
+    run_through(&store, alerts).await;
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .cases_list(&CaseFilter {
+                limit: 3,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        seen.extend(page.items.iter().map(|c| c.key.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!((before, seen.len()), (8, 8), "every case once across pages");
+
+    let table: Vec<(CaseFilter, usize)> = vec![
+        (
+            CaseFilter {
+                severity: Some(Severity::High),
+                ..Default::default()
+            },
+            4,
+        ),
+        (
+            CaseFilter {
+                severity: Some(Severity::Low),
+                ..Default::default()
+            },
+            3,
+        ),
+        (
+            CaseFilter {
+                status: Some(CaseStatus::Resolved),
+                ..Default::default()
+            },
+            0,
+        ),
+        (
+            CaseFilter {
+                status: Some(CaseStatus::Open),
+                ..Default::default()
+            },
+            8,
+        ),
+        (
+            CaseFilter {
+                source: Some("generic".into()),
+                ..Default::default()
+            },
+            8,
+        ),
+        (
+            CaseFilter {
+                source: Some("aws.guardduty".into()),
+                ..Default::default()
+            },
+            0,
+        ),
+        (
+            CaseFilter {
+                q: Some("KEY-3".into()),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            CaseFilter {
+                q: Some("needle_50%".into()),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            CaseFilter {
+                q: Some("_5".into()),
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            CaseFilter {
+                q: Some("%".into()),
+                ..Default::default()
+            },
+            1,
+        ),
+    ];
+    for (mut f, want) in table {
+        f.limit = 100;
+        let got = store.cases_list(&f).await.expect("list").items.len();
+        assert_eq!(got, want, "{f:?}");
+    }
+    assert!(store
+        .cases_list(&CaseFilter {
+            limit: 3,
+            cursor: Some("garbage".into()),
+            ..Default::default()
+        })
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn quarantine_keeps_the_item_and_requeues_it() {
+    let (_d, store) = open().await;
+    let p = payload("aws.guardduty");
+    store
+        .inbox_append(std::slice::from_ref(&p))
+        .await
+        .expect("append");
+    let rows = store
+        .inbox_claim("w", 1, Duration::from_secs(30))
+        .await
+        .expect("claim");
+    let q = Quarantined {
+        item_index: 0,
+        source: "aws.guardduty".into(),
+        error: "at /severity: expected a number".into(),
+        raw: r#"{"severity":"x"}"#.into(),
+    };
+    let processed = Processed {
+        inbox_id: rows[0].id,
+        received_at: rows[0].received_at,
+        alerts: vec![],
+        quarantine: vec![q],
+    };
+    store
+        .commit_processed("w", vec![processed])
+        .await
+        .expect("commit");
+    assert_eq!(store.status().await.expect("status").quarantined, 1);
+    let page = store.quarantine_list(10, None).await.expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].raw, json!({"severity": "x"}));
+    assert!(page.items[0].error.contains("/severity"));
+    let new_inbox = store
+        .quarantine_requeue(page.items[0].id, Utc::now())
+        .await
+        .expect("requeue");
+    assert!(new_inbox.is_some());
+    assert!(store
+        .quarantine_requeue(page.items[0].id, Utc::now())
+        .await
+        .expect("requeue")
+        .is_none());
+    let st = store.status().await.expect("status");
+    assert_eq!((st.quarantined, st.inbox_pending), (0, 1));
+    let rows = store
+        .inbox_claim("w", 1, Duration::from_secs(30))
+        .await
+        .expect("claim");
+    assert_eq!(rows[0].body, br#"{"severity":"x"}"#);
+    assert_eq!(rows[0].source, "aws.guardduty");
+}
+
+#[tokio::test]
+async fn silent_cases_expire_per_source() {
+    let (_d, store) = open().await;
+    let mut old = judged("old", AlertState::Active, Severity::Medium);
+    old.alert.observed_at = Some(Utc::now() - CDuration::days(10));
+    let fresh = judged("fresh", AlertState::Active, Severity::Medium);
+    run_through(&store, vec![old, fresh]).await;
+    let none = store
+        .cases_expire("aws.guardduty", CDuration::days(7), Utc::now())
+        .await
+        .expect("expire");
+    assert!(none.is_empty(), "other sources are untouched");
+    let changes = store
+        .cases_expire("generic", CDuration::days(7), Utc::now())
+        .await
+        .expect("expire");
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].case.key, "old");
+    assert_eq!(changes[0].case.resolution, Some(Resolution::Expired));
+}
+
+#[tokio::test]
+async fn one_process_per_data_directory() {
+    let (dir, _store) = open().await;
+    let second = SqliteStore::open(dir.path()).await;
+    let err = second.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("in use by another irene process"), "{err}");
+}
+
+#[tokio::test]
+async fn release_gives_back_claimed_rows() {
+    let (_d, store) = open().await;
+    store
+        .inbox_append(&[payload("generic"), payload("generic")])
+        .await
+        .expect("append");
+    assert_eq!(
+        store
+            .inbox_claim("w", 10, Duration::from_secs(300))
+            .await
+            .expect("claim")
+            .len(),
+        2
+    );
+    assert_eq!(store.inbox_release("w").await.expect("release"), 2);
+    assert_eq!(
+        store
+            .inbox_claim("w2", 10, Duration::from_secs(300))
+            .await
+            .expect("claim")
+            .len(),
+        2
+    );
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: formatting, clippy (warnings are errors), and the
+# whole test suite with nextest. Installs what it needs; safe to run on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/irene-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "== installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+cargo nextest run --workspace --locked --no-fail-fast
