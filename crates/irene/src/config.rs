@@ -307,6 +307,47 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn precedence_is_flags_then_env_then_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "irene.toml",
+                "listen = \"127.0.0.1:7000\"\ndata_dir = \"/from/file\"\npublic_url = \"${PUBLIC}\"\n[intake]\nmax_depth = 9\n",
+            )?;
+            jail.set_env("PUBLIC", "https://irene.example");
+            jail.set_env("IRENE_LISTEN", "127.0.0.1:7001");
+            let file = std::path::Path::new("irene.toml");
+            let cfg = Config::load(Some(file), &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen.port(), 7001, "env beats file");
+            assert_eq!(cfg.data_dir, PathBuf::from("/from/file"));
+            assert_eq!(cfg.public_url(), "https://irene.example");
+            assert_eq!(cfg.intake.max_depth, 9);
+            assert_eq!(
+                cfg.intake.max_body_bytes,
+                10 * 1024 * 1024,
+                "defaults fill the rest"
+            );
+            let flags = Overrides {
+                data_dir: Some("/from/flag".into()),
+                ..Default::default()
+            };
+            jail.set_env("IRENE_DATA_DIR", "/from/env");
+            let cfg = Config::load(Some(file), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.data_dir, PathBuf::from("/from/flag"), "flags beat env");
+            jail.create_file("bad.toml", "listen = \"127.0.0.1:1\"\nlisen = 3\n")?;
+            let err = Config::load(
+                Some(std::path::Path::new("bad.toml")),
+                &Overrides::default(),
+            )
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+            assert!(err.contains("lisen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn expiry_parsing() {
         assert_eq!(parse_expiry("0").expect("0"), None);
         assert_eq!(

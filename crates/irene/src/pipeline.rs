@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
 pub struct Pipeline {
     pub store: Arc<dyn Store>,
     pub rules: Arc<TriageRules>,
@@ -65,8 +67,6 @@ pub fn process_row(
         let decoded = match result {
             Ok(Ok(d)) => d,
             Ok(Err(e)) => {
-                metrics::counter!("irene_quarantined_total", "source" => row.source.clone())
-                    .increment(1);
                 out.quarantine.push(Quarantined {
                     item_index: index,
                     source: row.source.clone(),
@@ -76,8 +76,6 @@ pub fn process_row(
                 continue;
             }
             Err(_) => {
-                metrics::counter!("irene_quarantined_total", "source" => row.source.clone())
-                    .increment(1);
                 out.quarantine.push(Quarantined {
                     item_index: index,
                     source: row.source.clone(),
@@ -91,7 +89,6 @@ pub fn process_row(
             if alert.observed_at.is_none() {
                 alert.observed_at = Some(row.received_at);
             }
-            metrics::counter!("irene_decoded_total", "source" => alert.source.clone()).increment(1);
             out.alerts.push((index, rules.judge(alert)));
         }
     }
@@ -123,7 +120,9 @@ impl Pipeline {
             if rows.is_empty() {
                 tokio::select! {
                     _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    // New payloads wake the worker at once; the timer only catches leases that
+                    // expired under another process.
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
@@ -161,6 +160,16 @@ impl Pipeline {
         };
         metrics::histogram!("irene_stage_seconds", "stage" => "decode_triage")
             .record(started.elapsed().as_secs_f64());
+        for p in &processed {
+            for (_, judged) in &p.alerts {
+                metrics::counter!("irene_decoded_total", "source" => judged.alert.source.clone())
+                    .increment(1);
+            }
+            for q in &p.quarantine {
+                metrics::counter!("irene_quarantined_total", "source" => q.source.clone())
+                    .increment(1);
+            }
+        }
         let commit_started = Instant::now();
         match self.store.commit_processed(&self.owner, processed).await {
             Ok(summary) => {

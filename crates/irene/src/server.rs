@@ -79,6 +79,7 @@ pub async fn run(
         limits,
         max_body: cfg.intake.max_body_bytes,
         metrics: metrics_handle(),
+        wake: wake.clone(),
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     axum::serve(listener, app)

@@ -4,7 +4,7 @@
 use crate::time::{from_micros, micros, now};
 use crate::{
     CaseDetail, CaseFilter, CommitSummary, InboxRow, NewInbox, Occurrence, Page, Processed,
-    QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert,
+    QuarantineEntry, Quarantined, Result, StatusCounts, Store, StoreError, StoredAlert,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use irene_core::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -111,14 +112,6 @@ fn search_text(c: &Case) -> String {
     s
 }
 
-async fn load_case_by_key(tx: &mut Transaction<'_, Sqlite>, key: &str) -> Result<Option<Case>> {
-    let row = sqlx::query("SELECT doc FROM cases WHERE key = ?")
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.map(|r| case_from_doc(r.get::<&str, _>(0))).transpose()
-}
-
 async fn load_case(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Option<Case>> {
     let row = sqlx::query("SELECT doc FROM cases WHERE id = ?")
         .bind(id.to_string())
@@ -127,37 +120,72 @@ async fn load_case(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Option<
     row.map(|r| case_from_doc(r.get::<&str, _>(0))).transpose()
 }
 
-/// Writes a case change and its timeline: always together, in the caller's transaction.
-async fn write_change(tx: &mut Transaction<'_, Sqlite>, change: &Change) -> Result<()> {
-    let c = &change.case;
-    sqlx::query(
-        "INSERT INTO cases (id, key, source, severity_rank, status, last_seen, search, doc)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET severity_rank = excluded.severity_rank,
-           status = excluded.status, last_seen = excluded.last_seen,
-           search = excluded.search, doc = excluded.doc",
-    )
-    .bind(c.id.to_string())
-    .bind(&c.key)
-    .bind(&c.source)
-    .bind(severity_rank(c.severity))
-    .bind(c.status.as_str())
-    .bind(micros(c.last_seen))
-    .bind(search_text(c))
-    .bind(to_json(c, "case")?)
-    .execute(&mut **tx)
-    .await?;
-    for entry in &change.timeline {
-        sqlx::query(
-            "INSERT INTO timeline (case_id, at, kind, alert_id, detail) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.to_string())
-        .bind(micros(entry.at))
-        .bind(entry.kind.as_str())
-        .bind(entry.alert_id.map(|a| a.to_string()))
-        .bind(to_json(&entry.detail, "timeline")?)
-        .execute(&mut **tx)
-        .await?;
+/// Rows per multi-row statement (SQLite allows 32,766 bound values; alerts bind 11 each).
+const CHUNK: usize = 500;
+
+/// An alert about to be inserted.
+struct AlertRow<'a> {
+    id: String,
+    inbox_id: String,
+    index: i64,
+    case_id: Option<String>,
+    received_at: i64,
+    doc: String,
+    judged: &'a Judged,
+}
+
+/// Writes case changes and their timelines: always together, in the caller's transaction.
+/// A case changed several times is written once, in its last state; every timeline entry stays.
+async fn write_changes(tx: &mut Transaction<'_, Sqlite>, changes: &[Change]) -> Result<()> {
+    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(changes.len());
+    for (i, ch) in changes.iter().enumerate() {
+        last.insert(ch.case.id, i);
+    }
+    let mut finals: Vec<&Case> = last.values().map(|&i| &changes[i].case).collect();
+    finals.sort_by_key(|c| c.id);
+    for chunk in finals.chunks(CHUNK) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for c in chunk {
+            rows.push((c, to_json(c, "case")?, search_text(c)));
+        }
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO cases (id, key, source, severity_rank, status, last_seen, search, doc) ",
+        );
+        qb.push_values(rows, |mut b, (c, doc, search)| {
+            b.push_bind(c.id.to_string())
+                .push_bind(c.key.clone())
+                .push_bind(c.source.clone())
+                .push_bind(severity_rank(c.severity))
+                .push_bind(c.status.as_str())
+                .push_bind(micros(c.last_seen))
+                .push_bind(search)
+                .push_bind(doc);
+        });
+        qb.push(
+            " ON CONFLICT(id) DO UPDATE SET severity_rank = excluded.severity_rank, status = excluded.status,
+              last_seen = excluded.last_seen, search = excluded.search, doc = excluded.doc",
+        );
+        qb.build().execute(&mut **tx).await?;
+    }
+    let entries: Vec<(Uuid, &TimelineEntry)> = changes
+        .iter()
+        .flat_map(|ch| ch.timeline.iter().map(move |t| (ch.case.id, t)))
+        .collect();
+    for chunk in entries.chunks(CHUNK) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (case_id, t) in chunk {
+            rows.push((case_id, t, to_json(&t.detail, "timeline")?));
+        }
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO timeline (case_id, at, kind, alert_id, detail) ");
+        qb.push_values(rows, |mut b, (case_id, t, detail)| {
+            b.push_bind(case_id.to_string())
+                .push_bind(micros(t.at))
+                .push_bind(t.kind.as_str())
+                .push_bind(t.alert_id.map(|a| a.to_string()))
+                .push_bind(detail);
+        });
+        qb.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -240,70 +268,124 @@ impl Store for SqliteStore {
         let mut summary = CommitSummary::default();
         let now = now();
         let mut tx = self.writer.begin().await?;
-        for p in batch {
-            let done = sqlx::query(
-                "UPDATE inbox SET state = 'done', processed_at = ?, lease_owner = NULL, lease_until = NULL
-                 WHERE id = ? AND lease_owner = ? AND state = 'pending'",
-            )
-            .bind(micros(now))
-            .bind(p.inbox_id.to_string())
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done == 0 {
-                summary.rows_skipped += 1;
-                continue;
+
+        // 1. Take the rows this worker still holds; the others are skipped whole.
+        let mut done: HashSet<String> = HashSet::with_capacity(batch.len());
+        let ids: Vec<String> = batch.iter().map(|p| p.inbox_id.to_string()).collect();
+        for chunk in ids.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("UPDATE inbox SET state = 'done', processed_at = ");
+            qb.push_bind(micros(now))
+                .push(", lease_owner = NULL, lease_until = NULL WHERE state = 'pending' AND lease_owner = ")
+                .push_bind(owner)
+                .push(" AND id IN (");
+            let mut sep = qb.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.clone());
             }
-            summary.rows_done += 1;
+            qb.push(") RETURNING id");
+            for row in qb.build().fetch_all(&mut *tx).await? {
+                done.insert(row.get::<String, _>(0));
+            }
+        }
+        let batch: Vec<Processed> = batch
+            .into_iter()
+            .filter(|p| done.contains(&p.inbox_id.to_string()))
+            .collect();
+        summary.rows_done = batch.len();
+        summary.rows_skipped = ids.len() - batch.len();
+
+        // 2. The cases these alerts touch, in one read.
+        let mut keys: Vec<&str> = batch
+            .iter()
+            .flat_map(|p| p.alerts.iter().map(|(_, j)| j.key.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut cases: HashMap<String, Case> = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT doc FROM cases WHERE key IN (");
+            let mut sep = qb.separated(", ");
+            for k in chunk {
+                sep.push_bind(k.to_string());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&mut *tx).await? {
+                let case = case_from_doc(row.get::<&str, _>(0))?;
+                cases.insert(case.key.clone(), case);
+            }
+        }
+
+        // 3. Correlate in payload order, against the cases as this batch leaves them.
+        let mut alert_rows: Vec<AlertRow> = Vec::new();
+        let mut quarantine_rows: Vec<(Uuid, &Quarantined, DateTime<Utc>)> = Vec::new();
+        for p in &batch {
             for q in &p.quarantine {
-                sqlx::query(
-                    "INSERT INTO quarantine (id, inbox_id, item_index, source, received_at, error, raw)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(Uuid::now_v7().to_string())
-                .bind(p.inbox_id.to_string())
-                .bind(q.item_index)
-                .bind(&q.source)
-                .bind(micros(p.received_at))
-                .bind(&q.error)
-                .bind(&q.raw)
-                .execute(&mut *tx)
-                .await?;
-                summary.quarantined += 1;
+                quarantine_rows.push((p.inbox_id, q, p.received_at));
             }
             for (index, judged) in &p.alerts {
                 let alert_id = Uuid::now_v7();
-                let existing = load_case_by_key(&mut tx, &judged.key).await?;
-                let change = correlate(existing.as_ref(), judged, alert_id, Uuid::now_v7(), now);
+                let existing = cases.get(&judged.key);
+                let change = correlate(existing, judged, alert_id, Uuid::now_v7(), now);
                 let case_id = change
                     .as_ref()
                     .map(|c| c.case.id)
-                    .or(existing.as_ref().map(|c| c.id));
-                sqlx::query(
-                    "INSERT INTO alerts (id, inbox_id, item_index, source, type, case_key, case_id,
-                       severity, state, received_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(alert_id.to_string())
-                .bind(p.inbox_id.to_string())
-                .bind(index)
-                .bind(&judged.alert.source)
-                .bind(&judged.alert.kind)
-                .bind(&judged.key)
-                .bind(case_id.map(|c| c.to_string()))
-                .bind(judged.severity.as_str())
-                .bind(judged.alert.state.as_str())
-                .bind(micros(p.received_at))
-                .bind(to_json(judged, "alert")?)
-                .execute(&mut *tx)
-                .await?;
-                summary.alerts += 1;
+                    .or(existing.map(|c| c.id));
+                alert_rows.push(AlertRow {
+                    id: alert_id.to_string(),
+                    inbox_id: p.inbox_id.to_string(),
+                    index: *index,
+                    case_id: case_id.map(|c| c.to_string()),
+                    received_at: micros(p.received_at),
+                    doc: to_json(judged, "alert")?,
+                    judged,
+                });
                 if let Some(change) = change {
-                    write_change(&mut tx, &change).await?;
+                    cases.insert(change.case.key.clone(), change.case.clone());
                     summary.changes.push(change);
                 }
             }
         }
+
+        // 4. Write it all with multi-row statements.
+        for chunk in alert_rows.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO alerts (id, inbox_id, item_index, source, type, case_key, case_id, severity, state, received_at, doc) ",
+            );
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.id.clone())
+                    .push_bind(r.inbox_id.clone())
+                    .push_bind(r.index)
+                    .push_bind(r.judged.alert.source.clone())
+                    .push_bind(r.judged.alert.kind.clone())
+                    .push_bind(r.judged.key.clone())
+                    .push_bind(r.case_id.clone())
+                    .push_bind(r.judged.severity.as_str())
+                    .push_bind(r.judged.alert.state.as_str())
+                    .push_bind(r.received_at)
+                    .push_bind(r.doc.clone());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        summary.alerts = alert_rows.len();
+        for chunk in quarantine_rows.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO quarantine (id, inbox_id, item_index, source, received_at, error, raw) ",
+            );
+            qb.push_values(chunk, |mut b, (inbox_id, q, received_at)| {
+                b.push_bind(Uuid::now_v7().to_string())
+                    .push_bind(inbox_id.to_string())
+                    .push_bind(q.item_index)
+                    .push_bind(q.source.clone())
+                    .push_bind(micros(*received_at))
+                    .push_bind(q.error.clone())
+                    .push_bind(q.raw.clone());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        summary.quarantined = quarantine_rows.len();
+        write_changes(&mut tx, &summary.changes).await?;
         tx.commit().await?;
         Ok(summary)
     }
@@ -429,7 +511,7 @@ impl Store for SqliteStore {
         };
         let change = resolve_by_hand(&case, now(), by, reason);
         if let Some(ch) = &change {
-            write_change(&mut tx, ch).await?;
+            write_changes(&mut tx, std::slice::from_ref(ch)).await?;
         }
         tx.commit().await?;
         let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
@@ -452,10 +534,10 @@ impl Store for SqliteStore {
         for r in rows {
             let case = case_from_doc(r.get::<&str, _>(0))?;
             if let Some(ch) = expire(&case, now, expiry) {
-                write_change(&mut tx, &ch).await?;
                 changes.push(ch);
             }
         }
+        write_changes(&mut tx, &changes).await?;
         tx.commit().await?;
         Ok(changes)
     }

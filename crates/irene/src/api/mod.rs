@@ -28,6 +28,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub max_body: usize,
     pub metrics: PrometheusHandle,
+    /// Wakes the pipeline when something was put in the inbox outside the intake.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

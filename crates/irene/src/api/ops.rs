@@ -52,6 +52,7 @@ pub async fn quarantine_retry(
         .quarantine_requeue(id, chrono::Utc::now())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no quarantined item {id}")))?;
+    state.wake.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": inbox, "accepted": 1})),
