@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
+const LINGER: Duration = Duration::from_millis(20);
 
 pub struct Pipeline {
     pub store: Arc<dyn Store>,
@@ -127,7 +128,16 @@ impl Pipeline {
                 }
                 continue;
             }
+            let partial = rows.len() < self.cfg.batch.max(1);
             self.handle(rows).await;
+            if partial {
+                // A trickle: let a few more payloads gather so that one transaction carries
+                // them all, instead of racing the intake for the writer on every request.
+                tokio::select! {
+                    _ = tokio::time::sleep(LINGER) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
         }
         match self.store.inbox_release(&self.owner).await {
             Ok(n) if n > 0 => tracing::info!(payloads = n, "released unprocessed payloads"),

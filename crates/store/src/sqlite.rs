@@ -51,10 +51,11 @@ impl SqliteStore {
             .filename(dir.join("irene.db"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is fsynced before it returns, so a 202 means "on disk".
-            .synchronous(SqliteSynchronous::Full)
+            // NORMAL by default: the pipeline's own writes (leases, verdicts, case changes)
+            // can be replayed from the inbox, so they need not wait for fsync. Writes that
+            // answer a client (the intake's 202) switch to FULL: see `durable`.
+            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -79,6 +80,19 @@ impl SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+/// Makes the writer connection's next commits fsync before returning (`on`) or not. In WAL
+/// mode an fsync'd commit also makes every earlier commit durable, so only the writes a client
+/// is answered about need it; a crash loses at most replayable pipeline work.
+async fn durable(conn: &mut sqlx::SqliteConnection, on: bool) -> Result<()> {
+    let pragma = if on {
+        "PRAGMA synchronous = FULL"
+    } else {
+        "PRAGMA synchronous = NORMAL"
+    };
+    sqlx::query(pragma).execute(&mut *conn).await?;
+    Ok(())
 }
 
 fn uuid(s: &str, what: &'static str) -> Result<Uuid> {
@@ -203,7 +217,9 @@ impl Store for SqliteStore {
         if items.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         for it in items {
             sqlx::query(
                 "INSERT INTO inbox (id, source, received_at, body, items) VALUES (?, ?, ?, ?, ?)",
@@ -217,6 +233,7 @@ impl Store for SqliteStore {
             .await?;
         }
         tx.commit().await?;
+        durable(&mut conn, false).await?;
         Ok(())
     }
 
@@ -505,7 +522,9 @@ impl Store for SqliteStore {
         by: &str,
         reason: &str,
     ) -> Result<Option<(Case, Option<Change>)>> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let Some(case) = load_case(&mut tx, id).await? else {
             return Ok(None);
         };
@@ -514,6 +533,7 @@ impl Store for SqliteStore {
             write_changes(&mut tx, std::slice::from_ref(ch)).await?;
         }
         tx.commit().await?;
+        durable(&mut conn, false).await?;
         let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
         Ok(Some((case, change)))
     }
@@ -603,7 +623,9 @@ impl Store for SqliteStore {
     }
 
     async fn quarantine_requeue(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Uuid>> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let Some(r) = sqlx::query(
             "SELECT source, raw FROM quarantine WHERE id = ? AND state = 'quarantined'",
         )
@@ -630,6 +652,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        durable(&mut conn, false).await?;
         Ok(Some(inbox_id))
     }
 
