@@ -90,18 +90,7 @@ pub(crate) fn guard_of(e: &IdedExpr) -> Option<Guard> {
         }
         (operators::IN, None, [a, b]) => {
             let field = field_of(a)?;
-            let Expr::List(list) = &b.expr else {
-                return None;
-            };
-            if !list.optional_indices.is_empty() {
-                return None;
-            }
-            let values = list
-                .elements
-                .iter()
-                .map(|e| string_literal(e).map(str::to_string))
-                .collect::<Option<Vec<_>>>()?;
-            Some(single(field, Test::Equals(values)))
+            Some(single(field, Test::Equals(string_list_literal(b)?)))
         }
         ("startsWith", Some(t), [arg]) => Some(single(
             field_of(t)?,
@@ -117,11 +106,25 @@ fn single(field: Field, test: Test) -> Guard {
     }
 }
 
-fn string_literal(e: &IdedExpr) -> Option<&str> {
+pub(crate) fn string_literal(e: &IdedExpr) -> Option<&str> {
     match &e.expr {
         Expr::Literal(LiteralValue::String(s)) => Some(s.inner()),
         _ => None,
     }
+}
+
+/// The strings of a list literal of string literals (`["a", "b"]`), else `None`.
+pub(crate) fn string_list_literal(e: &IdedExpr) -> Option<Vec<String>> {
+    let Expr::List(list) = &e.expr else {
+        return None;
+    };
+    if !list.optional_indices.is_empty() {
+        return None;
+    }
+    list.elements
+        .iter()
+        .map(|e| string_literal(e).map(str::to_string))
+        .collect()
 }
 
 /// The text field of `alert` an expression reads, if it is one: `alert.type`,

@@ -2,7 +2,7 @@
 //! compared with literals), with CEL's exact answer. Must answer `Unknown` rather than ever guess.
 
 use crate::cel_alert::{Field, ACTOR_FIELDS, ALERT_FIELDS, RESOURCE_FIELDS};
-use crate::triage_index::{alert_path, field_of};
+use crate::triage_index::{alert_path, field_of, string_list_literal, string_literal};
 use cel::common::ast::{operators, Expr, LiteralValue};
 use cel::IdedExpr;
 use irene_core::Alert;
@@ -204,13 +204,6 @@ pub(crate) enum Native {
     Or(Vec<Native>),
 }
 
-fn string_literal(e: &IdedExpr) -> Option<&str> {
-    match &e.expr {
-        Expr::Literal(LiteralValue::String(s)) => Some(s.inner()),
-        _ => None,
-    }
-}
-
 fn literal(e: &IdedExpr) -> Option<Lit> {
     match &e.expr {
         Expr::Literal(LiteralValue::String(s)) => Some(Lit::Str(s.inner().to_string())),
@@ -355,18 +348,7 @@ impl Native {
                             return Some(Native::IpsHas(string_literal(a)?.to_string()));
                         }
                         let subject = subject(a, item)?;
-                        let Expr::List(list) = &b.expr else {
-                            return None;
-                        };
-                        if !list.optional_indices.is_empty() {
-                            return None;
-                        }
-                        let values = list
-                            .elements
-                            .iter()
-                            .map(|e| string_literal(e).map(str::to_string))
-                            .collect::<Option<Vec<_>>>()?;
-                        Some(Native::Text(subject, TextTest::In(values)))
+                        Some(Native::Text(subject, TextTest::In(string_list_literal(b)?)))
                     }
                     (f @ ("startsWith" | "endsWith" | "contains"), Some(t), [arg]) => {
                         let subject = subject(t, item)?;
