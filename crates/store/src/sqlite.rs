@@ -56,7 +56,9 @@ impl SqliteStore {
             // answer a client (the intake's 202) switch to FULL: see `durable`.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-8000")
+            .pragma("wal_autocheckpoint", "4000");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())
