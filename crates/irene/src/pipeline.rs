@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
-const LINGER: Duration = Duration::from_millis(20);
+const LINGER: Duration = Duration::from_millis(50);
 
 pub struct Pipeline {
     pub store: Arc<dyn Store>,

@@ -97,6 +97,24 @@ async fn durable(conn: &mut sqlx::SqliteConnection, on: bool) -> Result<()> {
     Ok(())
 }
 
+async fn inbox_insert(conn: &mut sqlx::SqliteConnection, items: &[NewInbox]) -> Result<()> {
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new("INSERT INTO inbox (id, source, received_at, body, items) ");
+    qb.push_values(items, |mut b, it| {
+        b.push_bind(it.id.to_string())
+            .push_bind(it.source.clone())
+            .push_bind(micros(it.received_at))
+            .push_bind(it.body.clone())
+            .push_bind(it.items);
+    });
+    qb.build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+// Reads use `fetch_all`, never `fetch_one`/`fetch_optional`: sqlx resets a statement whose
+// rows were not all read only later, and until then it pins the connection's WAL snapshot,
+// so the next read on that pooled connection would not see newer commits (sqlx #2543).
+
 fn uuid(s: &str, what: &'static str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e))
 }
@@ -131,9 +149,11 @@ fn search_text(c: &Case) -> String {
 async fn load_case(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Option<Case>> {
     let row = sqlx::query("SELECT doc FROM cases WHERE id = ?")
         .bind(id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_all(&mut **tx)
         .await?;
-    row.map(|r| case_from_doc(r.get::<&str, _>(0))).transpose()
+    row.first()
+        .map(|r| case_from_doc(r.get::<&str, _>(0)))
+        .transpose()
 }
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound values; alerts bind 11 each).
@@ -221,20 +241,17 @@ impl Store for SqliteStore {
         }
         let mut conn = self.writer.acquire().await?;
         durable(&mut conn, true).await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for it in items {
-            sqlx::query(
-                "INSERT INTO inbox (id, source, received_at, body, items) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(it.id.to_string())
-            .bind(&it.source)
-            .bind(micros(it.received_at))
-            .bind(&it.body)
-            .bind(it.items)
-            .execute(&mut *tx)
-            .await?;
+        // Every statement is a round trip to SQLite's thread, so a group that fits one
+        // multi-row INSERT is written by that statement alone (atomic on its own).
+        if items.len() <= CHUNK {
+            inbox_insert(&mut conn, items).await?;
+        } else {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            for chunk in items.chunks(CHUNK) {
+                inbox_insert(&mut tx, chunk).await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         durable(&mut conn, false).await?;
         Ok(())
     }
@@ -466,8 +483,9 @@ impl Store for SqliteStore {
     async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>> {
         let Some(row) = sqlx::query("SELECT doc FROM cases WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&self.reader)
+            .fetch_all(&self.reader)
             .await?
+            .pop()
         else {
             return Ok(None);
         };
@@ -568,8 +586,9 @@ impl Store for SqliteStore {
         let Some(r) =
             sqlx::query("SELECT case_id, inbox_id, received_at, doc FROM alerts WHERE id = ?")
                 .bind(id.to_string())
-                .fetch_optional(&self.reader)
+                .fetch_all(&self.reader)
                 .await?
+                .pop()
         else {
             return Ok(None);
         };
@@ -632,9 +651,9 @@ impl Store for SqliteStore {
             "SELECT source, raw FROM quarantine WHERE id = ? AND state = 'quarantined'",
         )
         .bind(id.to_string())
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?
-        else {
+        .pop() else {
             return Ok(None);
         };
         let source: String = r.get(0);
@@ -663,11 +682,13 @@ impl Store for SqliteStore {
             "SELECT (SELECT COUNT(*) FROM inbox WHERE state = 'pending'),
                     (SELECT COUNT(*) FROM quarantine WHERE state = 'quarantined')",
         )
-        .fetch_one(&self.reader)
+        .fetch_all(&self.reader)
         .await?;
+        let (inbox_pending, quarantined) =
+            r.first().map(|r| (r.get(0), r.get(1))).unwrap_or((0, 0));
         Ok(StatusCounts {
-            inbox_pending: r.get(0),
-            quarantined: r.get(1),
+            inbox_pending,
+            quarantined,
             outbox_pending: 0,
             dead_letters: 0,
         })

@@ -474,3 +474,43 @@ async fn release_gives_back_claimed_rows() {
         2
     );
 }
+
+#[tokio::test]
+async fn every_read_sees_the_latest_commit() {
+    // Reads share pooled connections; a read that leaves its statement unfinished must not pin
+    // an old snapshot for the next read on that connection.
+    let (_d, store) = open().await;
+    for i in 0..60 {
+        run_through(
+            &store,
+            vec![judged(
+                &format!("rw-{i}"),
+                AlertState::Active,
+                Severity::Low,
+            )],
+        )
+        .await;
+        assert_eq!(
+            store.status().await.expect("status").inbox_pending,
+            0,
+            "round {i}"
+        );
+        let page = store
+            .cases_list(&CaseFilter {
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(
+            page.items.len(),
+            i + 1,
+            "round {i}: a committed case is missing"
+        );
+        let id = page.items[0].id;
+        assert!(
+            store.case_get(id).await.expect("get").is_some(),
+            "round {i}"
+        );
+    }
+}

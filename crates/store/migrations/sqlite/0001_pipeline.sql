@@ -29,7 +29,6 @@ CREATE TABLE alerts (
     doc          TEXT NOT NULL               -- the judged alert as JSON, raw included
 );
 CREATE INDEX alerts_case ON alerts (case_id, received_at);
-CREATE INDEX alerts_inbox ON alerts (inbox_id);
 
 CREATE TABLE cases (
     id            TEXT PRIMARY KEY,
@@ -42,7 +41,7 @@ CREATE TABLE cases (
     doc           TEXT NOT NULL              -- the whole case as JSON
 );
 CREATE INDEX cases_last_seen ON cases (last_seen DESC, id DESC);
-CREATE INDEX cases_status_source ON cases (status, source, last_seen);
+CREATE INDEX cases_open ON cases (source, last_seen) WHERE status = 'open';
 
 CREATE TABLE timeline (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,
