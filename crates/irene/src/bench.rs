@@ -5,7 +5,7 @@ use crate::config::{Config, Overrides};
 use crate::pipeline::process_row;
 use irene_rules::{RuleFile, TriageRules};
 use irene_sources::Limits;
-use irene_store::{NewInbox, SqliteStore, Store};
+use irene_store::{ClaimLimit, NewInbox, SqliteStore, Store};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -210,7 +210,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     loop {
         let rows = store
-            .inbox_claim("bench", 20, Duration::from_secs(600))
+            .inbox_claim("bench", ClaimLimit::payloads(20), Duration::from_secs(600))
             .await?;
         if rows.is_empty() {
             break;

@@ -63,6 +63,10 @@ pub struct PipelineConfig {
     /// A payload that failed this many times goes to quarantine whole.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: i64,
+    /// Items (alerts, records) one claim takes at most, so one transaction stays short and
+    /// the intake never waits long for the writer.
+    #[serde(default = "default_max_items")]
+    pub max_items: i64,
 }
 
 impl Default for PipelineConfig {
@@ -71,6 +75,7 @@ impl Default for PipelineConfig {
             batch: default_batch(),
             lease_secs: default_lease_secs(),
             max_attempts: default_max_attempts(),
+            max_items: default_max_items(),
         }
     }
 }
@@ -133,6 +138,9 @@ fn default_lease_secs() -> u64 {
 }
 fn default_max_attempts() -> i64 {
     5
+}
+fn default_max_items() -> i64 {
+    5000
 }
 /// GuardDuty re-reports active findings at least every 6 hours and Falco fires on every
 /// occurrence, so a long silence means the problem stopped. Sources that only report changes

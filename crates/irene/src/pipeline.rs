@@ -5,7 +5,7 @@ use crate::config::PipelineConfig;
 use irene_core::Transition;
 use irene_rules::TriageRules;
 use irene_sources::{decoder, split_payload, Limits};
-use irene_store::{InboxRow, Processed, Quarantined, Store};
+use irene_store::{ClaimLimit, InboxRow, Processed, Quarantined, Store};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,7 +105,14 @@ impl Pipeline {
             }
             let rows = match self
                 .store
-                .inbox_claim(&self.owner, self.cfg.batch.max(1), lease)
+                .inbox_claim(
+                    &self.owner,
+                    ClaimLimit {
+                        payloads: self.cfg.batch.max(1),
+                        items: self.cfg.max_items.max(1),
+                    },
+                    lease,
+                )
                 .await
             {
                 Ok(rows) => rows,
@@ -128,7 +135,8 @@ impl Pipeline {
                 }
                 continue;
             }
-            let partial = rows.len() < self.cfg.batch.max(1);
+            let partial = rows.len() < self.cfg.batch.max(1)
+                && rows.iter().map(|r| r.items).sum::<i64>() < self.cfg.max_items;
             self.handle(rows).await;
             if partial {
                 // A trickle: let a few more payloads gather so that one transaction carries

@@ -26,12 +26,12 @@ pub trait Store: Send + Sync + 'static {
     /// Ok, every payload is on disk.
     async fn inbox_append(&self, items: &[NewInbox]) -> Result<()>;
 
-    /// Claims up to `limit` pending inbox rows for `owner` until `now + lease`. Rows whose lease
-    /// expired (a crashed worker) are claimed again.
+    /// Claims pending inbox rows, oldest first and within `limit`, for `owner` until
+    /// `now + lease`. Rows whose lease expired (a crashed worker) are claimed again.
     async fn inbox_claim(
         &self,
         owner: &str,
-        limit: usize,
+        limit: ClaimLimit,
         lease: Duration,
     ) -> Result<Vec<InboxRow>>;
 

@@ -16,6 +16,25 @@ pub struct NewInbox {
     pub items: i64,
 }
 
+/// How much one claim may take: at most `payloads` rows, and rows only while the items of
+/// the rows before them stay under `items` (the first row is always taken), so that one
+/// transaction never swallows thousands of large payloads at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimit {
+    pub payloads: usize,
+    pub items: i64,
+}
+
+impl ClaimLimit {
+    /// At most `n` payloads, whatever their size.
+    pub fn payloads(n: usize) -> Self {
+        ClaimLimit {
+            payloads: n,
+            items: i64::MAX,
+        }
+    }
+}
+
 /// A claimed inbox row.
 #[derive(Debug, Clone)]
 pub struct InboxRow {
@@ -23,6 +42,8 @@ pub struct InboxRow {
     pub source: String,
     pub received_at: DateTime<Utc>,
     pub body: Vec<u8>,
+    /// Items the intake counted in the body.
+    pub items: i64,
     pub attempts: i64,
 }
 

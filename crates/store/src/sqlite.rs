@@ -3,8 +3,8 @@
 
 use crate::time::{from_micros, micros, now};
 use crate::{
-    CaseDetail, CaseFilter, CommitSummary, InboxRow, NewInbox, Occurrence, Page, Processed,
-    QuarantineEntry, Quarantined, Result, StatusCounts, Store, StoreError, StoredAlert,
+    CaseDetail, CaseFilter, ClaimLimit, CommitSummary, InboxRow, NewInbox, Occurrence, Page,
+    Processed, QuarantineEntry, Quarantined, Result, StatusCounts, Store, StoreError, StoredAlert,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -272,21 +272,25 @@ impl Store for SqliteStore {
     async fn inbox_claim(
         &self,
         owner: &str,
-        limit: usize,
+        limit: ClaimLimit,
         lease: Duration,
     ) -> Result<Vec<InboxRow>> {
         let now = micros(now());
         let until = now + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
         let rows = sqlx::query(
             "UPDATE inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM inbox WHERE state = 'pending'
-                          AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?)
-             RETURNING id, source, received_at, body, attempts",
+             WHERE id IN (SELECT id FROM (
+                            SELECT id, SUM(items) OVER (ORDER BY id) - items AS before
+                            FROM inbox WHERE state = 'pending'
+                              AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?)
+                          WHERE before = 0 OR before < ?)
+             RETURNING id, source, received_at, body, attempts, items",
         )
         .bind(owner)
         .bind(until)
         .bind(now)
-        .bind(limit as i64)
+        .bind(limit.payloads.max(1) as i64)
+        .bind(limit.items)
         .fetch_all(&self.writer)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -297,6 +301,7 @@ impl Store for SqliteStore {
                 received_at: from_micros(r.get(2)),
                 body: r.get(3),
                 attempts: r.get(4),
+                items: r.get(5),
             });
         }
         out.sort_by_key(|r| r.id);

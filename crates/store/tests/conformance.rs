@@ -5,7 +5,7 @@ use chrono::{Duration as CDuration, Utc};
 use irene_core::{
     Alert, AlertState, CaseStatus, Judged, Resolution, Severity, TimelineKind, Transition,
 };
-use irene_store::{CaseFilter, NewInbox, Processed, Quarantined, SqliteStore, Store};
+use irene_store::{CaseFilter, ClaimLimit, NewInbox, Processed, Quarantined, SqliteStore, Store};
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
@@ -48,7 +48,7 @@ async fn run_through(store: &dyn Store, alerts: Vec<Judged>) -> irene_store::Com
         .await
         .expect("append");
     let rows = store
-        .inbox_claim("w1", 10, Duration::from_secs(30))
+        .inbox_claim("w1", ClaimLimit::payloads(10), Duration::from_secs(30))
         .await
         .expect("claim");
     assert_eq!(rows.len(), 1);
@@ -80,7 +80,11 @@ async fn inbox_is_durable_and_leases_replay_without_doubling() {
             .expect("append");
         // Claimed by a worker that then "crashes": the lease is short.
         let rows = store
-            .inbox_claim("dead-worker", 10, Duration::from_millis(1))
+            .inbox_claim(
+                "dead-worker",
+                ClaimLimit::payloads(10),
+                Duration::from_millis(1),
+            )
             .await
             .expect("claim");
         assert_eq!(rows.len(), 1);
@@ -95,14 +99,18 @@ async fn inbox_is_durable_and_leases_replay_without_doubling() {
     );
     // The embedded store has one process per data directory, so a restart frees old leases.
     let rows = store
-        .inbox_claim("crashed", 10, Duration::from_millis(1))
+        .inbox_claim(
+            "crashed",
+            ClaimLimit::payloads(10),
+            Duration::from_millis(1),
+        )
         .await
         .expect("claim after restart");
     assert_eq!(rows.len(), 1);
     // A lease that expires while the process lives (a stuck worker) is claimed again.
     tokio::time::sleep(Duration::from_millis(5)).await;
     let rows = store
-        .inbox_claim("w2", 10, Duration::from_secs(30))
+        .inbox_claim("w2", ClaimLimit::payloads(10), Duration::from_secs(30))
         .await
         .expect("claim again");
     assert_eq!(rows.len(), 1, "an expired lease is claimed again");
@@ -110,7 +118,7 @@ async fn inbox_is_durable_and_leases_replay_without_doubling() {
     assert_eq!(rows[0].attempts, 3);
     // While w2 holds the lease, nobody else gets it.
     assert!(store
-        .inbox_claim("w3", 10, Duration::from_secs(30))
+        .inbox_claim("w3", ClaimLimit::payloads(10), Duration::from_secs(30))
         .await
         .expect("claim")
         .is_empty());
@@ -376,7 +384,7 @@ async fn quarantine_keeps_the_item_and_requeues_it() {
         .await
         .expect("append");
     let rows = store
-        .inbox_claim("w", 1, Duration::from_secs(30))
+        .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
         .await
         .expect("claim");
     let q = Quarantined {
@@ -413,7 +421,7 @@ async fn quarantine_keeps_the_item_and_requeues_it() {
     let st = store.status().await.expect("status");
     assert_eq!((st.quarantined, st.inbox_pending), (0, 1));
     let rows = store
-        .inbox_claim("w", 1, Duration::from_secs(30))
+        .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
         .await
         .expect("claim");
     assert_eq!(rows[0].body, br#"{"severity":"x"}"#);
@@ -458,7 +466,7 @@ async fn release_gives_back_claimed_rows() {
         .expect("append");
     assert_eq!(
         store
-            .inbox_claim("w", 10, Duration::from_secs(300))
+            .inbox_claim("w", ClaimLimit::payloads(10), Duration::from_secs(300))
             .await
             .expect("claim")
             .len(),
@@ -467,7 +475,7 @@ async fn release_gives_back_claimed_rows() {
     assert_eq!(store.inbox_release("w").await.expect("release"), 2);
     assert_eq!(
         store
-            .inbox_claim("w2", 10, Duration::from_secs(300))
+            .inbox_claim("w2", ClaimLimit::payloads(10), Duration::from_secs(300))
             .await
             .expect("claim")
             .len(),
@@ -513,4 +521,49 @@ async fn every_read_sees_the_latest_commit() {
             "round {i}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_claim_stops_at_its_item_budget() {
+    let (_d, store) = open().await;
+    let sized = |items: i64| NewInbox {
+        items,
+        ..payload("generic")
+    };
+    store
+        .inbox_append(&[sized(3000), sized(3000), sized(10), sized(1)])
+        .await
+        .expect("append");
+    let limit = ClaimLimit {
+        payloads: 100,
+        items: 5000,
+    };
+    let first = store
+        .inbox_claim("w", limit, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    assert_eq!(
+        first.len(),
+        2,
+        "3000 items before the third row: it waits for the next claim"
+    );
+    let second = store
+        .inbox_claim("w", limit, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    assert_eq!(second.len(), 2);
+    let huge = ClaimLimit {
+        payloads: 100,
+        items: 1,
+    };
+    store.inbox_append(&[sized(50_000)]).await.expect("append");
+    let third = store
+        .inbox_claim("w", huge, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    assert_eq!(
+        third.len(),
+        1,
+        "a payload over the budget is still taken, alone"
+    );
 }
