@@ -1,7 +1,6 @@
 //! `irene bench`: measures durable intake over real HTTP (single alerts and batches, concurrent
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory.
 
-use crate::config::{Config, Overrides};
 use crate::pipeline::process_row;
 use irene_rules::{RuleFile, TriageRules};
 use irene_sources::Limits;
@@ -71,8 +70,8 @@ pub fn generated_rules(n: usize) -> String {
     y
 }
 
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+fn peak_rss_kib_of(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))?
@@ -80,6 +79,65 @@ fn peak_rss_kib() -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    peak_rss_kib_of("self")
+}
+
+/// `irene serve` started from this same executable on a free loopback port.
+struct ServerProcess {
+    child: std::process::Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(data_dir: &std::path::Path) -> anyhow::Result<ServerProcess> {
+        use std::io::BufRead;
+        let exe = std::env::current_exe()?;
+        let mut child = std::process::Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("IRENE_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout from irene serve"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        match line.trim().strip_prefix("irene: listening on ") {
+            Some(url) => Ok(ServerProcess {
+                url: url.to_string(),
+                child,
+            }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("irene serve did not start: {line:?}")
+            }
+        }
+    }
+
+    fn peak_rss_kib(&self) -> Option<u64> {
+        peak_rss_kib_of(&self.child.id().to_string())
+    }
+
+    /// SIGTERM (a graceful stop), then wait for the exit.
+    fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 async fn http_phase(
@@ -133,27 +191,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(1)
     );
 
-    // 1. Durable intake over HTTP, against a real server in this process (the pipeline runs too).
+    // 1. Durable intake over HTTP, against `irene serve` in a process of its own (its pipeline
+    //    runs meanwhile, as it would in production).
     let dir = tempfile::tempdir()?;
-    let cfg = Config::load(
-        None,
-        &Overrides {
-            data_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        },
-    )?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::run(
-        listener,
-        cfg,
-        TriageRules::empty(),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    let url = format!("http://{addr}/api/v1/ingest/generic");
+    let server = ServerProcess::start(dir.path())?;
+    let url = format!("{}/api/v1/ingest/generic", server.url);
     let (ok, failed, secs) = http_phase(&url, args.clients, args.seconds, 1).await;
     println!(
         "intake, single-alert requests, {} clients: {:.0} requests/s durably accepted ({ok} ok, {failed} failed, {secs:.1}s)",
@@ -167,8 +209,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         args.clients,
         (ok * args.batch as u64) as f64 / secs
     );
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    match server.peak_rss_kib() {
+        Some(kib) => println!(
+            "irene serve peak RSS during intake: {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("irene serve peak RSS: unknown (no /proc)"),
+    }
+    server.stop();
 
     // 2. The pipeline: decode + triage (N rules) + correlate, committed to SQLite.
     let rules = TriageRules::compile(&[RuleFile {
@@ -238,7 +286,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     store.close().await;
     match peak_rss_kib() {
-        Some(kib) => println!("peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "bench process peak RSS (pipeline phase): {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
         None => println!("peak RSS: unknown (no /proc)"),
     }
     Ok(ExitCode::SUCCESS)
