@@ -34,7 +34,7 @@ impl Intake {
                 for r in replies {
                     let _ = r.send(result.clone());
                 }
-                written.notify_waiters();
+                // One pipeline worker waits; notify_one keeps a permit if it is busy right now.
                 written.notify_one();
             }
         });

@@ -151,34 +151,17 @@ fn ips_value(alert: &Alert) -> Boxed<'_> {
 
 static NULL: CelNull = CelNull;
 
-/// The names below `alert` that [`AlertScope`] answers directly, so that a rule's
-/// `alert.type` can be looked up as one name (see [`rewrite`]).
-const STATIC_NAMES: &[&str] = &[
-    "source",
-    "type",
-    "key",
-    "title",
-    "description",
-    "severity",
-    "source_severity",
-    "source_severity_label",
-    "state",
-    "resource",
-    "resource.id",
-    "resource.kind",
-    "resource.name",
-    "resource.tags",
-    "account",
-    "region",
-    "actor",
-    "actor.principal",
-    "actor.ip",
-    "actor.user_agent",
-    "indicators",
-    "ips",
-    "observed_at",
-    "raw",
-];
+/// Whether [`AlertScope`] answers this name below `alert` directly, so that a rule's
+/// `alert.type` can be looked up as one name (see [`rewrite`]): the fields of `alert`, and
+/// those of `alert.resource` and `alert.actor`.
+fn is_static_name(path: &str) -> bool {
+    match path.split_once('.') {
+        None => ALERT_FIELDS.contains(&path),
+        Some(("resource", field)) => RESOURCE_FIELDS.contains(&field),
+        Some(("actor", field)) => ACTOR_FIELDS.contains(&field),
+        Some(_) => false,
+    }
+}
 
 /// The alert as rules see it while they run: answers `alert` and the names below it
 /// (`alert.type`, `alert.resource.tags.env`, `alert.raw.detail.count`) when CEL asks,
@@ -342,7 +325,7 @@ fn rewrite_in(e: &mut IdedExpr, bound: &mut Vec<String>) {
             if name_segments(e, &mut segments) && segments.first().map(|s| s.0) == Some("alert") {
                 let path: Vec<&str> = segments[1..].iter().map(|s| s.0).collect();
                 let path = path.join(".");
-                if STATIC_NAMES.contains(&path.as_str()) {
+                if is_static_name(&path) {
                     e.expr = Expr::Ident(format!("alert.{path}"));
                     return;
                 }
