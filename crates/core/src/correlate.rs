@@ -216,6 +216,29 @@ pub fn resolve_by_hand(case: &Case, now: DateTime<Utc>, by: &str, reason: &str) 
     ))
 }
 
+/// Reopens a resolved case by a person's hand (a ticket reopened). `None` if already open.
+pub fn reopen_by_hand(case: &Case, now: DateTime<Utc>, by: &str) -> Option<Change> {
+    if case.status != CaseStatus::Resolved {
+        return None;
+    }
+    let mut change = Change {
+        case: case.clone(),
+        is_new: false,
+        transitions: vec![],
+        timeline: vec![],
+    };
+    change.case.status = CaseStatus::Open;
+    change.case.resolution = None;
+    change.case.updated_at = now;
+    change.push(Transition::Reopened, now, None);
+    if let Some(serde_json::Value::Object(detail)) =
+        change.timeline.last_mut().map(|e| &mut e.detail)
+    {
+        detail.insert("by".into(), json!(by));
+    }
+    Some(change)
+}
+
 fn resolve_with(
     case: &Case,
     resolution: Resolution,
@@ -376,5 +399,13 @@ mod tests {
         assert_eq!(ch.case.resolution, Some(Resolution::Manual));
         assert_eq!(ch.timeline[0].detail["by"], "alice");
         assert!(resolve_by_hand(&ch.case, t(6), "bob", "again").is_none());
+        let Some(re) = reopen_by_hand(&ch.case, t(7), "carol") else {
+            panic!("not reopened")
+        };
+        assert_eq!(re.case.status, CaseStatus::Open);
+        assert_eq!(re.case.resolution, None);
+        assert_eq!(re.transitions, vec![Transition::Reopened]);
+        assert_eq!(re.timeline[0].detail["by"], "carol");
+        assert!(reopen_by_hand(&re.case, t(8), "dave").is_none());
     }
 }

@@ -4,11 +4,15 @@
 pub mod alert;
 pub mod case;
 pub mod correlate;
+pub mod delivery;
 pub mod event;
 pub mod severity;
 
 pub use alert::{Actor, Alert, AlertState, Indicator, IndicatorKind, Resource};
-pub use case::{Case, CaseStatus, Resolution, TimelineEntry, TimelineKind};
-pub use correlate::{correlate, expire, resolve_by_hand, Change, Judged, Transition};
+pub use case::{Case, CaseStatus, Resolution, Ticket, TimelineEntry, TimelineKind};
+pub use correlate::{
+    correlate, expire, reopen_by_hand, resolve_by_hand, Change, Judged, Transition,
+};
+pub use delivery::{Action, Delivery, NoOutputs, Outcome, Planned, Planner, TicketState};
 pub use event::Event;
 pub use severity::{ParseSeverityError, Severity};

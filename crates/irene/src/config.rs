@@ -31,6 +31,95 @@ pub struct Config {
     /// Per-source expiry of silent open cases (`"30d"`, `"12h"`); `"0"` or absent: never.
     #[serde(default = "default_expiry")]
     pub expiry: BTreeMap<String, String>,
+    /// Where cases are delivered (`[[outputs]]`). None: case changes are only recorded and logged.
+    #[serde(default, skip_serializing)]
+    pub outputs: Vec<irene_outputs::OutputConfig>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// How the delivery worker retries (`[delivery]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Deliveries claimed at once (they run in parallel across cases and outputs).
+    #[serde(default = "default_delivery_batch")]
+    pub batch: usize,
+    /// How long a claim holds before a delivery is tried again (a crashed worker).
+    #[serde(default = "default_delivery_lease")]
+    pub lease_secs: u64,
+    /// Attempts before a delivery that keeps failing goes to the dead letters.
+    #[serde(default = "default_delivery_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; it doubles per attempt (with jitter) up to `backoff_max`.
+    #[serde(default = "default_backoff_base")]
+    pub backoff_base: String,
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: String,
+    /// How often the batch jobs (digest, reminders) look for work.
+    #[serde(default = "default_jobs_every")]
+    pub jobs_every: String,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            batch: default_delivery_batch(),
+            lease_secs: default_delivery_lease(),
+            max_attempts: default_delivery_attempts(),
+            backoff_base: default_backoff_base(),
+            backoff_max: default_backoff_max(),
+            jobs_every: default_jobs_every(),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    fn check(&self) -> anyhow::Result<()> {
+        for (what, v) in [
+            ("backoff_base", &self.backoff_base),
+            ("backoff_max", &self.backoff_max),
+            ("jobs_every", &self.jobs_every),
+        ] {
+            humantime::parse_duration(v)
+                .with_context(|| format!("[delivery] {what} = {v:?} is not a duration like 2s"))?;
+        }
+        if self.max_attempts == 0 {
+            bail!("[delivery] max_attempts must be at least 1");
+        }
+        Ok(())
+    }
+    fn duration(v: &str, fallback: std::time::Duration) -> std::time::Duration {
+        humantime::parse_duration(v).unwrap_or(fallback)
+    }
+    pub fn backoff_base(&self) -> std::time::Duration {
+        Self::duration(&self.backoff_base, std::time::Duration::from_secs(2))
+    }
+    pub fn backoff_max(&self) -> std::time::Duration {
+        Self::duration(&self.backoff_max, std::time::Duration::from_secs(300))
+    }
+    pub fn jobs_every(&self) -> std::time::Duration {
+        Self::duration(&self.jobs_every, std::time::Duration::from_secs(60))
+    }
+}
+
+fn default_delivery_batch() -> usize {
+    64
+}
+fn default_delivery_lease() -> u64 {
+    120
+}
+fn default_delivery_attempts() -> u32 {
+    25
+}
+fn default_backoff_base() -> String {
+    "2s".into()
+}
+fn default_backoff_max() -> String {
+    "5m".into()
+}
+fn default_jobs_every() -> String {
+    "60s".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +203,8 @@ impl std::fmt::Debug for Config {
             .field("pipeline", &self.pipeline)
             .field("tokens", &self.tokens)
             .field("expiry", &self.expiry)
+            .field("outputs", &self.outputs)
+            .field("delivery", &self.delivery)
             .finish()
     }
 }
@@ -212,6 +303,11 @@ impl Config {
         }
         for (source, d) in &self.expiry {
             parse_expiry(d).with_context(|| format!("expiry of {source:?}"))?;
+        }
+        self.delivery.check()?;
+        if let Err(errors) = irene_outputs::validate(&self.outputs) {
+            let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            bail!("invalid [[outputs]]:\n{}", lines.join("\n"));
         }
         Ok(())
     }

@@ -4,10 +4,13 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+pub mod cmd_deliveries;
 pub mod cmd_ingest;
 pub mod cmd_rules;
 pub mod config;
+pub mod deliver;
 pub mod intake;
+pub mod jobs;
 pub mod pipeline;
 pub mod rulefiles;
 pub mod server;

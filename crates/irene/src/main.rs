@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// List deliveries and replay dead letters on a running server.
+    Deliveries {
+        #[command(subcommand)]
+        command: irene::cmd_deliveries::DeliveriesCommand,
+    },
     /// Measure intake and pipeline throughput on this machine.
     Bench(irene::bench::BenchArgs),
 }
@@ -123,6 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     files,
                 },
         } => irene::cmd_rules::test(&triage, &source, &files),
+        Command::Deliveries { command } => irene::cmd_deliveries::run(command).await,
         Command::Bench(args) => irene::bench::run(args).await,
     }
 }

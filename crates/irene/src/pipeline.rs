@@ -21,6 +21,10 @@ pub struct Pipeline {
     pub cfg: PipelineConfig,
     pub owner: String,
     pub wake: Arc<Notify>,
+    /// Wakes the delivery worker after a commit that changed cases.
+    pub deliver_wake: Arc<Notify>,
+    /// No outputs are configured: log case openings, reopenings and resolutions instead.
+    pub log_changes: bool,
 }
 
 /// Decodes and judges one payload. Never panics and never fails: whatever cannot be used is
@@ -193,6 +197,12 @@ impl Pipeline {
             Ok(summary) => {
                 metrics::histogram!("irene_stage_seconds", "stage" => "commit")
                     .record(commit_started.elapsed().as_secs_f64());
+                if !summary.changes.is_empty() {
+                    self.deliver_wake.notify_one();
+                }
+                if self.log_changes {
+                    log_changes(&summary.changes);
+                }
                 for change in &summary.changes {
                     for t in &change.transitions {
                         let name = match t {
@@ -220,10 +230,28 @@ impl Pipeline {
     }
 }
 
+/// What an Irene without outputs says instead of notifying: one line per case opened,
+/// reopened or resolved (repeats stay quiet).
+fn log_changes(changes: &[irene_core::Change]) {
+    for ch in changes {
+        for t in &ch.transitions {
+            let what = match t {
+                Transition::Opened => "opened",
+                Transition::Reopened => "reopened",
+                Transition::Resolved { .. } => "resolved",
+                Transition::SeverityChanged { .. } => "severity changed",
+                Transition::Occurrence => continue,
+            };
+            tracing::info!(case = %ch.case.id, severity = ch.case.severity.as_str(), title = %ch.case.title, "case {what} (no outputs configured)");
+        }
+    }
+}
+
 /// Resolves silent cases per source, once a minute.
 pub async fn run_expiry(
     store: Arc<dyn Store>,
     expiries: Vec<(String, chrono::Duration)>,
+    deliver_wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if expiries.is_empty() {
@@ -239,6 +267,7 @@ pub async fn run_expiry(
                     metrics::counter!("irene_case_transitions_total", "transition" => "resolved")
                         .increment(changes.len() as u64);
                     tracing::info!(source, cases = changes.len(), "expired silent cases");
+                    deliver_wake.notify_one();
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(source, error = %e, "expiring cases failed"),

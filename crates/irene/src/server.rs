@@ -1,10 +1,13 @@
 //! `irene serve`: opens the store, starts the intake writer, the pipeline and the expiry job,
 //! serves the API, and shuts all of it down in order on SIGTERM/SIGINT. No request logic here.
 
+use crate::api::webhooks::GithubHook;
 use crate::api::{router, AppState};
 use crate::auth::Tokens;
 use crate::config::Config;
+use crate::deliver::Deliverer;
 use crate::intake::Intake;
+use crate::jobs::Jobs;
 use crate::pipeline::{run_expiry, Pipeline};
 use crate::telemetry::metrics_handle;
 use anyhow::{bail, Context};
@@ -12,6 +15,7 @@ use axum::extract::DefaultBodyLimit;
 use irene_rules::TriageRules;
 use irene_sources::Limits;
 use irene_store::{SqliteStore, Store};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
@@ -41,10 +45,42 @@ pub async fn run(
             listener.local_addr()?
         );
     }
+    let routes = irene_outputs::Routes::new(&cfg.outputs).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
+    })?;
+    let outputs = irene_outputs::build(
+        &cfg.outputs,
+        &irene_outputs::Context {
+            public_url: cfg.public_url(),
+            user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
+        },
+    )
+    .map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
+    })?;
+    let outputs: HashMap<String, Arc<dyn irene_outputs::Output>> = outputs
+        .into_iter()
+        .map(|o| (o.name().to_string(), o))
+        .collect();
+    let github_hooks: Vec<GithubHook> = cfg
+        .outputs
+        .iter()
+        .filter_map(|o| match o.github_inbound() {
+            Some((repository, Some(secret))) => Some(GithubHook {
+                output: o.name().to_string(),
+                repository: repository.to_string(),
+                secret: secret.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(&cfg.data_dir)
             .await
-            .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?,
+            .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?
+            .with_planner(Arc::new(routes)),
     );
     let addr = listener.local_addr()?;
     if tokens.is_open() {
@@ -53,7 +89,14 @@ pub async fn run(
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), rules = rules.len(), "irene is serving");
     println!("irene: listening on http://{addr}");
 
+    if outputs.is_empty() {
+        tracing::info!("no [[outputs]] configured: case changes are recorded on the cases and logged, not delivered");
+    } else {
+        let names: Vec<&str> = outputs.keys().map(String::as_str).collect();
+        tracing::info!(outputs = ?names, "delivering to outputs");
+    }
     let wake = Arc::new(Notify::new());
+    let deliver_wake = Arc::new(Notify::new());
     let (intake, intake_task) = Intake::start(store.clone(), wake.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let rules = Arc::new(rules);
@@ -67,9 +110,32 @@ pub async fn run(
         cfg: cfg.pipeline.clone(),
         owner: worker_name(),
         wake: wake.clone(),
+        deliver_wake: deliver_wake.clone(),
+        log_changes: outputs.is_empty(),
     };
     let pipeline_task = tokio::spawn(pipeline.run(stop_rx.clone()));
-    let expiry_task = tokio::spawn(run_expiry(store.clone(), cfg.expiries(), stop_rx.clone()));
+    let expiry_task = tokio::spawn(run_expiry(
+        store.clone(),
+        cfg.expiries(),
+        deliver_wake.clone(),
+        stop_rx.clone(),
+    ));
+    let deliverer = Deliverer {
+        store: store.clone(),
+        outputs: Arc::new(outputs),
+        cfg: cfg.delivery.clone(),
+        owner: worker_name(),
+        wake: deliver_wake.clone(),
+    };
+    let deliver_task = tokio::spawn(deliverer.run(stop_rx.clone()));
+    let jobs = Jobs {
+        store: store.clone(),
+        outputs: cfg.outputs.clone(),
+        every: cfg.delivery.jobs_every(),
+        public_url: cfg.public_url(),
+        wake: deliver_wake.clone(),
+    };
+    let jobs_task = tokio::spawn(jobs.run(stop_rx.clone()));
 
     let state = AppState {
         store: store.clone(),
@@ -80,6 +146,8 @@ pub async fn run(
         max_body: cfg.intake.max_body_bytes,
         metrics: metrics_handle(),
         wake: wake.clone(),
+        deliver_wake,
+        github_hooks: Arc::new(github_hooks),
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     axum::serve(listener, app)
@@ -93,6 +161,8 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let _ = pipeline_task.await;
     let _ = expiry_task.await;
+    let _ = deliver_task.await;
+    let _ = jobs_task.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod error;
 mod model;
 mod sqlite;
+mod sqlite_outbox;
 mod time;
 
 pub use error::StoreError;
@@ -12,7 +13,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use irene_core::{Case, Change};
+use irene_core::{Case, Change, Delivery, Severity, TicketState};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -70,6 +71,67 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a quarantined item back into the inbox as a new payload (after a fix).
     /// `Ok(None)`: no such entry or already requeued.
     async fn quarantine_requeue(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Uuid>>;
+
+    /// Claims up to `limit` due deliveries for `owner` until `now + lease`, oldest first. A
+    /// delivery waits while an earlier one of its lane (same case and output) is pending, so a
+    /// lane goes strictly in order; folded repeats never hold a lane up.
+    async fn outbox_claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>>;
+    /// Records how an attempt ended (with the ticket, a timeline entry on the case, and the
+    /// repeats a resolve absorbed). `Ok(false)`: `owner` no longer holds the delivery.
+    async fn outbox_finish(&self, owner: &str, id: i64, finish: Finish) -> Result<bool>;
+    /// Gives back the deliveries `owner` holds (graceful shutdown).
+    async fn outbox_release(&self, owner: &str) -> Result<u64>;
+    /// When the earliest pending delivery falls due (the worker's sleep).
+    async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>>;
+    async fn outbox_list(&self, filter: &DeliveryFilter) -> Result<Page<DeliveryRow>>;
+    /// Replays a dead letter (attempts start again, due now). `Ok(None)`: no such dead letter.
+    async fn outbox_retry(&self, id: i64) -> Result<Option<DeliveryRow>>;
+    /// Adds deliveries that no case change implies (batch jobs), durably.
+    async fn outbox_enqueue(&self, items: &[NewDelivery]) -> Result<()>;
+    /// Durably records an output's ticket for a case before a call whose effect a crash could
+    /// lose (the intent to create a GitHub issue).
+    async fn ticket_record(
+        &self,
+        case_id: Uuid,
+        output: &str,
+        kind: &str,
+        ticket: &TicketState,
+    ) -> Result<()>;
+    /// The case and ticket that `output` knows as `reference` (an issue number).
+    async fn ticket_find(
+        &self,
+        output: &str,
+        reference: &str,
+    ) -> Result<Option<(Uuid, TicketState)>>;
+    /// A person opened (`open`) or closed the ticket `reference` on `output`: reopens or
+    /// resolves its case by hand, planning deliveries to every output but that one.
+    /// `Ok(None)`: no case has that ticket.
+    async fn case_set_by_ticket(
+        &self,
+        output: &str,
+        reference: &str,
+        open: bool,
+        by: &str,
+    ) -> Result<Option<(Case, Option<Change>)>>;
+    /// Whether the job `name` is due (last run at least `every` ago), marking it run if so.
+    /// The first call only starts the clock.
+    async fn job_due(&self, name: &str, every: Duration, now: DateTime<Utc>) -> Result<bool>;
+    /// Open cases of at least `min` severity whose ticket on `output` has been left untouched
+    /// since before `untouched_before`, and with no reminder pending.
+    async fn cases_to_remind(
+        &self,
+        output: &str,
+        min: Severity,
+        untouched_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Case>>;
+    /// Open cases per severity.
+    async fn open_counts(&self) -> Result<Vec<(Severity, i64)>>;
 
     async fn status(&self) -> Result<StatusCounts>;
     /// Readiness: the database answers.

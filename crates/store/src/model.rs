@@ -2,7 +2,7 @@
 //! Plain data; the SQL lives in the implementations.
 
 use chrono::{DateTime, Utc};
-use irene_core::{Case, CaseStatus, Change, Judged, Severity, TimelineEntry};
+use irene_core::{Action, Case, CaseStatus, Change, Judged, Severity, TicketState, TimelineEntry};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -136,4 +136,61 @@ pub struct StatusCounts {
     pub outbox_pending: i64,
     pub quarantined: i64,
     pub dead_letters: i64,
+}
+
+/// How a delivery attempt is recorded (the worker turns an `Outcome` into this, having
+/// chosen the retry time and whether the attempts are exhausted).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// Delivered. `ticket` (when set) replaces the case's ticket on this output.
+    Done {
+        kind: String,
+        ticket: Option<TicketState>,
+        note: String,
+    },
+    /// Failed; try again at `next_at`.
+    Retry {
+        error: String,
+        next_at: DateTime<Utc>,
+    },
+    /// Failed for good: a dead letter, visible and replayable.
+    Dead { error: String },
+    /// Not yet; try again at `until`, not counted as an attempt.
+    Defer { until: DateTime<Utc> },
+}
+
+/// A delivery as listed by the API (without the case snapshot).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub case_id: Option<Uuid>,
+    pub output: String,
+    pub action: Action,
+    /// pending | sending | done | dead
+    pub state: String,
+    pub attempts: i64,
+    pub next_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub note: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub state: Option<String>,
+    pub case_id: Option<Uuid>,
+    pub output: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+/// A delivery a batch job asks for (digest, reminder).
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub case: Option<Case>,
+    pub output: String,
+    pub action: Action,
+    pub detail: serde_json::Value,
 }

@@ -1,27 +1,33 @@
 //! The SQLite store (WAL, one writer connection, a few readers), Irene's zero-set-up default.
 //! Owns SQL for SQLite only; what the rows mean is decided by `irene-core` and the pipeline.
 
+use crate::sqlite_outbox;
 use crate::time::{from_micros, micros, now};
 use crate::{
-    CaseDetail, CaseFilter, ClaimLimit, CommitSummary, InboxRow, NewInbox, Occurrence, Page,
-    Processed, QuarantineEntry, Quarantined, Result, StatusCounts, Store, StoreError, StoredAlert,
+    CaseDetail, CaseFilter, ClaimLimit, CommitSummary, DeliveryFilter, DeliveryRow, Finish,
+    InboxRow, NewDelivery, NewInbox, Occurrence, Page, Processed, QuarantineEntry, Quarantined,
+    Result, StatusCounts, Store, StoreError, StoredAlert,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{
-    correlate, expire, resolve_by_hand, Case, Change, Judged, Severity, TimelineEntry,
+    correlate, expire, reopen_by_hand, resolve_by_hand, Case, Change, Delivery, Judged, NoOutputs,
+    Planner, Severity, TicketState, TimelineEntry,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Says which deliveries a case change implies; they are written in the change's transaction.
+    planner: Arc<dyn Planner>,
     /// Held for the store's life: one process per data directory.
     _lock: std::fs::File,
 }
@@ -71,11 +77,21 @@ impl SqliteStore {
         sqlx::query("UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending' AND lease_owner IS NOT NULL")
             .execute(&writer)
             .await?;
+        sqlx::query("UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE state = 'sending'")
+            .execute(&writer)
+            .await?;
         Ok(SqliteStore {
             writer,
             reader,
+            planner: Arc::new(NoOutputs),
             _lock: lock,
         })
+    }
+
+    /// Sets the planner whose deliveries every case change writes (default: no outputs).
+    pub fn with_planner(mut self, planner: Arc<dyn Planner>) -> Self {
+        self.planner = planner;
+        self
     }
 
     pub async fn close(&self) {
@@ -184,9 +200,15 @@ struct AlertRow<'a> {
     judged: &'a Judged,
 }
 
-/// Writes case changes and their timelines: always together, in the caller's transaction.
-/// A case changed several times is written once, in its last state; every timeline entry stays.
-async fn write_changes(tx: &mut Transaction<'_, Sqlite>, changes: &[Change]) -> Result<()> {
+/// Writes case changes, their timelines and the deliveries they imply: always together, in the
+/// caller's transaction. A case changed several times is written once, in its last state;
+/// every timeline entry stays. `skip`: an output that is told nothing.
+async fn write_changes(
+    tx: &mut Transaction<'_, Sqlite>,
+    changes: &[Change],
+    planner: &dyn Planner,
+    skip: Option<&str>,
+) -> Result<()> {
     let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(changes.len());
     for (i, ch) in changes.iter().enumerate() {
         last.insert(ch.case.id, i);
@@ -237,6 +259,7 @@ async fn write_changes(tx: &mut Transaction<'_, Sqlite>, changes: &[Change]) -> 
         });
         qb.build().execute(&mut **tx).await?;
     }
+    sqlite_outbox::enqueue_planned(&mut *tx, changes, planner, skip, now()).await?;
     Ok(())
 }
 
@@ -439,7 +462,7 @@ impl Store for SqliteStore {
             qb.build().execute(&mut *tx).await?;
         }
         summary.quarantined = quarantine_rows.len();
-        write_changes(&mut tx, &summary.changes).await?;
+        write_changes(&mut tx, &summary.changes, &*self.planner, None).await?;
         tx.commit().await?;
         Ok(summary)
     }
@@ -568,7 +591,7 @@ impl Store for SqliteStore {
         };
         let change = resolve_by_hand(&case, now(), by, reason);
         if let Some(ch) = &change {
-            write_changes(&mut tx, std::slice::from_ref(ch)).await?;
+            write_changes(&mut tx, std::slice::from_ref(ch), &*self.planner, None).await?;
         }
         tx.commit().await?;
         durable(&mut conn, false).await?;
@@ -595,7 +618,7 @@ impl Store for SqliteStore {
                 changes.push(ch);
             }
         }
-        write_changes(&mut tx, &changes).await?;
+        write_changes(&mut tx, &changes, &*self.planner, None).await?;
         tx.commit().await?;
         Ok(changes)
     }
@@ -698,18 +721,236 @@ impl Store for SqliteStore {
     async fn status(&self) -> Result<StatusCounts> {
         let r = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM inbox WHERE state = 'pending'),
-                    (SELECT COUNT(*) FROM quarantine WHERE state = 'quarantined')",
+                    (SELECT COUNT(*) FROM quarantine WHERE state = 'quarantined'),
+                    (SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')),
+                    (SELECT COUNT(*) FROM outbox WHERE state = 'dead')",
         )
         .fetch_all(&self.reader)
         .await?;
-        let (inbox_pending, quarantined) =
-            r.first().map(|r| (r.get(0), r.get(1))).unwrap_or((0, 0));
-        Ok(StatusCounts {
-            inbox_pending,
-            quarantined,
-            outbox_pending: 0,
-            dead_letters: 0,
-        })
+        Ok(r.first()
+            .map(|r| StatusCounts {
+                inbox_pending: r.get(0),
+                quarantined: r.get(1),
+                outbox_pending: r.get(2),
+                dead_letters: r.get(3),
+            })
+            .unwrap_or_default())
+    }
+
+    async fn outbox_claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>> {
+        let mut conn = self.writer.acquire().await?;
+        sqlite_outbox::claim(&mut conn, owner, limit, lease, now()).await
+    }
+
+    async fn outbox_finish(&self, owner: &str, id: i64, finish: Finish) -> Result<bool> {
+        let mut conn = self.writer.acquire().await?;
+        sqlite_outbox::finish(&mut conn, owner, id, finish, now()).await
+    }
+
+    async fn outbox_release(&self, owner: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL
+             WHERE state = 'sending' AND lease_owner = ?",
+        )
+        .bind(owner)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let rows = sqlx::query(
+            "SELECT MIN(CASE WHEN state = 'sending' THEN lease_until ELSE next_at END)
+             FROM outbox WHERE state IN ('pending', 'sending')",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get::<Option<i64>, _>(0))
+            .map(from_micros))
+    }
+
+    async fn outbox_list(&self, filter: &DeliveryFilter) -> Result<Page<DeliveryRow>> {
+        sqlite_outbox::list(&self.reader, filter).await
+    }
+
+    async fn outbox_retry(&self, id: i64) -> Result<Option<DeliveryRow>> {
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let r = sqlite_outbox::retry(&mut conn, id, now()).await;
+        durable(&mut conn, false).await?;
+        r
+    }
+
+    async fn outbox_enqueue(&self, items: &[NewDelivery]) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let r = sqlite_outbox::enqueue(&mut conn, items, now()).await;
+        durable(&mut conn, false).await?;
+        r
+    }
+
+    async fn ticket_record(
+        &self,
+        case_id: Uuid,
+        output: &str,
+        kind: &str,
+        ticket: &TicketState,
+    ) -> Result<()> {
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let r = sqlite_outbox::save_ticket(&mut conn, case_id, output, kind, ticket, now()).await;
+        durable(&mut conn, false).await?;
+        r
+    }
+
+    async fn ticket_find(
+        &self,
+        output: &str,
+        reference: &str,
+    ) -> Result<Option<(Uuid, TicketState)>> {
+        let rows = sqlx::query(
+            "SELECT case_id, url, data FROM tickets WHERE output = ? AND reference = ?",
+        )
+        .bind(output)
+        .bind(reference)
+        .fetch_all(&self.reader)
+        .await?;
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(r.get::<&str, _>(2))
+            .map_err(|e| StoreError::corrupt("ticket", e))?;
+        Ok(Some((
+            uuid(r.get::<&str, _>(0), "ticket case id")?,
+            TicketState {
+                reference: reference.to_string(),
+                url: r.get(1),
+                data,
+            },
+        )))
+    }
+
+    async fn case_set_by_ticket(
+        &self,
+        output: &str,
+        reference: &str,
+        open: bool,
+        by: &str,
+    ) -> Result<Option<(Case, Option<Change>)>> {
+        let mut conn = self.writer.acquire().await?;
+        durable(&mut conn, true).await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let rows = sqlx::query("SELECT case_id FROM tickets WHERE output = ? AND reference = ?")
+            .bind(output)
+            .bind(reference)
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(id) = rows.first().map(|r| r.get::<String, _>(0)) else {
+            return Ok(None);
+        };
+        let Some(case) = load_case(&mut tx, uuid(&id, "ticket case id")?).await? else {
+            return Ok(None);
+        };
+        let change = if open {
+            reopen_by_hand(&case, now(), by)
+        } else {
+            resolve_by_hand(&case, now(), by, &format!("ticket closed on {output}"))
+        };
+        if let Some(ch) = &change {
+            write_changes(
+                &mut tx,
+                std::slice::from_ref(ch),
+                &*self.planner,
+                Some(output),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        durable(&mut conn, false).await?;
+        let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
+        Ok(Some((case, change)))
+    }
+
+    async fn job_due(&self, name: &str, every: Duration, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let rows = sqlx::query("SELECT last_run FROM job_runs WHERE name = ?")
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await?;
+        let every = i64::try_from(every.as_micros()).unwrap_or(i64::MAX / 2);
+        let due = match rows.first().map(|r| r.get::<i64, _>(0)) {
+            None => {
+                sqlx::query("INSERT INTO job_runs (name, last_run) VALUES (?, ?)")
+                    .bind(name)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                false
+            }
+            Some(last) if micros(now) - last >= every => {
+                sqlx::query("UPDATE job_runs SET last_run = ? WHERE name = ?")
+                    .bind(micros(now))
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            }
+            Some(_) => false,
+        };
+        tx.commit().await?;
+        Ok(due)
+    }
+
+    async fn cases_to_remind(
+        &self,
+        output: &str,
+        min: Severity,
+        untouched_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Case>> {
+        let rows = sqlx::query(
+            "SELECT c.doc FROM cases c JOIN tickets t ON t.case_id = c.id AND t.output = ?
+             WHERE c.status = 'open' AND c.severity_rank >= ? AND t.reference <> ''
+               AND t.touched_at < ?
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = c.id AND o.output = t.output
+                               AND o.action = 'reminder' AND o.state IN ('pending', 'sending'))
+             ORDER BY c.severity_rank DESC, c.last_seen DESC LIMIT ?",
+        )
+        .bind(output)
+        .bind(severity_rank(min))
+        .bind(micros(untouched_before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| case_from_doc(r.get::<&str, _>(0)))
+            .collect()
+    }
+
+    async fn open_counts(&self) -> Result<Vec<(Severity, i64)>> {
+        let rows = sqlx::query(
+            "SELECT severity_rank, COUNT(*) FROM cases WHERE status = 'open'
+             GROUP BY severity_rank ORDER BY severity_rank DESC",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let rank: i64 = r.get(0);
+            let sev = Severity::ALL
+                .into_iter()
+                .find(|s| severity_rank(*s) == rank)
+                .ok_or_else(|| StoreError::corrupt("case severity", rank))?;
+            out.push((sev, r.get(1)));
+        }
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<()> {

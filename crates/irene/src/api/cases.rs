@@ -121,6 +121,7 @@ pub async fn resolve(
         .ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
     if change.is_some() {
         metrics::counter!("irene_case_transitions_total", "transition" => "resolved").increment(1);
+        state.deliver_wake.notify_one();
     }
     Ok(Json(json!({"case": case, "changed": change.is_some()})))
 }

@@ -2,10 +2,12 @@
 //! Handlers translate HTTP to store and pipeline calls; they hold no business rules themselves.
 
 mod cases;
+mod deliveries;
 pub mod error;
 mod ingest;
 mod ops;
 mod rules_test;
+pub mod webhooks;
 
 use crate::auth::{Scope, Tokens};
 use crate::intake::Intake;
@@ -30,6 +32,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Wakes the pipeline when something was put in the inbox outside the intake.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes the delivery worker when a case changed outside the pipeline.
+    pub deliver_wake: Arc<tokio::sync::Notify>,
+    /// GitHub outputs that accept inbound webhooks.
+    pub github_hooks: Arc<Vec<webhooks::GithubHook>>,
 }
 
 impl AppState {
@@ -51,6 +57,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/{id}", get(cases::alert))
         .route("/api/v1/quarantine", get(ops::quarantine_list))
         .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))
+        .route("/api/v1/deliveries", get(deliveries::list))
+        .route("/api/v1/deliveries/{id}/retry", post(deliveries::retry))
+        .route("/api/v1/webhooks/github", post(webhooks::github))
         .route("/api/v1/rules/test", post(rules_test::test))
         .route("/api/v1/status", get(ops::status))
         .route("/healthz", get(ops::healthz))

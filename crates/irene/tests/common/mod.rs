@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub fn bin() -> &'static str {
@@ -24,6 +25,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub client: reqwest::Client,
     pub token: Option<String>,
+    /// Everything the server wrote to stderr (its logs), read as it comes so the pipe never fills.
+    pub logs: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -43,16 +46,28 @@ impl Server {
         env: &[(&str, &str)],
     ) -> Result<Server, String> {
         let mut child = Command::new(bin())
+            .env("IRENE_LOG", "warn")
             .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .env("IRENE_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().ok_or("no stdout")?;
+        let logs = Arc::new(Mutex::new(String::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Ok(mut l) = logs.lock() {
+                        l.push_str(&line);
+                        l.push('\n');
+                    }
+                }
+            });
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -68,17 +83,28 @@ impl Server {
                 data_dir: data_dir.to_path_buf(),
                 client: reqwest::Client::new(),
                 token: None,
+                logs,
             }),
             Err(_) => {
                 let _ = child.kill();
-                let out = child.wait_with_output().map_err(|e| e.to_string())?;
+                let status = child.wait().map_err(|e| e.to_string())?;
+                std::thread::sleep(Duration::from_millis(100));
                 Err(format!(
                     "exit {:?}: {}",
-                    out.status.code(),
-                    String::from_utf8_lossy(&out.stderr)
+                    status.code(),
+                    Self::read_logs(&logs)
                 ))
             }
         }
+    }
+
+    fn read_logs(logs: &Arc<Mutex<String>>) -> String {
+        logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// What the server has logged so far.
+    pub fn logs(&self) -> String {
+        Self::read_logs(&self.logs)
     }
 
     pub fn with_token(mut self, token: &str) -> Self {
@@ -177,11 +203,9 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                return (status.code(), err);
+                // Let the reader thread take the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status.code(), self.logs());
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();

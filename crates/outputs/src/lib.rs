@@ -1,0 +1,189 @@
+//! Irene's outputs: their configuration, the pure planner (which deliveries a case change
+//! implies) and one client per output type that makes ONE delivery attempt and says how it ended.
+//!
+//! Must not touch the database, schedule retries or run loops: a worker elsewhere claims
+//! `Delivery` rows, calls [`Output::deliver`], stores the [`Outcome`] and computes backoff.
+//!
+//! # Layout
+//! - [`config`]: `[[outputs]]` entries, defaults, [`Secret`], [`validate`].
+//! - [`plan`]: [`Routes`], the `Planner` (severity floor, `when` in CEL, transition table).
+//! - [`github`], [`pagerduty`], [`slack`], [`webhook`]: the clients.
+//! - `http`: the one HTTP helper and the one reply classifier; [`render`]: every text sent.
+
+// `Outcome` is the error of every step of an attempt: it is built once per attempt and moved up,
+// so its size (a ticket inside `Done`) costs nothing worth boxing it for.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod github;
+mod http;
+pub mod pagerduty;
+pub mod plan;
+pub mod render;
+pub mod slack;
+pub mod webhook;
+
+pub use config::{
+    validate, ConfigError, GithubConfig, OutputConfig, PagerDutyConfig, Secret, SlackConfig,
+    WebhookConfig,
+};
+pub use github::{parse_issue_event, verify_signature, GithubOutput, IssueEvent};
+pub use irene_core::{Action, Delivery, Outcome, TicketState};
+pub use pagerduty::PagerDutyOutput;
+pub use plan::Routes;
+pub use slack::SlackOutput;
+pub use webhook::WebhookOutput;
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where an output records state that must survive a crash in the middle of an attempt.
+#[async_trait]
+pub trait Journal: Send + Sync {
+    /// Durably records the ticket state BEFORE a call whose effect could be lost in a crash
+    /// (GitHub create).
+    async fn record_intent(&self, delivery: &Delivery, ticket: &TicketState) -> Result<(), String>;
+}
+
+/// One configured output.
+#[async_trait]
+pub trait Output: Send + Sync {
+    fn name(&self) -> &str;
+    /// `"github" | "pagerduty" | "slack" | "webhook"`.
+    fn kind(&self) -> &'static str;
+    /// Makes one attempt at `d`. Never panics: every failure is an `Outcome`.
+    async fn deliver(&self, d: &Delivery, journal: &dyn Journal) -> Outcome;
+    /// The GitHub client behind this output, if it is one (inbound webhooks route by its
+    /// repository and verify with its secret).
+    fn as_github(&self) -> Option<&GithubOutput> {
+        None
+    }
+}
+
+/// What every output needs to know about this Irene.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// Irene's console base; a case's link is `{public_url}/cases/{case_id}`.
+    pub public_url: String,
+    pub user_agent: String,
+}
+
+impl Context {
+    pub fn case_link(&self, case_id: uuid::Uuid) -> String {
+        render::case_link(&self.public_url, case_id)
+    }
+}
+
+/// Validates the configs and builds one client per output, in order. GitHub outputs that use
+/// the same credentials share one rate-limit gate (one queue per token).
+pub fn build(
+    configs: &[OutputConfig],
+    ctx: &Context,
+) -> Result<Vec<Arc<dyn Output>>, Vec<ConfigError>> {
+    validate(configs)?;
+    // one gate per GitHub credential; its pace is the largest any of its outputs asks for
+    let mut paces: HashMap<String, std::time::Duration> = HashMap::new();
+    for c in configs {
+        if let OutputConfig::Github(g) = c {
+            let pace = paces.entry(github::gate_key(g)).or_default();
+            *pace = (*pace).max(g.pace);
+        }
+    }
+    let gates: HashMap<String, Arc<github::Gate>> = paces
+        .into_iter()
+        .map(|(k, pace)| (k, Arc::new(github::Gate::new(pace))))
+        .collect();
+    let mut outputs: Vec<Arc<dyn Output>> = Vec::with_capacity(configs.len());
+    let mut errors = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        let built: Result<Arc<dyn Output>, String> = match c {
+            OutputConfig::Github(g) => match gates.get(&github::gate_key(g)) {
+                Some(gate) => GithubOutput::new(g, ctx, Arc::clone(gate)).map(|o| Arc::new(o) as _),
+                None => Err("internal: no rate-limit gate for this output".into()),
+            },
+            OutputConfig::Pagerduty(p) => PagerDutyOutput::new(p, ctx).map(|o| Arc::new(o) as _),
+            OutputConfig::Slack(s) => SlackOutput::new(s, ctx).map(|o| Arc::new(o) as _),
+            OutputConfig::Webhook(w) => WebhookOutput::new(w, ctx).map(|o| Arc::new(o) as _),
+        };
+        match built {
+            Ok(o) => outputs.push(o),
+            Err(message) => errors.push(ConfigError::new(i, c.name(), message)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(outputs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The case a case action needs, or the dead letter that says it is missing.
+pub(crate) fn case_of(d: &Delivery) -> Result<&irene_core::Case, Outcome> {
+    d.case.as_ref().ok_or_else(|| Outcome::Dead {
+        error: format!("the {} delivery carries no case", d.action.as_str()),
+    })
+}
+
+/// A finished attempt that needed nothing done on this output.
+pub(crate) fn not_applicable(note: impl Into<String>) -> Outcome {
+    Outcome::Done {
+        ticket: None,
+        note: note.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_rejects_invalid_and_reports_every_output() {
+        let ctx = Context {
+            public_url: "https://irene.example.com".into(),
+            user_agent: "irene-test".into(),
+        };
+        let configs: Vec<OutputConfig> = serde_json::from_value(serde_json::json!([
+            {"type": "github", "name": "gh", "repository": "o/r", "token": "t"},
+            {"type": "github", "name": "gh2", "repository": "o/r2", "token": "t", "pace": "3s"},
+            {"type": "pagerduty", "name": "pd", "routing_key": "k"},
+            {"type": "slack", "name": "sl", "webhook_url": "https://hooks.example.com/x"},
+            {"type": "slack", "name": "bot", "bot_token": "xoxb", "channel": "C1"},
+            {"type": "webhook", "name": "wh", "url": "https://example.com/h"}
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let outputs = build(&configs, &ctx).unwrap_or_else(|e| panic!("{e:?}"));
+        let kinds: Vec<_> = outputs
+            .iter()
+            .map(|o| (o.name().to_string(), o.kind()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("gh".into(), "github"),
+                ("gh2".into(), "github"),
+                ("pd".into(), "pagerduty"),
+                ("sl".into(), "slack"),
+                ("bot".into(), "slack"),
+                ("wh".into(), "webhook")
+            ]
+        );
+        assert_eq!(outputs[0].as_github().map(|g| g.repository()), Some("o/r"));
+        assert!(outputs[2].as_github().is_none());
+
+        let bad: Vec<OutputConfig> = serde_json::from_value(serde_json::json!([
+            {"type": "github", "name": "app", "repository": "o/r", "app_id": 1,
+             "private_key": "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n"}
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Err(errors) = build(&bad, &ctx) else {
+            panic!("bad key accepted")
+        };
+        assert!(
+            errors[0].to_string().contains("private_key"),
+            "{}",
+            errors[0]
+        );
+        assert!(!errors[0].to_string().contains("not a key"));
+    }
+}
