@@ -791,3 +791,100 @@ async fn without_outputs_changes_are_recorded_and_logged() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_new_user_posts_the_fixtures_and_sees_tickets() {
+    // The three outputs of the README's example, pointed at the stand-ins; every real payload
+    // in the fixtures posted with `irene ingest`, as a user would.
+    let f = fakes().await;
+    f.slack.set_rate_limits(false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), &f, "", &slack_webhook_block(), "");
+    let s = start(&dir.path().join("data"), &cfg, &f);
+    let mut args = vec![
+        "ingest".to_string(),
+        "--source".into(),
+        "auto".into(),
+        "--url".into(),
+        s.url.clone(),
+    ];
+    for d in [
+        "guardduty",
+        "securityhub",
+        "gcp-scc",
+        "aws-config",
+        "prowler",
+        "falco",
+    ] {
+        args.push(common::fixture(d).to_string_lossy().into_owned());
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(common::bin())
+            .args(&args)
+            .output()
+            .expect("run irene ingest")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let status = settled(&s, Duration::from_secs(120)).await;
+    assert_eq!(status["dead_letters"], 0, "{status}");
+
+    let cases = s.all_cases("").await;
+    assert!(cases.len() > 10, "{} cases", cases.len());
+    let issues = f.gh.issues(REPO);
+    let pages = f.pd.alerts();
+    let messages = f.slack.messages(&f.channel);
+    let rank = |c: &Value| rank(c["severity"].as_str().unwrap_or("info"));
+    for c in &cases {
+        let id = c["id"].as_str().unwrap_or_default();
+        let title = c["title"].as_str().unwrap_or_default();
+        let mine = issues
+            .iter()
+            .filter(|i| i.body.contains(&marker_of(id)))
+            .count();
+        let paged = pages
+            .iter()
+            .filter(|p| p.dedup_key == format!("irene:{id}"))
+            .count();
+        let open = c["status"] == "open";
+        if rank(c) >= 2 {
+            assert_eq!(mine, 1, "{title}: one issue");
+        } else {
+            assert_eq!(mine, 0, "{title}: no issue");
+        }
+        assert_eq!(
+            paged,
+            usize::from(rank(c) >= 3),
+            "{title}: paged iff high or urgent"
+        );
+        // A message links to its case (titles of one case can change between reports).
+        let said = messages
+            .iter()
+            .filter(|m| m.blocks.to_string().contains(id))
+            .count();
+        assert_eq!(said > 0, rank(c) >= 1, "{title}: Slack iff low or above");
+        let tickets = c["tickets"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(
+            tickets >= usize::from(rank(c) >= 2) + usize::from(rank(c) >= 3),
+            "{title}: tickets on the case"
+        );
+        if !open && rank(c) >= 2 {
+            let issue = issues
+                .iter()
+                .find(|i| i.body.contains(&marker_of(id)))
+                .expect("issue");
+            assert_eq!(
+                issue.state, "closed",
+                "{title}: resolved case, closed issue"
+            );
+        }
+    }
+    assert!(issues.len() >= 5, "{} issues", issues.len());
+    assert!(!pages.is_empty());
+    assert_no_secrets(&s.logs(), &f);
+}

@@ -78,6 +78,10 @@ pub struct GithubConfig {
     /// Minimum spacing of mutative requests per token.
     #[serde(default = "one_second", deserialize_with = "duration")]
     pub pace: Duration,
+    /// Content-creating requests (issues, comments, label changes) per token and hour; GitHub's
+    /// secondary limits allow 500. Beyond it deliveries wait for the window to move on.
+    #[serde(default = "five_hundred")]
+    pub max_per_hour: usize,
     /// How long an urgent/high case stays untouched before the reminder job comments.
     #[serde(default = "one_day", deserialize_with = "duration")]
     pub remind_after: Duration,
@@ -394,6 +398,9 @@ fn severity_info() -> Severity {
 fn ten_seconds() -> Duration {
     Duration::from_secs(10)
 }
+fn five_hundred() -> usize {
+    500
+}
 fn one_second() -> Duration {
     Duration::from_secs(1)
 }
@@ -610,6 +617,7 @@ secret = "s3cr3t"
             webhook_secret: None,
             repeat_interval: one_hour(),
             pace: one_second(),
+            max_per_hour: 500,
             remind_after: one_day(),
             extra_labels: vec![],
         }

@@ -33,15 +33,51 @@ pub struct Gate {
     pace: Duration,
     last_mutation: Mutex<Option<Instant>>,
     limited_until: StdMutex<Option<DateTime<Utc>>>,
+    /// Mutative requests allowed per sliding hour, and when the recent ones were made.
+    per_hour: usize,
+    recent: StdMutex<std::collections::VecDeque<Instant>>,
 }
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 impl Gate {
-    pub(crate) fn new(pace: Duration) -> Gate {
+    pub(crate) fn new(pace: Duration, per_hour: usize) -> Gate {
         Gate {
             pace,
             last_mutation: Mutex::new(None),
             limited_until: StdMutex::new(None),
+            per_hour: per_hour.max(1),
+            recent: StdMutex::new(std::collections::VecDeque::new()),
         }
+    }
+
+    /// Counts one mutative request against the hourly budget, or says when there is room.
+    fn spend(&self, now: Instant) -> Result<(), Outcome> {
+        let mut recent = match self.recent.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        while recent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= HOUR)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= self.per_hour {
+            let wait = recent
+                .front()
+                .map(|t| (*t + HOUR).saturating_duration_since(now))
+                .unwrap_or(HOUR);
+            return Err(Outcome::Retry {
+                error: format!(
+                    "GitHub content budget: {} changes in the last hour; waiting",
+                    recent.len()
+                ),
+                at: Some(Utc::now() + chrono(wait)),
+            });
+        }
+        recent.push_back(now);
+        Ok(())
     }
 
     fn until(&self) -> Option<DateTime<Utc>> {
@@ -354,6 +390,7 @@ impl GithubOutput {
             let turn = self.gate.turn().await;
             // a limit may have been hit while this request waited its turn
             self.gate.check(Utc::now())?;
+            self.gate.spend(Instant::now())?;
             Some(turn)
         };
         let mut url = url.to_string();
@@ -1061,6 +1098,28 @@ mod tests {
         );
         assert_eq!(next_link(&h), None);
         assert_eq!(next_link(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn the_hourly_content_budget_holds_back_and_moves_on() {
+        let gate = Gate::new(Duration::ZERO, 3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(gate.spend(t0).is_ok());
+        }
+        match gate.spend(t0 + Duration::from_secs(60)) {
+            Err(Outcome::Retry {
+                at: Some(at),
+                error,
+            }) => {
+                let wait = (at - Utc::now()).num_seconds();
+                assert!((3500..=3600).contains(&wait), "{wait} s");
+                assert!(error.contains("budget"), "{error}");
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+        // An hour after the first three, there is room again.
+        assert!(gate.spend(t0 + HOUR + Duration::from_secs(1)).is_ok());
     }
 
     #[test]

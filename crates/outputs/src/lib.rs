@@ -82,17 +82,21 @@ pub fn build(
     ctx: &Context,
 ) -> Result<Vec<Arc<dyn Output>>, Vec<ConfigError>> {
     validate(configs)?;
-    // one gate per GitHub credential; its pace is the largest any of its outputs asks for
-    let mut paces: HashMap<String, std::time::Duration> = HashMap::new();
+    // one gate per GitHub credential: the largest pace and the smallest hourly budget any of
+    // its outputs asks for
+    let mut limits: HashMap<String, (std::time::Duration, usize)> = HashMap::new();
     for c in configs {
         if let OutputConfig::Github(g) = c {
-            let pace = paces.entry(github::gate_key(g)).or_default();
-            *pace = (*pace).max(g.pace);
+            let l = limits
+                .entry(github::gate_key(g))
+                .or_insert((g.pace, g.max_per_hour));
+            l.0 = l.0.max(g.pace);
+            l.1 = l.1.min(g.max_per_hour);
         }
     }
-    let gates: HashMap<String, Arc<github::Gate>> = paces
+    let gates: HashMap<String, Arc<github::Gate>> = limits
         .into_iter()
-        .map(|(k, pace)| (k, Arc::new(github::Gate::new(pace))))
+        .map(|(k, (pace, per_hour))| (k, Arc::new(github::Gate::new(pace, per_hour))))
         .collect();
     let mut outputs: Vec<Arc<dyn Output>> = Vec::with_capacity(configs.len());
     let mut errors = Vec::new();

@@ -360,6 +360,7 @@ mod tests {
                 webhook_secret: None,
                 repeat_interval: Duration::from_secs(3600),
                 pace: Duration::from_secs(1),
+                max_per_hour: 500,
                 remind_after: Duration::from_secs(86400),
                 extra_labels: vec![],
             }),
