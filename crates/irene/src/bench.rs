@@ -229,8 +229,74 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             e.first().map(|e| e.to_string())
         )
     })?;
+    for (label, planner) in [
+        ("no outputs", None),
+        (
+            "4 outputs (outbox rows planned in the commit)",
+            Some(bench_outputs()?),
+        ),
+    ] {
+        pipeline_phase(&args, &rules, label, planner).await?;
+    }
+    match peak_rss_kib() {
+        Some(kib) => println!(
+            "bench process peak RSS (pipeline phase): {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("peak RSS: unknown (no /proc)"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The outputs a typical team configures, for measuring what planning their deliveries in the
+/// commit costs (nothing is sent: the bench runs no delivery worker).
+fn bench_outputs() -> anyhow::Result<std::sync::Arc<dyn irene_core::Planner>> {
+    let text = r#"
+[[outputs]]
+name = "issues"
+type = "github"
+repository = "acme/security-alerts"
+token = "bench"
+min_severity = "medium"
+[[outputs]]
+name = "oncall"
+type = "pagerduty"
+routing_key = "abcdefabcdefabcdefabcdefabcdef12"
+[[outputs]]
+name = "chat"
+type = "slack"
+bot_token = "xoxb-bench"
+channel = "C1"
+[[outputs]]
+name = "siem"
+type = "webhook"
+url = "https://siem.example/hook"
+"#;
+    #[derive(serde::Deserialize)]
+    struct Outputs {
+        outputs: Vec<irene_outputs::OutputConfig>,
+    }
+    use figment::providers::Format;
+    let o: Outputs = figment::Figment::from(figment::providers::Toml::string(text))
+        .extract()
+        .map_err(|e| anyhow::anyhow!("bench outputs: {e}"))?;
+    let routes = irene_outputs::Routes::new(&o.outputs)
+        .map_err(|e| anyhow::anyhow!("bench outputs: {:?}", e.first().map(|e| e.to_string())))?;
+    Ok(std::sync::Arc::new(routes))
+}
+
+/// Pushes the generated alerts through decode, triage, correlation and the commit.
+async fn pipeline_phase(
+    args: &BenchArgs,
+    rules: &TriageRules,
+    label: &str,
+    planner: Option<std::sync::Arc<dyn irene_core::Planner>>,
+) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let store = SqliteStore::open(dir.path()).await?;
+    let mut store = SqliteStore::open(dir.path()).await?;
+    if let Some(p) = planner {
+        store = store.with_planner(p);
+    }
     let per_payload = 100;
     let payloads = args.pipeline_alerts.div_ceil(per_payload);
     let mut batch = Vec::new();
@@ -266,7 +332,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         let t = Instant::now();
         let processed: Vec<_> = rows
             .iter()
-            .map(|r| process_row(r, &rules, &limits, 5))
+            .map(|r| process_row(r, rules, &limits, 5))
             .collect();
         cpu_secs += t.elapsed().as_secs_f64();
         let t = Instant::now();
@@ -276,7 +342,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let total = started.elapsed().as_secs_f64();
     println!(
-        "pipeline, {} triage rules, {} alerts over {} keys: {:.0} alerts/s end to end (decode+triage {:.0} alerts/s on one core; commit with correlation {:.0} alerts/s)",
+        "pipeline, {label}, {} triage rules, {} alerts over {} keys: {:.0} alerts/s end to end (decode+triage {:.0} alerts/s on one core; commit with correlation {:.0} alerts/s)",
         rules.len(),
         alerts,
         args.keys,
@@ -285,12 +351,5 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         alerts as f64 / commit_secs.max(1e-9)
     );
     store.close().await;
-    match peak_rss_kib() {
-        Some(kib) => println!(
-            "bench process peak RSS (pipeline phase): {:.1} MiB",
-            kib as f64 / 1024.0
-        ),
-        None => println!("peak RSS: unknown (no /proc)"),
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
