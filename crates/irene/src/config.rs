@@ -59,6 +59,9 @@ pub struct DeliveryConfig {
     /// How often the batch jobs (digest, reminders) look for work.
     #[serde(default = "default_jobs_every")]
     pub jobs_every: String,
+    /// How long sent deliveries stay listed (`GET /api/v1/deliveries?state=done`).
+    #[serde(default = "default_keep_done")]
+    pub keep_done: String,
 }
 
 impl Default for DeliveryConfig {
@@ -70,6 +73,7 @@ impl Default for DeliveryConfig {
             backoff_base: default_backoff_base(),
             backoff_max: default_backoff_max(),
             jobs_every: default_jobs_every(),
+            keep_done: default_keep_done(),
         }
     }
 }
@@ -80,6 +84,7 @@ impl DeliveryConfig {
             ("backoff_base", &self.backoff_base),
             ("backoff_max", &self.backoff_max),
             ("jobs_every", &self.jobs_every),
+            ("keep_done", &self.keep_done),
         ] {
             humantime::parse_duration(v)
                 .with_context(|| format!("[delivery] {what} = {v:?} is not a duration like 2s"))?;
@@ -97,6 +102,9 @@ impl DeliveryConfig {
     }
     pub fn backoff_max(&self) -> std::time::Duration {
         Self::duration(&self.backoff_max, std::time::Duration::from_secs(300))
+    }
+    pub fn keep_done(&self) -> std::time::Duration {
+        Self::duration(&self.keep_done, std::time::Duration::from_secs(30 * 86_400))
     }
     pub fn jobs_every(&self) -> std::time::Duration {
         Self::duration(&self.jobs_every, std::time::Duration::from_secs(60))
@@ -120,6 +128,9 @@ fn default_backoff_max() -> String {
 }
 fn default_jobs_every() -> String {
     "60s".into()
+}
+fn default_keep_done() -> String {
+    "30d".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! Batch jobs ("bots"): the Slack digest of open cases and the reminder on GitHub issues of
-//! urgent/high cases left untouched. They only enqueue deliveries; the delivery worker sends.
+//! Batch jobs ("bots"): the Slack digest of open cases, the reminder on GitHub issues of
+//! urgent/high cases left untouched, and pruning old sent deliveries. Nothing here sends.
 
 use irene_core::{Action, CaseStatus, Severity};
 use irene_outputs::OutputConfig;
@@ -18,13 +18,15 @@ pub struct Jobs {
     pub store: Arc<dyn Store>,
     pub outputs: Vec<OutputConfig>,
     pub every: Duration,
+    /// Sent deliveries older than this are forgotten.
+    pub keep_done: Duration,
     pub public_url: String,
     pub wake: Arc<Notify>,
 }
 
 impl Jobs {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        if !self.outputs.iter().any(|o| self.has_job(o)) {
+        if self.outputs.is_empty() {
             return;
         }
         loop {
@@ -38,16 +40,19 @@ impl Jobs {
         }
     }
 
-    fn has_job(&self, o: &OutputConfig) -> bool {
-        match o {
-            OutputConfig::Slack(s) => s.digest_every.is_some(),
-            OutputConfig::Github(_) => true,
-            _ => false,
-        }
-    }
-
     /// One pass over every job; each decides for itself whether it is due.
     pub async fn run_once(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+        if self
+            .store
+            .job_due("prune-deliveries", Duration::from_secs(3600), now)
+            .await?
+        {
+            let before = now - chrono::Duration::from_std(self.keep_done).unwrap_or_default();
+            let n = self.store.outbox_prune(before).await?;
+            if n > 0 {
+                tracing::info!(deliveries = n, "forgot old sent deliveries");
+            }
+        }
         let mut queued = Vec::new();
         for o in &self.outputs {
             match o {

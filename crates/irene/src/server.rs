@@ -132,6 +132,7 @@ pub async fn run(
         store: store.clone(),
         outputs: cfg.outputs.clone(),
         every: cfg.delivery.jobs_every(),
+        keep_done: cfg.delivery.keep_done(),
         public_url: cfg.public_url(),
         wake: deliver_wake.clone(),
     };

@@ -91,6 +91,8 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_list(&self, filter: &DeliveryFilter) -> Result<Page<DeliveryRow>>;
     /// Replays a dead letter (attempts start again, due now). `Ok(None)`: no such dead letter.
     async fn outbox_retry(&self, id: i64) -> Result<Option<DeliveryRow>>;
+    /// Forgets deliveries sent before `before` (the case timelines keep their notes).
+    async fn outbox_prune(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Adds deliveries that no case change implies (batch jobs), durably.
     async fn outbox_enqueue(&self, items: &[NewDelivery]) -> Result<()>;
     /// Durably records an output's ticket for a case before a call whose effect a crash could

@@ -788,6 +788,14 @@ impl Store for SqliteStore {
         r
     }
 
+    async fn outbox_prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM outbox WHERE state = 'done' AND updated_at < ?")
+            .bind(micros(before))
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn outbox_enqueue(&self, items: &[NewDelivery]) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
         durable(&mut conn, true).await?;
