@@ -36,6 +36,36 @@ pub struct Config {
     pub outputs: Vec<irene_outputs::OutputConfig>,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub events: EventsConfig,
+}
+
+/// Audit-log events (`[events]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// How long events are kept (raw included), counted from when they were received.
+    #[serde(default = "default_event_retention")]
+    pub retention: String,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            retention: default_event_retention(),
+        }
+    }
+}
+
+impl EventsConfig {
+    pub fn retention(&self) -> std::time::Duration {
+        humantime::parse_duration(&self.retention)
+            .unwrap_or(std::time::Duration::from_secs(30 * 86_400))
+    }
+}
+
+fn default_event_retention() -> String {
+    "30d".into()
 }
 
 /// How the delivery worker retries (`[delivery]`).
@@ -216,6 +246,7 @@ impl std::fmt::Debug for Config {
             .field("expiry", &self.expiry)
             .field("outputs", &self.outputs)
             .field("delivery", &self.delivery)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -316,6 +347,12 @@ impl Config {
             parse_expiry(d).with_context(|| format!("expiry of {source:?}"))?;
         }
         self.delivery.check()?;
+        humantime::parse_duration(&self.events.retention).with_context(|| {
+            format!(
+                "[events] retention = {:?} is not a duration like 30d",
+                self.events.retention
+            )
+        })?;
         if let Err(errors) = irene_outputs::validate(&self.outputs) {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             bail!("invalid [[outputs]]:\n{}", lines.join("\n"));

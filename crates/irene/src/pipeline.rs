@@ -39,6 +39,7 @@ pub fn process_row(
         inbox_id: row.id,
         received_at: row.received_at,
         alerts: Vec::new(),
+        events: Vec::new(),
         quarantine: Vec::new(),
     };
     let whole = |error: String| Quarantined {
@@ -90,6 +91,9 @@ pub fn process_row(
                 continue;
             }
         };
+        for event in decoded.events {
+            out.events.push((index, event, Vec::new()));
+        }
         for mut alert in decoded.alerts {
             if alert.observed_at.is_none() {
                 alert.observed_at = Some(row.received_at);
@@ -275,6 +279,26 @@ pub async fn run_expiry(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Forgets audit-log events older than the retention, once an hour.
+pub async fn run_event_retention(
+    store: Arc<dyn Store>,
+    retention: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+        match store.events_prune(before).await {
+            Ok(n) if n > 0 => tracing::info!(events = n, "forgot events past their retention"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning events failed; trying again later"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = shutdown.changed() => return,
         }
     }

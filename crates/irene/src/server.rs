@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::deliver::Deliverer;
 use crate::intake::Intake;
 use crate::jobs::Jobs;
-use crate::pipeline::{run_expiry, Pipeline};
+use crate::pipeline::{run_event_retention, run_expiry, Pipeline};
 use crate::telemetry::metrics_handle;
 use anyhow::{bail, Context};
 use axum::extract::DefaultBodyLimit;
@@ -120,6 +120,11 @@ pub async fn run(
         deliver_wake.clone(),
         stop_rx.clone(),
     ));
+    let retention_task = tokio::spawn(run_event_retention(
+        store.clone(),
+        cfg.events.retention(),
+        stop_rx.clone(),
+    ));
     let deliverer = Deliverer {
         store: store.clone(),
         outputs: Arc::new(outputs),
@@ -164,6 +169,7 @@ pub async fn run(
     let _ = expiry_task.await;
     let _ = deliver_task.await;
     let _ = jobs_task.await;
+    let _ = retention_task.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod error;
 mod model;
 mod sqlite;
+mod sqlite_events;
 mod sqlite_outbox;
 mod time;
 
@@ -62,6 +63,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Change>>;
 
     async fn alert_get(&self, id: Uuid) -> Result<Option<StoredAlert>>;
+
+    /// Audit-log events matching every filter, newest first.
+    async fn events_list(&self, filter: &EventFilter) -> Result<Page<StoredEvent>>;
+    /// Forgets events received before `before` (the retention).
+    async fn events_prune(&self, before: DateTime<Utc>) -> Result<u64>;
 
     async fn quarantine_list(
         &self,

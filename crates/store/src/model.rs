@@ -2,7 +2,9 @@
 //! Plain data; the SQL lives in the implementations.
 
 use chrono::{DateTime, Utc};
-use irene_core::{Action, Case, CaseStatus, Change, Judged, Severity, TicketState, TimelineEntry};
+use irene_core::{
+    Action, Case, CaseStatus, Change, Event, Judged, Severity, TicketState, TimelineEntry,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -64,7 +66,34 @@ pub struct Processed {
     pub received_at: DateTime<Utc>,
     /// (item index, verdict) in payload order.
     pub alerts: Vec<(i64, Judged)>,
+    /// (item index, event, ids of the Sigma rules it matched) in payload order.
+    pub events: Vec<(i64, Event, Vec<String>)>,
     pub quarantine: Vec<Quarantined>,
+}
+
+/// An audit-log event as stored and listed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub event: Event,
+    pub received_at: DateTime<Utc>,
+    /// The ids of the Sigma rules it matched.
+    pub detections: Vec<String>,
+}
+
+/// Which events to list; every filter set must hold. Newest (by the event's time) first.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub source: Option<String>,
+    pub source_ip: Option<String>,
+    pub principal: Option<String>,
+    pub account: Option<String>,
+    pub name: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +101,8 @@ pub struct CommitSummary {
     pub rows_done: usize,
     pub rows_skipped: usize,
     pub alerts: usize,
+    /// Events stored (a record already stored under its source id is not stored twice).
+    pub events: usize,
     pub quarantined: usize,
     pub changes: Vec<Change>,
 }

@@ -1,12 +1,12 @@
 //! The SQLite store (WAL, one writer connection, a few readers), Irene's zero-set-up default.
 //! Owns SQL for SQLite only; what the rows mean is decided by `irene-core` and the pipeline.
 
-use crate::sqlite_outbox;
 use crate::time::{from_micros, micros, now};
+use crate::{sqlite_events, sqlite_outbox};
 use crate::{
-    CaseDetail, CaseFilter, ClaimLimit, CommitSummary, DeliveryFilter, DeliveryRow, Finish,
-    InboxRow, NewDelivery, NewInbox, Occurrence, Page, Processed, QuarantineEntry, Quarantined,
-    Result, StatusCounts, Store, StoreError, StoredAlert,
+    CaseDetail, CaseFilter, ClaimLimit, CommitSummary, DeliveryFilter, DeliveryRow, EventFilter,
+    Finish, InboxRow, NewDelivery, NewInbox, Occurrence, Page, Processed, QuarantineEntry,
+    Quarantined, Result, StatusCounts, Store, StoreError, StoredAlert, StoredEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -462,6 +462,21 @@ impl Store for SqliteStore {
             qb.build().execute(&mut *tx).await?;
         }
         summary.quarantined = quarantine_rows.len();
+        let event_rows: Vec<sqlite_events::EventRow> = batch
+            .iter()
+            .flat_map(|p| {
+                p.events
+                    .iter()
+                    .map(move |(index, event, detections)| sqlite_events::EventRow {
+                        inbox_id: p.inbox_id,
+                        index: *index,
+                        received_at: p.received_at,
+                        event,
+                        detections,
+                    })
+            })
+            .collect();
+        summary.events = sqlite_events::insert(&mut tx, &event_rows).await?;
         write_changes(&mut tx, &summary.changes, &*self.planner, None).await?;
         tx.commit().await?;
         Ok(summary)
@@ -645,6 +660,14 @@ impl Store for SqliteStore {
             received_at: from_micros(r.get(2)),
             judged,
         }))
+    }
+
+    async fn events_list(&self, filter: &EventFilter) -> Result<Page<StoredEvent>> {
+        sqlite_events::list(&self.reader, filter).await
+    }
+
+    async fn events_prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        sqlite_events::prune(&self.writer, before).await
     }
 
     async fn quarantine_list(

@@ -60,6 +60,7 @@ async fn run_through(store: &dyn Store, alerts: Vec<Judged>) -> irene_store::Com
             .enumerate()
             .map(|(i, j)| (i as i64, j))
             .collect(),
+        events: vec![],
         quarantine: vec![],
     };
     store
@@ -126,6 +127,7 @@ async fn inbox_is_durable_and_leases_replay_without_doubling() {
         inbox_id: id,
         received_at: Utc::now(),
         alerts: vec![(0, judged("k-lease", AlertState::Active, Severity::High))],
+        events: vec![],
         quarantine: vec![],
     };
     // The stuck worker's late commit is refused whole…
@@ -397,6 +399,7 @@ async fn quarantine_keeps_the_item_and_requeues_it() {
         inbox_id: rows[0].id,
         received_at: rows[0].received_at,
         alerts: vec![],
+        events: vec![],
         quarantine: vec![q],
     };
     store

@@ -89,6 +89,7 @@ async fn run_through(store: &dyn Store, alerts: Vec<Judged>) -> irene_store::Com
             .enumerate()
             .map(|(i, j)| (i as i64, j))
             .collect(),
+        events: vec![],
         quarantine: vec![],
     };
     store

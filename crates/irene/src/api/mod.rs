@@ -4,6 +4,7 @@
 mod cases;
 mod deliveries;
 pub mod error;
+mod events;
 mod ingest;
 mod ops;
 mod rules_test;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/alerts/{id}", get(cases::alert))
         .route("/api/v1/quarantine", get(ops::quarantine_list))
         .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))
+        .route("/api/v1/events", get(events::list))
         .route("/api/v1/deliveries", get(deliveries::list))
         .route("/api/v1/deliveries/{id}/retry", post(deliveries::retry))
         .route("/api/v1/webhooks/github", post(webhooks::github))

@@ -1,0 +1,149 @@
+//! The SQLite event store: audit-log records written with their payload's commit, listed by
+//! the investigator's filters with a cursor, and pruned after the retention. SQL only.
+
+use crate::time::{from_micros, micros};
+use crate::{EventFilter, Page, Result, StoreError, StoredEvent};
+use chrono::{DateTime, Utc};
+use irene_core::{Actor, Event};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use uuid::Uuid;
+
+/// Rows per statement (15 bound values each).
+const CHUNK: usize = 400;
+
+/// An event about to be written.
+pub(crate) struct EventRow<'a> {
+    pub inbox_id: Uuid,
+    pub index: i64,
+    pub received_at: DateTime<Utc>,
+    pub event: &'a Event,
+    pub detections: &'a [String],
+}
+
+/// Inserts events; a record already stored under the same source id is skipped.
+/// Returns how many were stored.
+pub(crate) async fn insert(conn: &mut SqliteConnection, rows: &[EventRow<'_>]) -> Result<usize> {
+    let mut stored = 0;
+    for chunk in rows.chunks(CHUNK) {
+        let mut prepared = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            let raw =
+                serde_json::to_string(&r.event.raw).map_err(|e| StoreError::corrupt("event", e))?;
+            let detections = serde_json::to_string(r.detections)
+                .map_err(|e| StoreError::corrupt("event detections", e))?;
+            prepared.push((r, raw, detections));
+        }
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO events (id, inbox_id, item_index, source, source_id, name, account, region,
+               principal, source_ip, user_agent, observed_at, received_at, detections, raw) ",
+        );
+        qb.push_values(prepared, |mut b, (r, raw, detections)| {
+            let e = r.event;
+            b.push_bind(Uuid::now_v7().to_string())
+                .push_bind(r.inbox_id.to_string())
+                .push_bind(r.index)
+                .push_bind(e.source.clone())
+                .push_bind(e.source_id.clone())
+                .push_bind(e.name.clone())
+                .push_bind(e.account.clone())
+                .push_bind(e.region.clone())
+                .push_bind(e.actor.principal.clone())
+                .push_bind(e.actor.ip.clone())
+                .push_bind(e.actor.user_agent.clone())
+                .push_bind(micros(e.observed_at.unwrap_or(r.received_at)))
+                .push_bind(micros(r.received_at))
+                .push_bind(detections)
+                .push_bind(raw);
+        });
+        qb.push(" ON CONFLICT (source, source_id) WHERE source_id IS NOT NULL DO NOTHING");
+        stored += qb.build().execute(&mut *conn).await?.rows_affected() as usize;
+    }
+    Ok(stored)
+}
+
+fn parse_cursor(c: &str) -> Result<(i64, String)> {
+    let (t, id) = c.split_once('.').ok_or(StoreError::InvalidCursor)?;
+    let t = t.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?;
+    Uuid::parse_str(id).map_err(|_| StoreError::InvalidCursor)?;
+    Ok((t, id.to_string()))
+}
+
+pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &EventFilter) -> Result<Page<StoredEvent>> {
+    let limit = f.limit.clamp(1, 500) as i64;
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "SELECT id, source, source_id, name, account, region, principal, source_ip, user_agent,
+                observed_at, received_at, detections, raw FROM events WHERE 1 = 1",
+    );
+    for (column, value) in [
+        ("source", &f.source),
+        ("source_ip", &f.source_ip),
+        ("principal", &f.principal),
+        ("account", &f.account),
+        ("name", &f.name),
+    ] {
+        if let Some(v) = value {
+            qb.push(format!(" AND {column} = ")).push_bind(v.clone());
+        }
+    }
+    if let Some(t) = f.since {
+        qb.push(" AND observed_at >= ").push_bind(micros(t));
+    }
+    if let Some(t) = f.until {
+        qb.push(" AND observed_at < ").push_bind(micros(t));
+    }
+    if let Some(c) = &f.cursor {
+        let (t, id) = parse_cursor(c)?;
+        qb.push(" AND (observed_at < ").push_bind(t);
+        qb.push(" OR (observed_at = ")
+            .push_bind(t)
+            .push(" AND id < ")
+            .push_bind(id)
+            .push("))");
+    }
+    qb.push(" ORDER BY observed_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows = qb.build().fetch_all(pool).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut next_cursor = None;
+    for (i, r) in rows.iter().enumerate() {
+        if i as i64 == limit {
+            if let Some(prev) = rows.get(i - 1) {
+                next_cursor = Some(format!(
+                    "{}.{}",
+                    prev.get::<i64, _>(9),
+                    prev.get::<&str, _>(0)
+                ));
+            }
+            break;
+        }
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::corrupt("event", e);
+        items.push(StoredEvent {
+            id: Uuid::parse_str(r.get::<&str, _>(0)).map_err(|e| corrupt(&e))?,
+            event: Event {
+                source: r.get(1),
+                source_id: r.get(2),
+                name: r.get(3),
+                account: r.get(4),
+                region: r.get(5),
+                actor: Actor {
+                    principal: r.get(6),
+                    ip: r.get(7),
+                    user_agent: r.get(8),
+                },
+                observed_at: Some(from_micros(r.get(9))),
+                raw: serde_json::from_str(r.get::<&str, _>(12)).map_err(|e| corrupt(&e))?,
+            },
+            received_at: from_micros(r.get(10)),
+            detections: serde_json::from_str(r.get::<&str, _>(11)).map_err(|e| corrupt(&e))?,
+        });
+    }
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) async fn prune(pool: &sqlx::SqlitePool, before: DateTime<Utc>) -> Result<u64> {
+    let r = sqlx::query("DELETE FROM events WHERE received_at < ?")
+        .bind(micros(before))
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected())
+}
