@@ -1,8 +1,11 @@
-//! Transport wrappers several AWS decoders meet: the EventBridge event and the SNS notification.
-//! Unwraps them only; what the inner payload means is each decoder's business.
+//! Transport wrappers decoders meet: the EventBridge event and the SNS notification (AWS), the
+//! Pub/Sub push body (Google Cloud). Unwraps them only; what the inner payload means is each decoder's business.
 
-use crate::json::{Keys, Node};
+use crate::json::{kind_of, Keys, Node};
 use crate::DecodeError;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
 use serde_json::Value;
 
 /// An EventBridge event: `{"source", "detail-type", "account", "region", "time", "detail": {...}}`.
@@ -97,10 +100,63 @@ pub(crate) fn sns_message<'a>(root: &Node<'a>) -> Result<Option<SnsMessage<'a>>,
             })),
             Ok(value) => Err(message.error(format!(
                 "expected a JSON object in the message, found {}",
-                crate::json::kind_of(&value)
+                kind_of(&value)
             ))),
             Err(e) => Err(message.error(format!("the message is not JSON: {e}"))),
         },
         _ => Err(message.type_error("an object or a string holding JSON")),
     }
+}
+
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
+/// The `data` of a Pub/Sub push body: `{"message": {"data": ..., "messageId", "publishTime",
+/// "attributes"}, "subscription": ...}`. `None` when `root` has no `message.data`.
+pub(crate) fn pubsub_data<'a>(root: &Node<'a>) -> Option<Node<'a>> {
+    root.get("message")?.get("data")
+}
+
+/// The JSON object a Pub/Sub `data` field holds (standard or URL-safe base64, padded or not),
+/// or why it holds none. `expected` names the document wanted ("a LogEntry"), for errors.
+pub(crate) fn pubsub_json(data: &Node, expected: &str) -> Result<Value, DecodeError> {
+    let text = data
+        .as_str()
+        .ok_or_else(|| data.type_error("a base64 string"))?;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = STANDARD
+        .decode(&compact)
+        .or_else(|_| URL_SAFE.decode(&compact))
+        .map_err(|e| data.error(format!("not valid base64: {e}")))?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        data.error(format!(
+            "the message data is not JSON ({e}); expected {expected}"
+        ))
+    })?;
+    if !value.is_object() {
+        return Err(data.error(format!(
+            "the message data is {}, expected {expected} object",
+            kind_of(&value)
+        )));
+    }
+    Ok(value)
+}
+
+/// The document carried by a push body's `message` (which must be an object with `data`),
+/// and the pointer of `data`, under which paths into the document are reported.
+pub(crate) fn pubsub_message(
+    message: &Node,
+    expected: &str,
+) -> Result<(Value, String), DecodeError> {
+    message.expect_object()?;
+    let data = message.get("data").ok_or_else(|| {
+        DecodeError::new(
+            message.path_of("data"),
+            "missing required field (expected base64)",
+        )
+    })?;
+    Ok((pubsub_json(&data, expected)?, data.path.clone()))
 }

@@ -1,7 +1,9 @@
 //! Value parsers every decoder shares: timestamps, IP addresses, indicator kinds, tag maps, URL escaping.
-//! Pure and lenient: a value that does not parse gives `None`; no source-specific knowledge here.
+//! Pure and lenient: a value that does not parse gives `None` (except `opt_time`, the strict
+//! reader for a field that must be a timestamp when present); no source-specific knowledge here.
 
 use crate::json::{scalar_text, Node};
+use crate::DecodeError;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use irene_core::{Alert, IndicatorKind};
 use serde_json::Value;
@@ -31,6 +33,22 @@ pub(crate) fn first_time(node: &Node, keys: &[&str]) -> Option<DateTime<Utc>> {
     keys.iter()
         .filter_map(|k| node.get(k))
         .find_map(|n| time(n.value))
+}
+
+/// The timestamp at `key` on `node` if present (null counts as missing); a value that is not a
+/// timestamp (as `time` reads them) is an error.
+pub(crate) fn opt_time(node: &Node, key: &str) -> Result<Option<DateTime<Utc>>, DecodeError> {
+    let Some(n) = node.get(key) else {
+        return Ok(None);
+    };
+    match time(n.value) {
+        Some(t) => Ok(Some(t)),
+        None if n.value.is_string() => Err(n.error(format!(
+            "expected a timestamp such as 2024-05-01T10:00:00Z, found {}",
+            n.value
+        ))),
+        None => Err(n.type_error("a timestamp")),
+    }
 }
 
 fn time_str(s: &str) -> Option<DateTime<Utc>> {

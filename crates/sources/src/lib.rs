@@ -2,10 +2,12 @@
 //! Pure: no I/O, no clock, no randomness, no async; bad input is a `DecodeError`, never a panic.
 
 mod auto;
+mod cloudtrail;
 mod config;
 mod envelope;
 mod falco;
 mod fields;
+mod gcp_audit;
 mod generic;
 mod guardduty;
 mod json;
@@ -30,6 +32,13 @@ impl Decoded {
         Decoded {
             alerts,
             events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn events(events: Vec<irene_core::Event>) -> Self {
+        Decoded {
+            alerts: Vec::new(),
+            events,
         }
     }
 }

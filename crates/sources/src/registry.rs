@@ -2,8 +2,10 @@
 //! Holds no state; the order of `RECOGNITION_ORDER` is the order in which `auto` asks.
 
 use crate::auto::Auto;
+use crate::cloudtrail::CloudTrail;
 use crate::config::Config;
 use crate::falco::Falco;
+use crate::gcp_audit::GcpAudit;
 use crate::generic::Generic;
 use crate::guardduty::GuardDuty;
 use crate::prowler::Prowler;
@@ -12,23 +14,28 @@ use crate::securityhub::SecurityHub;
 use crate::Decoder;
 
 /// Every named decoder, in the order `auto` tries them: specific formats first (Prowler's
-/// ASFF before Security Hub's), Irene's own shape last.
-pub(crate) static RECOGNITION_ORDER: [&dyn Decoder; 7] = [
+/// ASFF before Security Hub's; SCC before the audit logs, as it claims Pub/Sub envelopes
+/// whose data is not JSON), Irene's own shape last.
+pub(crate) static RECOGNITION_ORDER: [&dyn Decoder; 9] = [
     &Prowler,
     &SecurityHub,
     &GuardDuty,
     &Scc,
     &Config,
+    &CloudTrail,
+    &GcpAudit,
     &Falco,
     &Generic,
 ];
 
 /// The order names are listed to clients.
-const LISTED: [&str; 7] = [
+const LISTED: [&str; 9] = [
     "aws.guardduty",
     "aws.securityhub",
     "gcp.scc",
     "aws.config",
+    "aws.cloudtrail",
+    "gcp.audit",
     "prowler",
     "falco",
     "generic",

@@ -1,12 +1,10 @@
 //! Google Cloud Security Command Center: notification messages, bare findings, Pub/Sub push envelopes.
 //! Reads camelCase and snake_case alike; must not claim Pub/Sub messages that carry other payloads.
 
+use crate::envelope;
 use crate::fields::{self, add_ip};
 use crate::json::{Keys, Node};
 use crate::{DecodeError, Decoded, Decoder};
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine;
 use irene_core::{Alert, AlertState, IndicatorKind, Resource, Severity};
 use serde_json::Value;
 
@@ -14,11 +12,8 @@ pub(crate) struct Scc;
 
 const SOURCE: &str = "gcp.scc";
 
-const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
-    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-    .with_decode_allow_trailing_bits(true);
-const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+/// What SCC expects inside a Pub/Sub message, for errors.
+const EXPECTED: &str = "a Security Command Center notification";
 
 fn is_finding(node: &Node) -> bool {
     node.str_at("name")
@@ -33,35 +28,6 @@ fn is_notification(node: &Node) -> bool {
     }
 }
 
-/// A Pub/Sub push body: `{"message": {"data": ...}, "subscription": ...}`.
-fn pubsub_data<'a>(root: &Node<'a>) -> Option<Node<'a>> {
-    root.get("message")?.get("data")
-}
-
-/// The JSON a Pub/Sub `data` field holds, or a description of why it holds none.
-fn decode_data(data: &Node) -> Result<Value, DecodeError> {
-    let text = data
-        .as_str()
-        .ok_or_else(|| data.type_error("a base64 string"))?;
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = STANDARD
-        .decode(&compact)
-        .or_else(|_| URL_SAFE.decode(&compact))
-        .map_err(|e| data.error(format!("not valid base64: {e}")))?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        data.error(format!(
-            "the message data is not JSON ({e}); expected a Security Command Center notification"
-        ))
-    })?;
-    if !value.is_object() {
-        return Err(data.error(format!(
-            "the message data is {}, expected a Security Command Center notification object",
-            crate::json::kind_of(&value)
-        )));
-    }
-    Ok(value)
-}
-
 impl Decoder for Scc {
     fn name(&self) -> &'static str {
         SOURCE
@@ -69,10 +35,10 @@ impl Decoder for Scc {
 
     fn recognizes(&self, item: &Value) -> bool {
         let root = Node::root(item, Keys::Loose);
-        if let Some(data) = pubsub_data(&root) {
+        if let Some(data) = envelope::pubsub_data(&root) {
             // Claim envelopes holding an SCC notification, and envelopes holding no JSON at all
             // (so that the sender learns what is wrong with the data); leave other JSON alone.
-            return match decode_data(&data) {
+            return match envelope::pubsub_json(&data, EXPECTED) {
                 Ok(inner) => is_notification(&Node::root(&inner, Keys::Loose)),
                 Err(_) => true,
             };
@@ -85,15 +51,8 @@ impl Decoder for Scc {
         root.expect_object()?;
         let is_push = root.get("finding").is_none() && root.get("name").is_none();
         if let Some(message) = root.get("message").filter(|_| is_push) {
-            message.expect_object()?;
-            let data = message.get("data").ok_or_else(|| {
-                DecodeError::new(
-                    message.path_of("data"),
-                    "missing required field (expected base64)",
-                )
-            })?;
-            let inner = decode_data(&data)?;
-            let node = Node::with_path(&inner, data.path.clone(), Keys::Loose);
+            let (inner, data_path) = envelope::pubsub_message(&message, EXPECTED)?;
+            let node = Node::with_path(&inner, data_path, Keys::Loose);
             let published = fields::first_time(&message, &["publishTime"]);
             let mut alert = notification(&node, inner.clone())?;
             alert.observed_at = alert.observed_at.or(published);
@@ -119,7 +78,7 @@ fn is_number(s: &str) -> bool {
 }
 
 /// `us-central1-a` → `us-central1`; regions and `global` stay as they are.
-fn region_of_location(location: &str) -> String {
+pub(crate) fn region_of_location(location: &str) -> String {
     match location.rsplit_once('-') {
         Some((region, zone)) if zone.len() == 1 && region.contains('-') => region.to_string(),
         _ => location.to_string(),

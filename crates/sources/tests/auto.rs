@@ -1,9 +1,11 @@
-//! `auto` must pick, for every fixture item, exactly the decoder named for the fixture, and
-//! must leave payloads of other sources (CloudTrail, GCP audit logs) alone.
+//! `auto` must pick, for every fixture item, exactly the decoder named for the fixture (audit
+//! logs included, bare or in their transport envelopes), and must leave look-alike payloads of
+//! other sources (S3 notifications, other EventBridge events, non-audit log entries) alone.
 
 mod common;
 
-use common::{decode, files, items, DIRS, FOREIGN_DIRS};
+use base64::Engine;
+use common::{decode, files, items, DIRS};
 use irene_sources::{decoder, names};
 use serde_json::json;
 
@@ -46,41 +48,189 @@ fn exactly_one_decoder_recognizes_each_fixture_item() {
     }
 }
 
-#[test]
-fn auto_leaves_other_sources_alone() {
-    let mut checked = 0;
-    for dir in FOREIGN_DIRS {
-        for path in files(dir) {
-            for (i, item) in items(&path).iter().enumerate() {
-                let what = format!("{} item {i}", path.display());
-                assert_eq!(recognizers(item), Vec::<&str>::new(), "{what}");
-                let err = decode("auto", item).expect_err(&what);
-                assert_eq!(err.path, "", "{what}");
-                assert!(
-                    err.message
-                        .starts_with("no decoder recognizes this payload"),
-                    "{what}: {err}"
-                );
-                checked += 1;
-            }
-        }
-    }
-    assert!(checked >= 30, "only {checked} items checked");
+fn b64(v: &serde_json::Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(v.to_string())
+}
+
+/// Payloads that look like the audit logs (same wrappers, same field names) but are not.
+fn look_alikes() -> Vec<(&'static str, serde_json::Value)> {
+    let s3_notification = json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-05-01T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.9"},
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "b"}, "object": {"key": "k"}}
+    }]});
+    let request_log = json!({
+        "insertId": "r1", "logName": "projects/p/logs/appengine.googleapis.com%2Frequest_log",
+        "protoPayload": {"@type": "type.googleapis.com/google.appengine.logging.v1.RequestLog",
+            "method": "GET", "resource": "/", "ip": "203.0.113.9"},
+        "timestamp": "2024-05-01T10:00:00Z"
+    });
+    vec![
+        ("S3 event notification", s3_notification.clone()),
+        (
+            "S3 event notification, bare record",
+            s3_notification["Records"][0].clone(),
+        ),
+        (
+            "SQS messages",
+            json!({"Records": [{"messageId": "m", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:q", "body": "{}"}]}),
+        ),
+        ("an empty delivery file", json!({"Records": []})),
+        (
+            "CloudTrail's SNS notice of a delivery",
+            json!({"s3Bucket": "b",
+            "s3ObjectKey": ["AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/x.json.gz"]}),
+        ),
+        (
+            "a CloudTrail digest file",
+            json!({"awsAccountId": "111122223333",
+            "digestStartTime": "2024-05-01T10:00:00Z", "digestEndTime": "2024-05-01T11:00:00Z",
+            "digestS3Bucket": "b", "digestSignatureAlgorithm": "SHA256withRSA", "logFiles": []}),
+        ),
+        (
+            "another EventBridge event",
+            json!({"version": "0", "source": "aws.ec2",
+            "detail-type": "EC2 Instance State-change Notification", "account": "111122223333",
+            "detail": {"instance-id": "i-1", "state": "running"}}),
+        ),
+        (
+            "a custom event borrowing CloudTrail's detail-type",
+            json!({"source": "myapp",
+            "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "x"}}),
+        ),
+        ("a request log entry", request_log.clone()),
+        (
+            "a jsonPayload entry from an audit log sink",
+            json!({"insertId": "j",
+            "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+            "jsonPayload": {"methodName": "x"}}),
+        ),
+        (
+            "a request log entry through Pub/Sub",
+            json!({"message": {"data": b64(&request_log),
+            "messageId": "1"}, "subscription": "projects/p/subscriptions/s"}),
+        ),
+    ]
 }
 
 #[test]
-fn scc_leaves_pubsub_envelopes_of_audit_logs_alone() {
-    use base64::Engine;
+fn auto_leaves_look_alikes_alone() {
+    for (what, item) in look_alikes() {
+        assert_eq!(recognizers(&item), Vec::<&str>::new(), "{what}");
+        let err = decode("auto", &item).expect_err(what);
+        assert_eq!(err.path, "", "{what}");
+        assert!(
+            err.message
+                .starts_with("no decoder recognizes this payload"),
+            "{what}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_named_audit_decoders_refuse_look_alikes() {
+    let want: &[(&str, &str, &str)] = &[
+        (
+            "S3 event notification",
+            "aws.cloudtrail",
+            "/Records/0/eventSource",
+        ),
+        (
+            "S3 event notification, bare record",
+            "aws.cloudtrail",
+            "/eventSource",
+        ),
+        ("SQS messages", "aws.cloudtrail", "/Records/0/eventName"),
+        (
+            "another EventBridge event",
+            "aws.cloudtrail",
+            "/detail-type",
+        ),
+        ("a request log entry", "gcp.audit", "/protoPayload/@type"),
+        (
+            "a jsonPayload entry from an audit log sink",
+            "gcp.audit",
+            "/protoPayload",
+        ),
+        (
+            "a request log entry through Pub/Sub",
+            "gcp.audit",
+            "/message/data/protoPayload/@type",
+        ),
+    ];
+    let all = look_alikes();
+    for (what, name, path) in want {
+        let item = &all.iter().find(|(w, _)| w == what).unwrap().1;
+        let err = decode(name, item).expect_err(what);
+        assert_eq!(err.path, *path, "{what}: {err}");
+    }
+    // An empty delivery file holds nothing to lose: named, it decodes to no events.
+    let empty = &all
+        .iter()
+        .find(|(w, _)| *w == "an empty delivery file")
+        .unwrap()
+        .1;
+    assert_eq!(
+        decode("aws.cloudtrail", empty).map(|d| d.events.len()),
+        Ok(0)
+    );
+}
+
+#[test]
+fn pubsub_envelopes_of_audit_logs_go_to_gcp_audit() {
+    let mut checked = 0;
     for path in files("gcp-audit") {
         for item in items(&path) {
-            let data = base64::engine::general_purpose::STANDARD.encode(item.to_string());
-            let push = json!({"message": {"data": data, "messageId": "1"}, "subscription": "projects/p/subscriptions/s"});
-            assert_eq!(recognizers(&push), Vec::<&str>::new(), "{}", path.display());
+            let push = json!({"message": {"data": b64(&item), "messageId": "1",
+                "publishTime": "2024-05-01T10:00:00Z"},
+                "subscription": "projects/p/subscriptions/s"});
+            assert_eq!(recognizers(&push), vec!["gcp.audit"], "{}", path.display());
+            let via_auto = decode("auto", &push).unwrap();
+            assert_eq!(
+                via_auto,
+                decode("gcp.audit", &item).unwrap(),
+                "{}",
+                path.display()
+            );
+            assert_eq!(
+                via_auto.events[0].raw, item,
+                "raw is the entry, not the envelope"
+            );
+            checked += 1;
         }
     }
-    // Data that is not JSON at all is claimed, so that the sender learns what is wrong with it.
+    assert!(checked >= 9, "{checked}");
+    // Data that is not JSON at all is claimed by SCC, so that the sender learns what is wrong.
     let text = json!({"message": {"data": "dGVzdA=="}});
     assert_eq!(recognizers(&text), vec!["gcp.scc"]);
+}
+
+#[test]
+fn eventbridge_cloudtrail_events_go_to_cloudtrail_only() {
+    let record = json!({"eventVersion": "1.08", "eventSource": "guardduty.amazonaws.com",
+        "eventName": "DeleteDetector", "eventTime": "2024-05-01T10:00:00Z"});
+    for (source, detail_type) in [
+        ("aws.guardduty", "AWS API Call via CloudTrail"),
+        ("aws.securityhub", "AWS API Call via CloudTrail"),
+        ("aws.config", "AWS API Call via CloudTrail"),
+        ("aws.signin", "AWS Console Sign In via CloudTrail"),
+        ("aws.signin", "AWS Console Signin via CloudTrail"),
+        ("aws.s3", "AWS Console Action via CloudTrail"),
+        ("aws.kms", "AWS Service Event via CloudTrail"),
+        ("aws.cloudtrail", "AWS Insight via CloudTrail"),
+    ] {
+        let event = json!({"version": "0", "id": "e", "source": source,
+            "detail-type": detail_type, "account": "111122223333", "region": "us-east-1",
+            "time": "2024-05-01T10:00:01Z", "resources": [], "detail": record});
+        assert_eq!(
+            recognizers(&event),
+            vec!["aws.cloudtrail"],
+            "{source} {detail_type}"
+        );
+    }
 }
 
 #[test]
@@ -95,8 +245,13 @@ fn auto_error_names_the_keys_it_saw() {
             "at the top level: no decoder recognizes this payload (no keys); name the source in the URL instead of auto",
         ),
         (
-            json!({"Records": [{"eventVersion": "1.08", "eventSource": "iam.amazonaws.com"}]}),
+            json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3"}]}),
             "at the top level: no decoder recognizes this payload (top-level keys: \"Records\"); name the source in the URL instead of auto",
+        ),
+        // A delivery file is recognized by its first record: then the decoder says what is wrong.
+        (
+            json!({"Records": [{"eventVersion": "1.08", "eventSource": "iam.amazonaws.com"}]}),
+            "at /Records/0/eventName: missing required field (expected a non-empty string)",
         ),
         (
             json!(["not", "an", "object"]),
@@ -124,6 +279,8 @@ fn registry_names() {
             "aws.securityhub",
             "gcp.scc",
             "aws.config",
+            "aws.cloudtrail",
+            "gcp.audit",
             "prowler",
             "falco",
             "generic",

@@ -236,7 +236,56 @@ fn decoder_error_table() -> Vec<(&'static str, Value, &'static str, &'static str
     let ocsf = json!({"metadata": {"event_code": "c", "product": {"name": "Prowler"}}, "finding_info": {"uid": "u", "title": "t"}, "severity": "Low", "status_code": "FAIL"});
     let falco = json!({"rule": "R", "priority": "Notice", "output": "o"});
     let generic = json!({"key": "k", "title": "t"});
+    let rec = json!({"eventVersion": "1.09", "eventTime": "2024-05-01T10:00:00Z", "eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a"}});
+    let without = |base: &Value, key: &str| {
+        let mut b = base.clone();
+        b.as_object_mut().unwrap().remove(key);
+        b
+    };
+    let eb_ct = |detail: Value| json!({"version": "0", "source": "aws.iam", "detail-type": "AWS API Call via CloudTrail", "detail": detail});
+    let insight = json!({"eventVersion": "1.07", "eventTime": "2024-05-01T10:00:00Z", "eventType": "AwsCloudTrailInsight", "eventCategory": "Insight"});
+    let entry = json!({"insertId": "i", "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity", "timestamp": "2024-05-01T10:00:00Z", "protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog", "methodName": "m"}});
+    let proto = |key: &str, v: Value| {
+        let mut b = entry.clone();
+        b["protoPayload"][key] = v;
+        b
+    };
     vec![
+        ("aws.cloudtrail", json!({"Records": [rec.clone(), "text"]}), "/Records/1", "expected an object (a CloudTrail record), found a string"),
+        ("aws.cloudtrail", json!({"Records": [rec.clone(), without(&rec, "eventName")]}), "/Records/1/eventName", "missing required field (expected a non-empty string)"),
+        ("aws.cloudtrail", json!({"Records": [without(&rec, "eventSource")]}), "/Records/0/eventSource", "missing required field (expected a non-empty string)"),
+        ("aws.cloudtrail", json!({"Records": {"0": rec.clone()}}), "/Records", "expected an array, found an object"),
+        ("aws.cloudtrail", with(&rec, "eventName", json!(5)), "/eventName", "expected a non-empty string, found a number"),
+        ("aws.cloudtrail", with(&rec, "eventSource", json!("aws:s3")), "/eventSource", "\"aws:s3\" is the source of an S3/SQS/SNS event notification, not a CloudTrail record"),
+        ("aws.cloudtrail", with(&rec, "userIdentity", json!("alice")), "/userIdentity", "expected an object, found a string"),
+        ("aws.cloudtrail", with(&rec, "userIdentity", json!({"arn": 5})), "/userIdentity/arn", "expected a string, found a number"),
+        ("aws.cloudtrail", with(&rec, "eventTime", json!("yesterday")), "/eventTime", "expected a timestamp such as 2024-05-01T10:00:00Z, found \"yesterday\""),
+        ("aws.cloudtrail", with(&rec, "eventTime", json!({})), "/eventTime", "expected a timestamp, found an object"),
+        ("aws.cloudtrail", with(&rec, "sourceIPAddress", json!(["1.2.3.4"])), "/sourceIPAddress", "expected a string, found an array"),
+        ("aws.cloudtrail", with(&rec, "recipientAccountId", json!(111122223333_u64)), "/recipientAccountId", "expected a string, found a number"),
+        ("aws.cloudtrail", json!({"Records": [insight.clone()]}), "/Records/0/insightDetails", "missing required field (an Insights record has an insightDetails object)"),
+        ("aws.cloudtrail", with(&insight, "insightDetails", json!({"eventSource": "ssm.amazonaws.com"})), "/insightDetails/eventName", "missing required field (expected a non-empty string)"),
+        ("aws.cloudtrail", eb_ct(json!("text")), "/detail", "expected an object, found a string"),
+        ("aws.cloudtrail", eb_ct(without(&rec, "eventName")), "/detail/eventName", "missing required field (expected a non-empty string)"),
+        ("aws.cloudtrail", with(&eb_ct(rec.clone()), "detail-type", json!("GuardDuty Finding")), "/detail-type", "expected \"AWS API Call via CloudTrail\" or \"AWS Console Sign In via CloudTrail\" or \"AWS Console Signin via CloudTrail\" or \"AWS Console Action via CloudTrail\" or \"AWS Service Event via CloudTrail\" or \"AWS Insight via CloudTrail\", found \"GuardDuty Finding\""),
+        ("aws.cloudtrail", json!([rec.clone()]), "", "expected an object, found an array"),
+        ("gcp.audit", without(&entry, "protoPayload"), "/protoPayload", "missing required field (expected a LogEntry with a Cloud Audit Logs protoPayload)"),
+        ("gcp.audit", with(&without(&entry, "protoPayload"), "textPayload", json!("hello")), "/protoPayload", "missing required field (expected a Cloud Audit Logs protoPayload; this LogEntry has textPayload)"),
+        ("gcp.audit", with(&entry, "protoPayload", json!("x")), "/protoPayload", "expected an object, found a string"),
+        ("gcp.audit", proto("@type", json!("type.googleapis.com/google.appengine.logging.v1.RequestLog")), "/protoPayload/@type", "expected \"type.googleapis.com/google.cloud.audit.AuditLog\" (a Cloud Audit Logs entry), found \"type.googleapis.com/google.appengine.logging.v1.RequestLog\""),
+        ("gcp.audit", proto("@type", json!(7)), "/protoPayload/@type", "expected a non-empty string, found a number"),
+        ("gcp.audit", proto("methodName", Value::Null), "/protoPayload/methodName", "missing required field (expected a non-empty string)"),
+        ("gcp.audit", proto("methodName", json!(3)), "/protoPayload/methodName", "expected a non-empty string, found a number"),
+        ("gcp.audit", proto("authenticationInfo", json!({"principalEmail": 3})), "/protoPayload/authenticationInfo/principalEmail", "expected a string, found a number"),
+        ("gcp.audit", proto("requestMetadata", json!([])), "/protoPayload/requestMetadata", "expected an object, found an array"),
+        ("gcp.audit", with(&entry, "resource", json!({"labels": "x"})), "/resource/labels", "expected an object, found a string"),
+        ("gcp.audit", with(&entry, "insertId", json!(12)), "/insertId", "expected a string, found a number"),
+        ("gcp.audit", with(&entry, "timestamp", json!(true)), "/timestamp", "expected a timestamp, found a boolean"),
+        ("gcp.audit", json!({"message": {"data": b64(&json!([1]))}}), "/message/data", "the message data is an array, expected a Cloud Audit Logs LogEntry object"),
+        ("gcp.audit", json!({"message": {"data": b64(&without(&entry, "protoPayload"))}}), "/message/data/protoPayload", "missing required field (expected a LogEntry with a Cloud Audit Logs protoPayload)"),
+        ("gcp.audit", json!({"message": {"messageId": "1"}}), "/message/data", "missing required field (expected base64)"),
+        ("gcp.audit", json!({"message": {"data": "%%%"}}), "/message/data", "not valid base64: Invalid symbol 37, offset 0."),
+        ("gcp.audit", json!("entry"), "", "expected an object, found a string"),
         ("aws.guardduty", with(&gd, "severity", json!("x")), "/severity", "expected a number, found a string"),
         ("aws.guardduty", with(&gd, "severity", json!([8])), "/severity", "expected a number, found an array"),
         ("aws.guardduty", eb_gd(json!("text")), "/detail", "expected an object, found a string"),
@@ -353,6 +402,15 @@ fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
+/// `/Records/<i>…` for `i >= 2`.
+fn later_record(pointer: &str) -> bool {
+    pointer
+        .strip_prefix("/Records/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|i| i.parse::<usize>().ok())
+        .is_some_and(|i| i >= 2)
+}
+
 /// Every value of every fixture, replaced in turn by each wrong type: decoding never panics,
 /// and an error's path points into the item (or at a missing member of an object in it).
 #[test]
@@ -371,6 +429,9 @@ fn decoders_never_panic_on_mutated_fixtures() {
             for item in items(&path) {
                 let mut all = Vec::new();
                 pointers(&item, String::new(), &mut all);
+                // In a CloudTrail delivery file every record goes through the same code: mutating
+                // the first two is as thorough, and keeps the large files affordable.
+                all.retain(|p| !later_record(p));
                 for p in &all {
                     for r in &replacements {
                         let mut mutated = item.clone();

@@ -14,10 +14,9 @@ pub const DIRS: &[(&str, &str)] = &[
     ("aws-config", "aws.config"),
     ("prowler", "prowler"),
     ("falco", "falco"),
+    ("cloudtrail", "aws.cloudtrail"),
+    ("gcp-audit", "gcp.audit"),
 ];
-
-/// Fixtures of sources this crate does not decode (auto must leave them alone).
-pub const FOREIGN_DIRS: &[&str] = &["cloudtrail", "gcp-audit"];
 
 pub fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,6 +46,18 @@ pub fn decode(name: &str, item: &Value) -> Result<Decoded, DecodeError> {
 
 pub fn fixture(dir: &str, file: &str) -> Vec<Value> {
     items(&fixtures_root().join(dir).join(file))
+}
+
+/// Decodes a fixture that must decode, returning all its events.
+pub fn events(dir: &str, file: &str, name: &str) -> Vec<irene_core::Event> {
+    fixture(dir, file)
+        .iter()
+        .flat_map(|item| {
+            decode(name, item)
+                .unwrap_or_else(|e| panic!("{file}: {e}"))
+                .events
+        })
+        .collect()
 }
 
 /// Decodes a fixture that must decode, returning all its alerts.
