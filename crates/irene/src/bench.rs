@@ -2,6 +2,7 @@
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory.
 
 use crate::pipeline::process_row;
+use irene_rules::sigma::SigmaRules;
 use irene_rules::{RuleFile, TriageRules};
 use irene_sources::Limits;
 use irene_store::{ClaimLimit, NewInbox, SqliteStore, Store};
@@ -320,6 +321,7 @@ async fn pipeline_phase(
     }
     store.inbox_append(&batch).await?;
     let limits = Limits::default();
+    let (no_sigma, _) = SigmaRules::compile(&[]);
     let (mut alerts, mut cpu_secs, mut commit_secs) = (0usize, 0f64, 0f64);
     let started = Instant::now();
     loop {
@@ -332,7 +334,7 @@ async fn pipeline_phase(
         let t = Instant::now();
         let processed: Vec<_> = rows
             .iter()
-            .map(|r| process_row(r, rules, &limits, 5))
+            .map(|r| process_row(r, rules, &no_sigma, &limits, 5))
             .collect();
         cpu_secs += t.elapsed().as_secs_f64();
         let t = Instant::now();

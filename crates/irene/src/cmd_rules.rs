@@ -1,40 +1,68 @@
 //! `irene rules check` and `irene rules test`: compile rule files and try them on payload files,
 //! offline. Prints to stdout; changes nothing.
 
-use crate::rulefiles::{load_triage, read_rule_files};
+use crate::rulefiles::{load_triage, read_rule_files, read_sigma_files};
 use anyhow::Context;
+use irene_rules::sigma::{logsource_of, SigmaRules};
 use irene_rules::TriageRules;
 use irene_sources::{decoder, names, split_payload, Limits};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn check(triage: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let files = read_rule_files(triage)?;
-    match TriageRules::compile(&files) {
-        Ok(rules) => {
-            println!(
+pub fn check(triage: &[PathBuf], sigma: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    if !triage.is_empty() {
+        let files = read_rule_files(triage)?;
+        match TriageRules::compile(&files) {
+            Ok(rules) => println!(
                 "triage: {} rule(s) loaded from {} file(s)",
                 rules.len(),
                 files.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(errors) => {
-            println!("triage: {} error(s)", errors.len());
-            for e in errors {
-                println!("  {e}");
+            ),
+            Err(errors) => {
+                ok = false;
+                println!("triage: {} error(s)", errors.len());
+                for e in errors {
+                    println!("  {e}");
+                }
             }
-            Ok(ExitCode::from(1))
         }
     }
+    if !sigma.is_empty() {
+        let files = read_sigma_files(sigma)?;
+        let (rules, rejected) = SigmaRules::compile(&files);
+        println!("sigma: {} loaded, {} rejected", rules.len(), rejected.len());
+        for e in &rejected {
+            println!("  {e}");
+        }
+        ok &= rejected.is_empty();
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-pub fn test(triage: &[PathBuf], source: &str, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub fn test(
+    triage: &[PathBuf],
+    sigma: &[PathBuf],
+    source: &str,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
     let rules = if triage.is_empty() {
         TriageRules::empty()
     } else {
         load_triage(triage)?
     };
+    let (sigma, rejected) = SigmaRules::compile(&read_sigma_files(sigma)?);
+    if !rejected.is_empty() {
+        println!(
+            "sigma: {} loaded, {} rejected (see `irene rules check --sigma`)",
+            sigma.len(),
+            rejected.len()
+        );
+    }
     let dec = decoder(source)
         .with_context(|| format!("unknown source {source:?}; known: {}", names().join(", ")))?;
     let mut failed = false;
@@ -51,6 +79,30 @@ pub fn test(triage: &[PathBuf], source: &str, files: &[PathBuf]) -> anyhow::Resu
         for (i, item) in items.iter().enumerate() {
             match dec.decode(item) {
                 Ok(decoded) => {
+                    for (j, event) in decoded.events.iter().enumerate() {
+                        let hits = sigma.matches(&logsource_of(&event.source), &event.raw);
+                        let what = format!(
+                            "{} item {i} event {j}: {} {}",
+                            path.display(),
+                            event.source,
+                            event.name
+                        );
+                        if hits.is_empty() {
+                            println!("{what}: no Sigma rule matches");
+                            continue;
+                        }
+                        println!("{what}: {} Sigma rule(s) match", hits.len());
+                        for r in hits {
+                            println!(
+                                "   {} {:?} (level {}, severity {}, author {})",
+                                r.id,
+                                r.title,
+                                r.level.as_deref().unwrap_or("-"),
+                                r.severity,
+                                r.author.as_deref().unwrap_or("-")
+                            );
+                        }
+                    }
                     for mut alert in decoded.alerts {
                         let verdict = rules.explain(&alert);
                         alert.raw = serde_json::Value::Null;

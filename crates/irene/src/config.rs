@@ -22,6 +22,9 @@ pub struct Config {
     /// Triage rule files or folders, read in order (folders: `.yaml`/`.yml` by name).
     #[serde(default)]
     pub triage: Vec<PathBuf>,
+    /// Sigma rule files or folders (searched recursively for `.yml`/`.yaml`).
+    #[serde(default)]
+    pub sigma: Vec<PathBuf>,
     #[serde(default)]
     pub intake: IntakeConfig,
     #[serde(default)]
@@ -240,6 +243,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("public_url", &self.public_url)
             .field("triage", &self.triage)
+            .field("sigma", &self.sigma)
             .field("intake", &self.intake)
             .field("pipeline", &self.pipeline)
             .field("tokens", &self.tokens)
@@ -294,6 +298,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub triage: Vec<PathBuf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sigma: Vec<PathBuf>,
 }
 
 impl Config {

@@ -38,6 +38,9 @@ enum Command {
         /// Triage rule file or folder (repeatable; replaces the config's list).
         #[arg(long)]
         triage: Vec<PathBuf>,
+        /// Sigma rule file or folder, searched recursively (repeatable; replaces the config's list).
+        #[arg(long)]
+        sigma: Vec<PathBuf>,
     },
     /// Post payload files to a running server.
     Ingest(irene::cmd_ingest::IngestArgs),
@@ -59,13 +62,19 @@ enum Command {
 enum RulesCommand {
     /// Compile rule files and report every error.
     Check {
-        #[arg(long, required = true)]
+        #[arg(long, required_unless_present = "sigma")]
         triage: Vec<PathBuf>,
+        /// Sigma rule files or folders: prints `sigma: N loaded, M rejected` and each rejection.
+        #[arg(long)]
+        sigma: Vec<PathBuf>,
     },
-    /// Decode payload files and show which rule decides each alert.
+    /// Decode payload files and show which rule decides each alert (and which Sigma rules
+    /// match each audit-log event).
     Test {
         #[arg(long)]
         triage: Vec<PathBuf>,
+        #[arg(long)]
+        sigma: Vec<PathBuf>,
         #[arg(long, default_value = "auto")]
         source: String,
         #[arg(required = true)]
@@ -103,6 +112,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             data_dir,
             triage,
+            sigma,
         } => {
             let cfg = Config::load(
                 config.as_deref(),
@@ -110,24 +120,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     listen,
                     data_dir,
                     triage,
+                    sigma,
                 },
             )?;
             let rules = irene::rulefiles::load_triage(&cfg.triage)?;
-            irene::server::serve(cfg, rules).await?;
+            let sigma = irene::rulefiles::load_sigma(&cfg.sigma)?;
+            irene::server::serve(cfg, rules, sigma).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest(args) => irene::cmd_ingest::run(args).await,
         Command::Rules {
-            command: RulesCommand::Check { triage },
-        } => irene::cmd_rules::check(&triage),
+            command: RulesCommand::Check { triage, sigma },
+        } => irene::cmd_rules::check(&triage, &sigma),
         Command::Rules {
             command:
                 RulesCommand::Test {
                     triage,
+                    sigma,
                     source,
                     files,
                 },
-        } => irene::cmd_rules::test(&triage, &source, &files),
+        } => irene::cmd_rules::test(&triage, &sigma, &source, &files),
         Command::Deliveries { command } => irene::cmd_deliveries::run(command).await,
         Command::Bench(args) => irene::bench::run(args).await,
     }

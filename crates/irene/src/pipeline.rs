@@ -3,6 +3,7 @@
 
 use crate::config::PipelineConfig;
 use irene_core::Transition;
+use irene_rules::sigma::{hit_alert, logsource_of, SigmaRules};
 use irene_rules::TriageRules;
 use irene_sources::{decoder, split_payload, Limits};
 use irene_store::{ClaimLimit, InboxRow, Processed, Quarantined, Store};
@@ -17,6 +18,7 @@ const LINGER: Duration = Duration::from_millis(50);
 pub struct Pipeline {
     pub store: Arc<dyn Store>,
     pub rules: Arc<TriageRules>,
+    pub sigma: Arc<SigmaRules>,
     pub limits: Arc<Limits>,
     pub cfg: PipelineConfig,
     pub owner: String,
@@ -32,6 +34,7 @@ pub struct Pipeline {
 pub fn process_row(
     row: &InboxRow,
     rules: &TriageRules,
+    sigma: &SigmaRules,
     limits: &Limits,
     max_attempts: i64,
 ) -> Processed {
@@ -91,8 +94,18 @@ pub fn process_row(
                 continue;
             }
         };
-        for event in decoded.events {
-            out.events.push((index, event, Vec::new()));
+        for mut event in decoded.events {
+            if event.observed_at.is_none() {
+                event.observed_at = Some(row.received_at);
+            }
+            // Sigma hits become alerts that go through triage like any other.
+            let mut detections = Vec::new();
+            sigma.for_each_match(&logsource_of(&event.source), &event.raw, |rule| {
+                detections.push(rule.id.clone());
+                out.alerts
+                    .push((index, rules.judge(hit_alert(rule, &event))));
+            });
+            out.events.push((index, event, detections));
         }
         for mut alert in decoded.alerts {
             if alert.observed_at.is_none() {
@@ -167,11 +180,12 @@ impl Pipeline {
     async fn handle(&self, rows: Vec<InboxRow>) {
         let started = Instant::now();
         let rules = self.rules.clone();
+        let sigma = self.sigma.clone();
         let limits = self.limits.clone();
         let max_attempts = self.cfg.max_attempts;
         let processed = tokio::task::spawn_blocking(move || {
             rows.iter()
-                .map(|r| process_row(r, &rules, &limits, max_attempts))
+                .map(|r| process_row(r, &rules, &sigma, &limits, max_attempts))
                 .collect::<Vec<_>>()
         })
         .await;

@@ -12,6 +12,7 @@ use crate::pipeline::{run_event_retention, run_expiry, Pipeline};
 use crate::telemetry::metrics_handle;
 use anyhow::{bail, Context};
 use axum::extract::DefaultBodyLimit;
+use irene_rules::sigma::SigmaRules;
 use irene_rules::TriageRules;
 use irene_sources::Limits;
 use irene_store::{SqliteStore, Store};
@@ -24,11 +25,11 @@ fn worker_name() -> String {
     format!("{}-{}", std::process::id(), uuid::Uuid::now_v7())
 }
 
-pub async fn serve(cfg: Config, rules: TriageRules) -> anyhow::Result<()> {
+pub async fn serve(cfg: Config, rules: TriageRules, sigma: SigmaRules) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
-    run(listener, cfg, rules, shutdown_signal()).await
+    run(listener, cfg, rules, sigma, shutdown_signal()).await
 }
 
 /// Serves on a bound listener until `shutdown` completes (tests and the bench use this directly).
@@ -36,6 +37,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     cfg: Config,
     rules: TriageRules,
+    sigma: SigmaRules,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let tokens = Tokens::from_config(&cfg.tokens)?;
@@ -86,7 +88,7 @@ pub async fn run(
     if tokens.is_open() {
         tracing::warn!(%addr, "no API tokens configured: the API is open to anyone on this machine (loopback only)");
     }
-    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), rules = rules.len(), "irene is serving");
+    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), rules = rules.len(), sigma = sigma.len(), "irene is serving");
     println!("irene: listening on http://{addr}");
 
     if outputs.is_empty() {
@@ -106,6 +108,7 @@ pub async fn run(
     let pipeline = Pipeline {
         store: store.clone(),
         rules: rules.clone(),
+        sigma: Arc::new(sigma),
         limits: limits.clone(),
         cfg: cfg.pipeline.clone(),
         owner: worker_name(),

@@ -117,3 +117,121 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+fn sigma_rules() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/tests/sigma/rules")
+}
+
+/// The SigmaHQ rule "AWS CloudTrail Important Change" (StopLogging, DeleteTrail, UpdateTrail).
+const CLOUDTRAIL_CHANGE: &str = "4db60cc0-36fb-42b7-9b58-a5b53019fb74";
+
+#[tokio::test]
+async fn sigma_hits_on_audit_logs_become_cases_and_detections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = sigma_rules();
+    let s = Server::start(
+        dir.path(),
+        &["--sigma", rules.to_str().expect("utf-8 path")],
+    );
+    let stop = std::fs::read(fixture(
+        "cloudtrail/stratus_detonation_cloudtrail_stop_logging.json",
+    ))
+    .expect("fixture");
+    let (st, resp) = s.ingest("auto", stop.clone()).await;
+    assert_eq!(st, 202, "{resp}");
+    // The same actor doing it again is the same case.
+    let (st, _) = s.ingest("auto", stop).await;
+    assert_eq!(st, 202);
+    s.drained().await;
+
+    let events = all_events(&s, "name=cloudtrail.amazonaws.com%3AStopLogging").await;
+    assert_eq!(events.len(), 1, "stored once");
+    let detections: Vec<&str> = events[0]["detections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(detections.contains(&CLOUDTRAIL_CHANGE), "{detections:?}");
+
+    let cases = s.all_cases("").await;
+    let case = cases
+        .iter()
+        .find(|c| c["type"] == CLOUDTRAIL_CHANGE)
+        .unwrap_or_else(|| panic!("no case for the Sigma hit: {cases:?}"));
+    assert_eq!(case["source"], "aws.cloudtrail");
+    assert_eq!(case["title"], "AWS CloudTrail Important Change");
+    assert_eq!(case["severity"], "medium");
+    assert_eq!(
+        case["count"], 2,
+        "one actor, one rule, one account: one case"
+    );
+    let principal = events[0]["actor"]["principal"].as_str().unwrap_or_default();
+    assert!(
+        case["key"].as_str().unwrap_or_default().contains(principal),
+        "{case}"
+    );
+    // The alert credits the rule's author (the Detection Rule License asks for it).
+    let (_, alert) = s
+        .get(&format!(
+            "/api/v1/alerts/{}",
+            case["last_alert_id"].as_str().unwrap_or_default()
+        ))
+        .await;
+    assert_eq!(alert["raw"]["rule"]["author"], "vitaliy0x1", "{alert}");
+    assert_eq!(alert["raw"]["event"]["eventName"], "StopLogging");
+}
+
+#[test]
+fn rules_check_and_test_report_sigma_rules() {
+    let rules = sigma_rules();
+    let out = std::process::Command::new(common::bin())
+        .args(["rules", "check", "--sigma"])
+        .arg(&rules)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with("sigma: 73 loaded, 0 rejected"),
+        "{stdout}"
+    );
+
+    // A broken rule is rejected with its file and reason, and the exit code says so.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "title: Bad\nid: 11111111-1111-1111-1111-111111111111\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventName|nosuchmodifier: x\n  condition: sel\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(common::bin())
+        .args(["rules", "check", "--sigma"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with("sigma: 0 loaded, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("bad.yml") && stdout.contains("nosuchmodifier"),
+        "{stdout}"
+    );
+
+    let out = std::process::Command::new(common::bin())
+        .args(["rules", "test", "--sigma"])
+        .arg(&rules)
+        .arg(fixture(
+            "cloudtrail/stratus_detonation_cloudtrail_stop_logging.json",
+        ))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("StopLogging"), "{stdout}");
+    assert!(stdout.contains(CLOUDTRAIL_CHANGE), "{stdout}");
+    assert!(stdout.contains("vitaliy0x1"), "{stdout}");
+}

@@ -1,9 +1,8 @@
 //! Irene's rule engines: triage rules (YAML, conditions in CEL) that set an alert's severity, labels
-//! and case key. Pure: callers hand over file text and alerts; no I/O, no clock, no async here.
-
-// The Sigma detection engine will be a `sigma` module next to the triage ones.
+//! and case key, and the Sigma engine over audit-log events. Pure: no I/O, no clock, no async.
 
 mod cel_alert;
+pub mod sigma;
 mod template;
 mod triage;
 mod triage_index;
