@@ -6,7 +6,7 @@ use irene_core::Transition;
 use irene_rules::sigma::{hit_alert, logsource_of, SigmaRules};
 use irene_rules::TriageRules;
 use irene_sources::{decoder, split_payload, Limits};
-use irene_store::{ClaimLimit, InboxRow, Processed, Quarantined, Store};
+use irene_store::{ClaimLimit, InboxRow, Processed, ProcessedEvent, Quarantined, Store};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,14 +98,20 @@ pub fn process_row(
             if event.observed_at.is_none() {
                 event.observed_at = Some(row.received_at);
             }
-            // Sigma hits become alerts that go through triage like any other.
+            // Sigma hits become alerts that go through triage like any other (the store counts
+            // them only if the event is new).
             let mut detections = Vec::new();
+            let mut hits = Vec::new();
             sigma.for_each_match(&logsource_of(&event.source), &event.raw, |rule| {
                 detections.push(rule.id.clone());
-                out.alerts
-                    .push((index, rules.judge(hit_alert(rule, &event))));
+                hits.push(rules.judge(hit_alert(rule, &event)));
             });
-            out.events.push((index, event, detections));
+            out.events.push(ProcessedEvent {
+                index,
+                event,
+                detections,
+                hits,
+            });
         }
         for mut alert in decoded.alerts {
             if alert.observed_at.is_none() {

@@ -139,13 +139,19 @@ async fn sigma_hits_on_audit_logs_become_cases_and_detections() {
     .expect("fixture");
     let (st, resp) = s.ingest("auto", stop.clone()).await;
     assert_eq!(st, 202, "{resp}");
-    // The same actor doing it again is the same case.
-    let (st, _) = s.ingest("auto", stop).await;
+    // CloudTrail delivers at least once: the same record again changes nothing…
+    let (st, _) = s.ingest("auto", stop.clone()).await;
+    assert_eq!(st, 202);
+    // …while the same actor doing it again (a new record) is the same case, seen twice.
+    let mut again: Value = serde_json::from_slice(&stop).expect("json");
+    again[0]["eventID"] = Value::from("another-event-id");
+    again[0]["eventTime"] = Value::from("2024-07-31T14:00:00Z");
+    let (st, _) = s.ingest("auto", again.to_string()).await;
     assert_eq!(st, 202);
     s.drained().await;
 
     let events = all_events(&s, "name=cloudtrail.amazonaws.com%3AStopLogging").await;
-    assert_eq!(events.len(), 1, "stored once");
+    assert_eq!(events.len(), 2, "the repeated delivery is stored once");
     let detections: Vec<&str> = events[0]["detections"]
         .as_array()
         .into_iter()
@@ -164,7 +170,7 @@ async fn sigma_hits_on_audit_logs_become_cases_and_detections() {
     assert_eq!(case["severity"], "medium");
     assert_eq!(
         case["count"], 2,
-        "one actor, one rule, one account: one case"
+        "one actor, one rule, one account: one case; the duplicate delivery is not counted"
     );
     let principal = events[0]["actor"]["principal"].as_str().unwrap_or_default();
     assert!(

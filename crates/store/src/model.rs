@@ -66,9 +66,21 @@ pub struct Processed {
     pub received_at: DateTime<Utc>,
     /// (item index, verdict) in payload order.
     pub alerts: Vec<(i64, Judged)>,
-    /// (item index, event, ids of the Sigma rules it matched) in payload order.
-    pub events: Vec<(i64, Event, Vec<String>)>,
+    /// Audit-log events in payload order, with what the Sigma rules made of them.
+    pub events: Vec<ProcessedEvent>,
     pub quarantine: Vec<Quarantined>,
+}
+
+/// One audit-log event of a payload and its detections.
+#[derive(Debug, Clone)]
+pub struct ProcessedEvent {
+    pub index: i64,
+    pub event: Event,
+    /// The ids of the Sigma rules it matched.
+    pub detections: Vec<String>,
+    /// Those hits as judged alerts. They count only if the event is new: a record delivered
+    /// twice (same source id) is stored once and its hits are not counted again.
+    pub hits: Vec<Judged>,
 }
 
 /// An audit-log event as stored and listed.

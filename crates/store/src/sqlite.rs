@@ -372,10 +372,43 @@ impl Store for SqliteStore {
         summary.rows_done = batch.len();
         summary.rows_skipped = ids.len() - batch.len();
 
-        // 2. The cases these alerts touch, in one read.
-        let mut keys: Vec<&str> = batch
+        // 2. The events, each once per source id; the Sigma hits of the new ones join the
+        //    payload's alerts, in item order.
+        let mut event_rows = Vec::new();
+        for p in &batch {
+            for e in &p.events {
+                event_rows.push(sqlite_events::EventRow {
+                    id: Uuid::now_v7(),
+                    inbox_id: p.inbox_id,
+                    index: e.index,
+                    received_at: p.received_at,
+                    event: &e.event,
+                    detections: &e.detections,
+                });
+            }
+        }
+        let stored = sqlite_events::insert(&mut tx, &event_rows).await?;
+        summary.events = stored.len();
+        let mut rows = event_rows.iter();
+        let mut alert_lists: Vec<Vec<(i64, &Judged)>> = Vec::with_capacity(batch.len());
+        for p in &batch {
+            let mut list: Vec<(i64, &Judged)> = p.alerts.iter().map(|(i, j)| (*i, j)).collect();
+            for e in &p.events {
+                let new = rows
+                    .next()
+                    .is_some_and(|r| stored.contains(&r.id.to_string()));
+                if new {
+                    list.extend(e.hits.iter().map(|j| (e.index, j)));
+                }
+            }
+            list.sort_by_key(|(i, _)| *i);
+            alert_lists.push(list);
+        }
+
+        // 3. The cases these alerts touch, in one read.
+        let mut keys: Vec<&str> = alert_lists
             .iter()
-            .flat_map(|p| p.alerts.iter().map(|(_, j)| j.key.as_str()))
+            .flat_map(|l| l.iter().map(|(_, j)| j.key.as_str()))
             .collect();
         keys.sort_unstable();
         keys.dedup();
@@ -394,14 +427,14 @@ impl Store for SqliteStore {
             }
         }
 
-        // 3. Correlate in payload order, against the cases as this batch leaves them.
+        // 4. Correlate in payload order, against the cases as this batch leaves them.
         let mut alert_rows: Vec<AlertRow> = Vec::new();
         let mut quarantine_rows: Vec<(Uuid, &Quarantined, DateTime<Utc>)> = Vec::new();
-        for p in &batch {
+        for (p, list) in batch.iter().zip(&alert_lists) {
             for q in &p.quarantine {
                 quarantine_rows.push((p.inbox_id, q, p.received_at));
             }
-            for (index, judged) in &p.alerts {
+            for &(index, judged) in list {
                 let alert_id = Uuid::now_v7();
                 let existing = cases.get(&judged.key);
                 let change = correlate(existing, judged, alert_id, Uuid::now_v7(), now);
@@ -412,7 +445,7 @@ impl Store for SqliteStore {
                 alert_rows.push(AlertRow {
                     id: alert_id.to_string(),
                     inbox_id: p.inbox_id.to_string(),
-                    index: *index,
+                    index,
                     case_id: case_id.map(|c| c.to_string()),
                     received_at: micros(p.received_at),
                     doc: to_json(judged, "alert")?,
@@ -425,7 +458,7 @@ impl Store for SqliteStore {
             }
         }
 
-        // 4. Write it all with multi-row statements.
+        // 5. Write it all with multi-row statements.
         for chunk in alert_rows.chunks(CHUNK) {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "INSERT INTO alerts (id, inbox_id, item_index, source, type, case_key, case_id, severity, state, received_at, doc) ",
@@ -462,21 +495,6 @@ impl Store for SqliteStore {
             qb.build().execute(&mut *tx).await?;
         }
         summary.quarantined = quarantine_rows.len();
-        let event_rows: Vec<sqlite_events::EventRow> = batch
-            .iter()
-            .flat_map(|p| {
-                p.events
-                    .iter()
-                    .map(move |(index, event, detections)| sqlite_events::EventRow {
-                        inbox_id: p.inbox_id,
-                        index: *index,
-                        received_at: p.received_at,
-                        event,
-                        detections,
-                    })
-            })
-            .collect();
-        summary.events = sqlite_events::insert(&mut tx, &event_rows).await?;
         write_changes(&mut tx, &summary.changes, &*self.planner, None).await?;
         tx.commit().await?;
         Ok(summary)

@@ -6,6 +6,7 @@ use crate::{EventFilter, Page, Result, StoreError, StoredEvent};
 use chrono::{DateTime, Utc};
 use irene_core::{Actor, Event};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// Rows per statement (15 bound values each).
@@ -13,6 +14,7 @@ const CHUNK: usize = 400;
 
 /// An event about to be written.
 pub(crate) struct EventRow<'a> {
+    pub id: Uuid,
     pub inbox_id: Uuid,
     pub index: i64,
     pub received_at: DateTime<Utc>,
@@ -21,9 +23,12 @@ pub(crate) struct EventRow<'a> {
 }
 
 /// Inserts events; a record already stored under the same source id is skipped.
-/// Returns how many were stored.
-pub(crate) async fn insert(conn: &mut SqliteConnection, rows: &[EventRow<'_>]) -> Result<usize> {
-    let mut stored = 0;
+/// Returns the ids of the rows stored.
+pub(crate) async fn insert(
+    conn: &mut SqliteConnection,
+    rows: &[EventRow<'_>],
+) -> Result<HashSet<String>> {
+    let mut stored = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
         let mut prepared = Vec::with_capacity(chunk.len());
         for r in chunk {
@@ -39,7 +44,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, rows: &[EventRow<'_>]) -
         );
         qb.push_values(prepared, |mut b, (r, raw, detections)| {
             let e = r.event;
-            b.push_bind(Uuid::now_v7().to_string())
+            b.push_bind(r.id.to_string())
                 .push_bind(r.inbox_id.to_string())
                 .push_bind(r.index)
                 .push_bind(e.source.clone())
@@ -55,8 +60,12 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, rows: &[EventRow<'_>]) -
                 .push_bind(detections)
                 .push_bind(raw);
         });
-        qb.push(" ON CONFLICT (source, source_id) WHERE source_id IS NOT NULL DO NOTHING");
-        stored += qb.build().execute(&mut *conn).await?.rows_affected() as usize;
+        qb.push(
+            " ON CONFLICT (source, source_id) WHERE source_id IS NOT NULL DO NOTHING RETURNING id",
+        );
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            stored.insert(row.get::<String, _>(0));
+        }
     }
     Ok(stored)
 }

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
 use irene_core::{Actor, Event};
-use irene_store::{ClaimLimit, EventFilter, NewInbox, Processed, SqliteStore, Store};
+use irene_store::{
+    ClaimLimit, EventFilter, NewInbox, Processed, ProcessedEvent, SqliteStore, Store,
+};
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
@@ -51,7 +53,12 @@ async fn commit(store: &dyn Store, events: Vec<(Event, Vec<String>)>) -> usize {
         events: events
             .into_iter()
             .enumerate()
-            .map(|(i, (e, d))| (i as i64, e, d))
+            .map(|(i, (event, detections))| ProcessedEvent {
+                index: i as i64,
+                event,
+                detections,
+                hits: vec![],
+            })
             .collect(),
         quarantine: vec![],
     };
