@@ -43,7 +43,22 @@ pub trait Store: Send + Sync + 'static {
     /// Writes the outcome of claimed rows in one transaction: alerts, case changes with their
     /// timelines, quarantined items, and the rows marked done. Rows no longer leased by `owner`
     /// are skipped whole (another worker owns them now), so nothing is written twice.
-    async fn commit_processed(&self, owner: &str, batch: Vec<Processed>) -> Result<CommitSummary>;
+    async fn commit_processed(&self, owner: &str, batch: Vec<Processed>) -> Result<CommitSummary> {
+        self.commit_processed_with(owner, batch, None).await
+    }
+
+    /// `commit_processed`, also saving the Sigma correlation windows as they are after this
+    /// batch (`windows`, JSON) in the same transaction: a restart resumes from exactly the
+    /// state of the last committed payload. Not saved if the batch was skipped whole.
+    async fn commit_processed_with(
+        &self,
+        owner: &str,
+        batch: Vec<Processed>,
+        windows: Option<&str>,
+    ) -> Result<CommitSummary>;
+
+    /// The Sigma correlation windows saved by the last commit, if any.
+    async fn sigma_windows(&self) -> Result<Option<String>>;
 
     async fn cases_list(&self, filter: &CaseFilter) -> Result<Page<Case>>;
     async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>>;

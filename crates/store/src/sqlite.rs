@@ -341,7 +341,19 @@ impl Store for SqliteStore {
         Ok(r.rows_affected())
     }
 
-    async fn commit_processed(&self, owner: &str, batch: Vec<Processed>) -> Result<CommitSummary> {
+    async fn sigma_windows(&self) -> Result<Option<String>> {
+        let rows = sqlx::query("SELECT state FROM sigma_windows WHERE id = 1")
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.first().map(|r| r.get::<String, _>(0)))
+    }
+
+    async fn commit_processed_with(
+        &self,
+        owner: &str,
+        batch: Vec<Processed>,
+        windows: Option<&str>,
+    ) -> Result<CommitSummary> {
         let mut summary = CommitSummary::default();
         let now = now();
         let mut tx = self.writer.begin().await?;
@@ -496,6 +508,16 @@ impl Store for SqliteStore {
         }
         summary.quarantined = quarantine_rows.len();
         write_changes(&mut tx, &summary.changes, &*self.planner, None).await?;
+        if let (Some(state), true) = (windows, summary.rows_done > 0) {
+            sqlx::query(
+                "INSERT INTO sigma_windows (id, state, updated_at) VALUES (1, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            )
+            .bind(state)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(summary)
     }

@@ -272,3 +272,55 @@ async fn events_are_kept_once_and_found_by_the_investigators_questions() {
         .items
         .is_empty());
 }
+
+#[tokio::test]
+async fn correlation_windows_are_saved_with_the_commit_that_made_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SqliteStore::open(dir.path()).await.expect("open");
+        assert_eq!(store.sigma_windows().await.expect("load"), None);
+        for (n, state) in [(1, r#"{"w":1}"#), (2, r#"{"w":2}"#)] {
+            let p = NewInbox {
+                id: Uuid::now_v7(),
+                source: "aws.cloudtrail".into(),
+                received_at: Utc::now(),
+                body: b"{}".to_vec(),
+                items: 1,
+            };
+            store.inbox_append(&[p]).await.expect("append");
+            let rows = store
+                .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
+                .await
+                .expect("claim");
+            let processed = Processed {
+                inbox_id: rows[0].id,
+                received_at: rows[0].received_at,
+                alerts: vec![],
+                events: vec![],
+                quarantine: vec![],
+            };
+            // A worker that lost its lease saves nothing.
+            let s = store
+                .commit_processed_with("other", vec![processed.clone()], Some("{\"stale\":true}"))
+                .await
+                .expect("commit");
+            assert_eq!(s.rows_done, 0);
+            store
+                .commit_processed_with("w", vec![processed], Some(state))
+                .await
+                .expect("commit");
+            assert_eq!(
+                store.sigma_windows().await.expect("load").as_deref(),
+                Some(state),
+                "after {n}"
+            );
+        }
+        store.close().await;
+    }
+    let store = SqliteStore::open(dir.path()).await.expect("reopen");
+    assert_eq!(
+        store.sigma_windows().await.expect("load").as_deref(),
+        Some(r#"{"w":2}"#),
+        "a restart finds the windows of the last commit"
+    );
+}
