@@ -15,5 +15,6 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+./scripts/python-deps.sh # pySigma, for the Sigma differential test (crates/rules/tests/sigma_differential.rs)
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast

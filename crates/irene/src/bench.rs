@@ -2,7 +2,7 @@
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory.
 
 use crate::pipeline::process_row;
-use irene_rules::sigma::SigmaRules;
+use irene_rules::sigma::{SigmaRules, WindowState};
 use irene_rules::{RuleFile, TriageRules};
 use irene_sources::Limits;
 use irene_store::{ClaimLimit, NewInbox, SqliteStore, Store};
@@ -334,7 +334,7 @@ async fn pipeline_phase(
         let t = Instant::now();
         let processed: Vec<_> = rows
             .iter()
-            .map(|r| process_row(r, rules, &no_sigma, &limits, 5))
+            .map(|r| process_row(r, rules, &no_sigma, &mut WindowState::default(), &limits, 5))
             .collect();
         cpu_secs += t.elapsed().as_secs_f64();
         let t = Instant::now();

@@ -3,7 +3,7 @@
 
 use crate::config::PipelineConfig;
 use irene_core::Transition;
-use irene_rules::sigma::{hit_alert, logsource_of, SigmaRules};
+use irene_rules::sigma::{correlation_alert, hit_alert, logsource_of, SigmaRules, WindowState};
 use irene_rules::TriageRules;
 use irene_sources::{decoder, split_payload, Limits};
 use irene_store::{ClaimLimit, InboxRow, Processed, ProcessedEvent, Quarantined, Store};
@@ -19,6 +19,9 @@ pub struct Pipeline {
     pub store: Arc<dyn Store>,
     pub rules: Arc<TriageRules>,
     pub sigma: Arc<SigmaRules>,
+    /// The correlation rules' windows as the last committed payload left them; `None` while a
+    /// batch holds them.
+    pub windows: std::sync::Mutex<Option<WindowState>>,
     pub limits: Arc<Limits>,
     pub cfg: PipelineConfig,
     pub owner: String,
@@ -35,6 +38,7 @@ pub fn process_row(
     row: &InboxRow,
     rules: &TriageRules,
     sigma: &SigmaRules,
+    windows: &mut WindowState,
     limits: &Limits,
     max_attempts: i64,
 ) -> Processed {
@@ -99,13 +103,20 @@ pub fn process_row(
                 event.observed_at = Some(row.received_at);
             }
             // Sigma hits become alerts that go through triage like any other (the store counts
-            // them only if the event is new).
-            let mut detections = Vec::new();
-            let mut hits = Vec::new();
-            sigma.for_each_match(&logsource_of(&event.source), &event.raw, |rule| {
-                detections.push(rule.id.clone());
-                hits.push(rules.judge(hit_alert(rule, &event)));
-            });
+            // them only if the event is new); correlation rules count them in their windows.
+            let matched = sigma.matches(&logsource_of(&event.source), &event.raw);
+            let detections: Vec<String> = matched.iter().map(|r| r.id.clone()).collect();
+            let mut hits: Vec<_> = matched
+                .iter()
+                .filter(|r| sigma.rule_generates_alerts(r))
+                .map(|r| rules.judge(hit_alert(r, &event)))
+                .collect();
+            if !matched.is_empty() && !sigma.correlations().is_empty() {
+                let at = event.observed_at.unwrap_or(row.received_at);
+                for hit in sigma.correlate(windows, &matched, &event.raw, at) {
+                    hits.push(rules.judge(correlation_alert(&hit, &event)));
+                }
+            }
             out.events.push(ProcessedEvent {
                 index,
                 event,
@@ -124,6 +135,35 @@ pub fn process_row(
 }
 
 impl Pipeline {
+    /// The windows to process a batch with: those kept in memory, else the ones the store
+    /// saved with the last commit (at start, and after a failed or partial commit).
+    async fn take_windows(&self) -> WindowState {
+        let kept = self.windows.lock().ok().and_then(|mut w| w.take());
+        if let Some(w) = kept {
+            return w;
+        }
+        if self.sigma.correlations().is_empty() {
+            return WindowState::default();
+        }
+        match self.store.sigma_windows().await {
+            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "saved correlation windows are unreadable; starting empty");
+                WindowState::default()
+            }),
+            Ok(None) => WindowState::default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "loading correlation windows failed; starting empty");
+                WindowState::default()
+            }
+        }
+    }
+
+    fn put_windows(&self, windows: WindowState) {
+        if let Ok(mut w) = self.windows.lock() {
+            *w = Some(windows);
+        }
+    }
+
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let lease = Duration::from_secs(self.cfg.lease_secs.max(1));
         loop {
@@ -189,13 +229,16 @@ impl Pipeline {
         let sigma = self.sigma.clone();
         let limits = self.limits.clone();
         let max_attempts = self.cfg.max_attempts;
+        let mut windows = self.take_windows().await;
         let processed = tokio::task::spawn_blocking(move || {
-            rows.iter()
-                .map(|r| process_row(r, &rules, &sigma, &limits, max_attempts))
-                .collect::<Vec<_>>()
+            let processed = rows
+                .iter()
+                .map(|r| process_row(r, &rules, &sigma, &mut windows, &limits, max_attempts))
+                .collect::<Vec<_>>();
+            (processed, windows)
         })
         .await;
-        let processed = match processed {
+        let (processed, windows) = match processed {
             Ok(p) => p,
             Err(e) => {
                 // process_row catches decoder panics; reaching here means a bug elsewhere. The
@@ -217,8 +260,35 @@ impl Pipeline {
             }
         }
         let commit_started = Instant::now();
-        match self.store.commit_processed(&self.owner, processed).await {
+        // The windows are saved with the payloads that moved them (only when there are
+        // correlation rules: otherwise they never change).
+        let saved = if self.sigma.correlations().is_empty() {
+            None
+        } else {
+            match serde_json::to_string(&windows) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "the correlation windows do not serialize; not committing");
+                    return;
+                }
+            }
+        };
+        match self
+            .store
+            .commit_processed_with(&self.owner, processed, saved.as_deref())
+            .await
+        {
             Ok(summary) => {
+                if summary.rows_skipped == 0 {
+                    self.put_windows(windows);
+                } else {
+                    // Another worker took some payloads over: their effect on the windows is
+                    // not ours to keep, so the next batch starts from the committed windows.
+                    tracing::warn!(
+                        skipped = summary.rows_skipped,
+                        "payloads were taken over by another worker"
+                    );
+                }
                 metrics::histogram!("irene_stage_seconds", "stage" => "commit")
                     .record(commit_started.elapsed().as_secs_f64());
                 if !summary.changes.is_empty() {
@@ -239,12 +309,6 @@ impl Pipeline {
                         metrics::counter!("irene_case_transitions_total", "transition" => name)
                             .increment(1);
                     }
-                }
-                if summary.rows_skipped > 0 {
-                    tracing::warn!(
-                        skipped = summary.rows_skipped,
-                        "payloads were taken over by another worker"
-                    );
                 }
             }
             Err(e) => {

@@ -109,6 +109,7 @@ pub async fn run(
         store: store.clone(),
         rules: rules.clone(),
         sigma: Arc::new(sigma),
+        windows: std::sync::Mutex::new(None),
         limits: limits.clone(),
         cfg: cfg.pipeline.clone(),
         owner: worker_name(),

@@ -241,3 +241,106 @@ fn rules_check_and_test_report_sigma_rules() {
     assert!(stdout.contains(CLOUDTRAIL_CHANGE), "{stdout}");
     assert!(stdout.contains("vitaliy0x1"), "{stdout}");
 }
+
+const BURST: &str = "22222222-2222-2222-2222-222222222222";
+
+/// A base rule and an event_count correlation over it: three trail stops by one principal
+/// within an hour.
+fn burst_rules(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("burst.yml");
+    std::fs::write(
+        &path,
+        r#"title: Trail stopped
+id: 11111111-1111-1111-1111-111111111111
+name: trail_stopped
+status: test
+author: Irene tests
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  sel:
+    eventSource: cloudtrail.amazonaws.com
+    eventName: StopLogging
+  condition: sel
+level: low
+---
+title: Trails stopped again and again
+id: 22222222-2222-2222-2222-222222222222
+status: test
+author: Irene tests
+correlation:
+  type: event_count
+  rules:
+    - trail_stopped
+  group-by:
+    - userIdentity.arn
+  timespan: 1h
+  condition:
+    gte: 3
+level: high
+"#,
+    )
+    .expect("write rules");
+    path
+}
+
+fn stop_record(n: usize) -> String {
+    let body = std::fs::read(fixture(
+        "cloudtrail/stratus_detonation_cloudtrail_stop_logging.json",
+    ))
+    .expect("fixture");
+    let mut v: Value = serde_json::from_slice(&body).expect("json");
+    v[0]["eventID"] = Value::from(format!("burst-{n}"));
+    v[0]["eventTime"] = Value::from(format!("2024-07-31T13:{:02}:00Z", 10 + n));
+    v.to_string()
+}
+
+#[tokio::test]
+async fn a_correlation_fires_across_a_restart_from_windows_kept_in_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = burst_rules(dir.path());
+    let data = dir.path().join("data");
+    let args = ["--sigma", rules.to_str().expect("utf-8 path")];
+    let s = Server::start(&data, &args);
+    for n in 0..2 {
+        let (st, _) = s.ingest("auto", stop_record(n)).await;
+        assert_eq!(st, 202);
+    }
+    s.drained().await;
+    assert!(
+        !s.all_cases("").await.iter().any(|c| c["type"] == BURST),
+        "two stops are not yet a burst"
+    );
+    let (code, _) = s.terminate();
+    assert_eq!(code, Some(0));
+
+    // After a restart the windows come back from the store: the third stop completes them.
+    let s = Server::start(&data, &args);
+    let (st, _) = s.ingest("auto", stop_record(2)).await;
+    assert_eq!(st, 202);
+    s.drained().await;
+    let cases = s.all_cases("").await;
+    let burst = cases
+        .iter()
+        .find(|c| c["type"] == BURST)
+        .unwrap_or_else(|| panic!("the correlation did not fire: {cases:?}"));
+    assert_eq!(burst["title"], "Trails stopped again and again");
+    assert_eq!(burst["severity"], "high");
+    assert_eq!(burst["source"], "aws.cloudtrail");
+    // The base rule is only used by the correlation (generate defaults to false): no case of its own.
+    assert!(
+        !cases
+            .iter()
+            .any(|c| c["type"] == "11111111-1111-1111-1111-111111111111"),
+        "{cases:?}"
+    );
+    // Every stop still shows the base rule among its detections.
+    let events = all_events(&s, "name=cloudtrail.amazonaws.com%3AStopLogging").await;
+    assert_eq!(events.len(), 3);
+    assert!(events
+        .iter()
+        .all(|e| e["detections"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|x| x == "11111111-1111-1111-1111-111111111111"))));
+}

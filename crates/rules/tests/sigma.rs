@@ -993,7 +993,7 @@ fn rejected_documents() {
         ("title: t\nid: x\nlogsource: {product: 3}\ndetection: {s: {f: 1}, condition: s}\n", "logsource: product: expected text"),
         ("title: t\nid: x\nlogsource: {product: aws}\ndetection: {s: {f: 1}, condition: s}\ntags: {a: b}\n", "tags: expected a list"),
         // other kinds of documents
-        ("title: c\nid: x\ncorrelation:\n    type: event_count\n    rules: [a]\n    group-by: [u]\n    timespan: 1h\n    condition: {gte: 10}\n", "correlation rules are not supported yet"),
+        ("title: c\nid: x\ncorrelation:\n    type: event_count\n    rules: [a]\n    group-by: [u]\n    timespan: 1h\n    condition: {gte: 10}\n", "correlation: rules: 'a': no rule or correlation rule of the loaded files has this id or name"),
         ("title: f\nid: x\nlogsource: {product: aws}\nfilter:\n    rules: [a]\n    selection: {f: 1}\n    condition: not selection\n", "Sigma filters are not supported yet"),
         ("action: global\ntitle: g\nlogsource: {product: aws}\n", "rule collections"),
         ("title: t\nid: x\n", "no 'detection'"),
@@ -1016,7 +1016,7 @@ fn rejected_documents() {
     let errors = load_errors("title: c\nid: corr-1\ncorrelation: {type: event_count}\n");
     assert_eq!(
         errors[0].to_string(),
-        "bad.yml: corr-1: correlation rules are not supported yet"
+        "bad.yml: corr-1: line 3: correlation: rules: missing: a correlation names at least one rule (the specification makes it mandatory)"
     );
 }
 
@@ -1040,7 +1040,8 @@ fn several_documents() {
         shown,
         [
             "multi.yml: r2: document 2, line 17: detection: condition: 't' (column 1) is not a search identifier of this rule",
-            "multi.yml: c1: document 3, line 19: correlation rules are not supported yet",
+            "multi.yml: c1: document 3, line 21: correlation: rules: missing: a correlation names at least one rule (the specification makes it mandatory)",
+            "multi.yml: c1: document 3, line 21: correlation: timespan: missing (the specification makes it mandatory)",
         ]
     );
     // a duplicate id across files: the first wins

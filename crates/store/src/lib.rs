@@ -49,7 +49,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// `commit_processed`, also saving the Sigma correlation windows as they are after this
     /// batch (`windows`, JSON) in the same transaction: a restart resumes from exactly the
-    /// state of the last committed payload. Not saved if the batch was skipped whole.
+    /// state of the last committed payload. Saved only when no row of the batch was skipped
+    /// (another worker's payloads must not move this worker's windows).
     async fn commit_processed_with(
         &self,
         owner: &str,

@@ -508,7 +508,7 @@ impl Store for SqliteStore {
         }
         summary.quarantined = quarantine_rows.len();
         write_changes(&mut tx, &summary.changes, &*self.planner, None).await?;
-        if let (Some(state), true) = (windows, summary.rows_done > 0) {
+        if let (Some(state), true) = (windows, summary.rows_done > 0 && summary.rows_skipped == 0) {
             sqlx::query(
                 "INSERT INTO sigma_windows (id, state, updated_at) VALUES (1, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",

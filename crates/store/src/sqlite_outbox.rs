@@ -43,16 +43,27 @@ pub(crate) async fn enqueue_planned(
         if planned.is_empty() {
             continue;
         }
-        let doc = json_text(&ch.case, "case")?;
+        let mut doc = None;
         for p in planned {
             if Some(p.output.as_str()) == skip {
                 continue;
             }
+            // A repeat says how the case is when it is sent (it folds later repeats), so it
+            // keeps no snapshot and reads the case at claim time: most case changes are
+            // repeats, and this keeps their cost to one small row.
+            let case_doc = if p.action == Action::Repeat {
+                None
+            } else {
+                if doc.is_none() {
+                    doc = Some(json_text(&ch.case, "case")?);
+                }
+                doc.clone()
+            };
             rows.push(OutRow {
                 case_id: Some(ch.case.id.to_string()),
                 output: p.output,
                 action: p.action,
-                case_doc: Some(doc.clone()),
+                case_doc,
                 detail: json_text(&p.detail, "delivery detail")?,
             });
         }
@@ -82,8 +93,7 @@ async fn insert_rows(
         });
         qb.push(
             " ON CONFLICT (case_id, output) WHERE state = 'pending' AND action = 'repeat'
-              DO UPDATE SET case_doc = excluded.case_doc, detail = excluded.detail,
-                            updated_at = excluded.updated_at",
+              DO UPDATE SET detail = excluded.detail, updated_at = excluded.updated_at",
         );
         qb.build().execute(&mut *conn).await?;
     }
@@ -151,10 +161,13 @@ pub(crate) async fn claim(
     for r in rows {
         let case_id = parse_uuid(r.get::<Option<&str>, _>(1), "delivery case id")?;
         let output: String = r.get(2);
-        let case: Option<Case> = r
-            .get::<Option<&str>, _>(4)
-            .map(|d| serde_json::from_str(d).map_err(|e| StoreError::corrupt("case", e)))
-            .transpose()?;
+        let case: Option<Case> = match (r.get::<Option<&str>, _>(4), case_id) {
+            (Some(d), _) => {
+                Some(serde_json::from_str(d).map_err(|e| StoreError::corrupt("case", e))?)
+            }
+            (None, Some(id)) => load_case_doc(&mut tx, id).await?,
+            (None, None) => None,
+        };
         let alert = match &case {
             Some(c) => load_alert(&mut tx, c.last_alert_id).await?,
             None => None,
@@ -180,6 +193,18 @@ pub(crate) async fn claim(
     tx.commit().await?;
     out.sort_by_key(|d| d.id);
     Ok(out)
+}
+
+async fn load_case_doc(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Case>> {
+    let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.first()
+        .map(|r| {
+            serde_json::from_str(r.get::<&str, _>(0)).map_err(|e| StoreError::corrupt("case", e))
+        })
+        .transpose()
 }
 
 async fn load_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Alert>> {

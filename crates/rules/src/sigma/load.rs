@@ -1,7 +1,9 @@
 //! Reading Sigma rule files: YAML documents split and routed by kind (detection rule,
 //! correlation, filter, Sigma 1 collection), metadata checked, detections compiled, errors placed.
-//! Pure: works on the text it is given; rule kinds other than detection rules are refused here.
+//! Pure: works on the text it is given. Correlation rules go to `correlation::parse` (their
+//! references are resolved once every file is loaded); filters and collections are refused here.
 
+use super::correlation;
 use super::detection::{self, Problem};
 use super::modifier::yaml_kind;
 use super::{LogSource, SigmaError, SigmaRule};
@@ -11,7 +13,7 @@ use serde::Deserialize;
 use serde_yaml::{Mapping, Value as Yaml};
 
 /// The values `status` may take (rules specification 2.0, "Status").
-const STATUSES: [&str; 5] = [
+pub(super) const STATUSES: [&str; 5] = [
     "stable",
     "test",
     "experimental",
@@ -19,7 +21,7 @@ const STATUSES: [&str; 5] = [
     "unsupported",
 ];
 /// The values `level` may take (rules specification 2.0, "Level").
-const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+pub(super) const LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
 
 /// Field names of the Google Cloud audit rules as SigmaHQ writes them, and where Irene's
 /// `gcp.audit` events (Cloud Logging `LogEntry` JSON) hold them: the mapping pySigma's Panther
@@ -184,8 +186,14 @@ fn flow_too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// Loads every detection rule of `file`, appending rules and errors.
-pub(crate) fn load_file(file: &RuleFile, rules: &mut Vec<SigmaRule>, errors: &mut Vec<SigmaError>) {
+/// Loads every detection rule and correlation rule of `file`, appending rules, correlations (not
+/// yet resolved) and errors.
+pub(crate) fn load_file(
+    file: &RuleFile,
+    rules: &mut Vec<SigmaRule>,
+    correlations: &mut Vec<correlation::Draft>,
+    errors: &mut Vec<SigmaError>,
+) {
     if let Some((line, column)) = flow_too_deep(&file.text, MAX_FLOW_DEPTH) {
         errors.push(SigmaError {
             file: file.name.clone(),
@@ -266,6 +274,22 @@ pub(crate) fn load_file(file: &RuleFile, rules: &mut Vec<SigmaRule>, errors: &mu
             }
         };
         let name = rule_name(&map);
+        if map.contains_key("correlation") {
+            match correlation::parse(file, &map) {
+                Ok(mut draft) => {
+                    // where later problems (unresolved references) are placed
+                    let at = fail(None, &["correlation".into(), "rules".into()], String::new());
+                    draft.place = at.message;
+                    correlations.push(draft);
+                }
+                Err(problems) => errors.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| fail(name.clone(), &p.path, p.to_string())),
+                ),
+            }
+            continue;
+        }
         if let Some(kind) = other_kind(&map) {
             errors.push(fail(name, &[], kind));
             continue;
@@ -292,12 +316,9 @@ fn rule_name(map: &Mapping) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Why a document is not a detection rule Irene loads, if it is not. The place to route other
-/// kinds of documents (correlation rules, filters) to their own compilers when they come.
+/// Why a document is not a detection rule Irene loads, if it is not (correlation rules are
+/// routed to their own compiler before this). The place to route filters when they come.
 fn other_kind(map: &Mapping) -> Option<String> {
-    if map.contains_key("correlation") {
-        return Some("correlation rules are not supported yet".to_string());
-    }
     if map.contains_key("filter") && !map.contains_key("detection") {
         return Some("Sigma filters are not supported yet".to_string());
     }
@@ -316,7 +337,7 @@ fn other_kind(map: &Mapping) -> Option<String> {
     None
 }
 
-fn text(map: &Mapping, key: &str, problems: &mut Vec<Problem>) -> Option<String> {
+pub(super) fn text(map: &Mapping, key: &str, problems: &mut Vec<Problem>) -> Option<String> {
     match map.get(key) {
         None | Some(Yaml::Null) => None,
         Some(Yaml::String(s)) => Some(s.clone()),
@@ -331,7 +352,7 @@ fn text(map: &Mapping, key: &str, problems: &mut Vec<Problem>) -> Option<String>
 }
 
 /// A list of texts; a single text is taken as a list of one.
-fn texts(map: &Mapping, key: &str, problems: &mut Vec<Problem>) -> Vec<String> {
+pub(super) fn texts(map: &Mapping, key: &str, problems: &mut Vec<Problem>) -> Vec<String> {
     match map.get(key) {
         None | Some(Yaml::Null) => Vec::new(),
         Some(Yaml::String(s)) => vec![s.clone()],
@@ -418,6 +439,8 @@ fn compile_rule(file: &RuleFile, map: &Mapping) -> Result<SigmaRule, Vec<Problem
         }
     }
     let author = text(map, "author", &mut problems);
+    // only correlation rules use it: a rule whose `name` is not text loads as before, unnamed
+    let name = map.get("name").and_then(Yaml::as_str).map(str::to_string);
     let description = text(map, "description", &mut problems);
     let references = texts(map, "references", &mut problems);
     let tags = texts(map, "tags", &mut problems);
@@ -473,6 +496,7 @@ fn compile_rule(file: &RuleFile, map: &Mapping) -> Result<SigmaRule, Vec<Problem
         (true, Some(title), Some(id), Some(detection)) => Ok(SigmaRule {
             id,
             title,
+            name,
             level,
             severity,
             author,

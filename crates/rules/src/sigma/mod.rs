@@ -11,6 +11,8 @@
 //! - `event`: dotted field names into nested JSON, arrays, the text form of values.
 //! - `index`: the candidate index on `eventName`/`eventSource`/`protoPayload.methodName`/…
 //! - `alert`: a hit as an Irene alert.
+//! - `correlation`: correlation rules (`event_count`, `value_count`, `temporal`,
+//!   `temporal_ordered`), their windows ([`WindowState`]) and their alerts.
 //!
 //! # Semantics, in the specification's words
 //!
@@ -46,10 +48,12 @@
 //! modifiers (`neq`, `expand`, time modifiers), meaningless combinations, aggregations, unknown
 //! condition syntax, references to missing search identifiers, `1 of` patterns that match
 //! nothing, custom taxonomies, unknown `status`/`level`, rules without `id`, duplicate ids,
-//! correlation rules and filters (not supported yet), Sigma 1 collections, bad YAML.
+//! filters (not supported yet), Sigma 1 collections, bad YAML; and the correlation rules Irene
+//! cannot evaluate faithfully (see the `correlation` module).
 
 mod alert;
 mod condition;
+mod correlation;
 mod detection;
 mod event;
 mod index;
@@ -58,6 +62,10 @@ mod modifier;
 mod pattern;
 
 pub use alert::hit_alert;
+pub use correlation::{
+    correlation_alert, Correlation, CorrelationHit, CorrelationKind, WindowState,
+    MAX_CORRELATION_ENTRIES, MAX_GROUPS, MAX_WINDOW_ENTRIES,
+};
 
 use crate::RuleFile;
 use index::CandidateIndex;
@@ -133,6 +141,8 @@ pub struct SigmaError {
 pub struct SigmaRule {
     pub id: String,
     pub title: String,
+    /// `name` as written: how correlation rules may refer to the rule besides its id.
+    pub name: Option<String>,
     /// `level` as written (`informational`, `low`, `medium`, `high`, `critical`).
     pub level: Option<String>,
     /// The level as an Irene severity: critical→urgent, high→high, medium→medium, low→low,
@@ -165,11 +175,12 @@ struct Group {
     index: CandidateIndex,
 }
 
-/// A compiled, ordered, immutable set of Sigma rules. Share it with `Arc`.
+/// A compiled, ordered, immutable set of Sigma rules and correlation rules. Share it with `Arc`.
 #[derive(Debug, Default)]
 pub struct SigmaRules {
     rules: Vec<SigmaRule>,
     groups: Vec<Group>,
+    correlation: correlation::Resolved,
 }
 
 thread_local! {
@@ -178,9 +189,10 @@ thread_local! {
 }
 
 impl SigmaRules {
-    /// Loads every detection rule of `files`, in order (a file may hold several YAML documents),
-    /// and returns the rules that compiled with one error for each problem of the others. A
-    /// rule with a problem is left out; the others load.
+    /// Loads every detection rule and correlation rule of `files`, in order (a file may hold
+    /// several YAML documents), and returns the rules that compiled with one error for each
+    /// problem of the others. A rule with a problem is left out; the others load. A correlation
+    /// rule may refer to rules (by `id` or `name`) of any of `files`.
     ///
     /// Compiling runs on a short-lived thread of its own with a large stack, as the triage rules
     /// do: a pathological file must give an error, not overflow the caller's (small) stack.
@@ -209,9 +221,10 @@ impl SigmaRules {
 
     fn compile_here(files: &[RuleFile]) -> (SigmaRules, Vec<SigmaError>) {
         let mut loaded = Vec::new();
+        let mut drafts = Vec::new();
         let mut errors = Vec::new();
         for file in files {
-            load::load_file(file, &mut loaded, &mut errors);
+            load::load_file(file, &mut loaded, &mut drafts, &mut errors);
         }
         // ids name alerts and cases: the first definition wins, later ones are errors
         let mut seen: HashMap<String, String> = HashMap::new();
@@ -253,7 +266,15 @@ impl SigmaRules {
                 })),
             })
             .collect();
-        (SigmaRules { rules, groups }, errors)
+        let correlation = correlation::resolve(&rules, drafts, &mut errors);
+        (
+            SigmaRules {
+                rules,
+                groups,
+                correlation,
+            },
+            errors,
+        )
     }
 
     pub fn len(&self) -> usize {
