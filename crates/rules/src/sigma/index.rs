@@ -47,11 +47,14 @@ impl Hasher for Fnv {
 
 /// The indexed fields and how many events one value of each is expected to let through (only
 /// used to choose among the sides of an `and`).
-pub(crate) const FIELDS: [(&str, u32); 4] = [
+pub(crate) const FIELDS: [(&str, u32); 6] = [
     ("eventName", 1),
     ("eventSource", 8),
     ("protoPayload.methodName", 1),
     ("protoPayload.serviceName", 8),
+    // For the CloudTrail rules that name no event: who (`Root`, `AssumedRole`) or which tool.
+    ("userAgent", 4),
+    ("userIdentity.type", 30),
 ];
 
 /// One way a guard can hold: the event's `FIELDS[field]` passes `test`.
@@ -267,8 +270,9 @@ mod tests {
     use crate::sigma::SigmaRules;
     use crate::RuleFile;
 
-    /// Every SigmaHQ CloudTrail rule but four is filed under `eventName`, and every GCP audit
-    /// rule under `protoPayload.*`: an event meets only the rules that name what it did.
+    /// Every SigmaHQ CloudTrail rule but four is filed under `eventName` (three of those under
+    /// `userAgent` or `userIdentity.type`), and every GCP audit rule under `protoPayload.*`: an
+    /// event meets only the rules that name what it did, or who did it.
     #[test]
     fn fixture_rules_are_guarded() {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigma/rules");
@@ -292,7 +296,7 @@ mod tests {
                 None => unguarded.push(rule.file.rsplit('/').next().unwrap_or("").to_string()),
                 Some(g) => {
                     let want: &[&str] = if rule.logsource.product.as_deref() == Some("aws") {
-                        &["eventName"]
+                        &["eventName", "userAgent", "userIdentity.type"]
                     } else {
                         &["protoPayload.methodName", "protoPayload.serviceName"]
                     };
@@ -307,14 +311,6 @@ mod tests {
             }
         }
         unguarded.sort();
-        assert_eq!(
-            unguarded,
-            [
-                "aws_cloudtrail_imds_malicious_usage.yml",
-                "aws_cloudtrail_pua_trufflehog.yml",
-                "aws_root_account_usage.yml",
-                "aws_sts_assumerole_misuse.yml"
-            ]
-        );
+        assert_eq!(unguarded, ["aws_cloudtrail_imds_malicious_usage.yml"]);
     }
 }
