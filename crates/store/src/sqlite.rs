@@ -263,7 +263,8 @@ async fn write_changes(
     Ok(())
 }
 
-fn parse_case_cursor(cursor: &str) -> Result<(i64, String)> {
+/// A `<micros>.<uuid>` cursor (cases by last seen, events by time).
+pub(crate) fn parse_time_cursor(cursor: &str) -> Result<(i64, String)> {
     let (t, id) = cursor.split_once('.').ok_or(StoreError::InvalidCursor)?;
     let t = t.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?;
     Uuid::parse_str(id).map_err(|_| StoreError::InvalidCursor)?;
@@ -547,7 +548,7 @@ impl Store for SqliteStore {
                 .push(" ESCAPE '\\'");
         }
         if let Some(c) = &f.cursor {
-            let (t, id) = parse_case_cursor(c)?;
+            let (t, id) = parse_time_cursor(c)?;
             qb.push(" AND (last_seen < ").push_bind(t);
             qb.push(" OR (last_seen = ")
                 .push_bind(t)

@@ -70,13 +70,6 @@ pub(crate) async fn insert(
     Ok(stored)
 }
 
-fn parse_cursor(c: &str) -> Result<(i64, String)> {
-    let (t, id) = c.split_once('.').ok_or(StoreError::InvalidCursor)?;
-    let t = t.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?;
-    Uuid::parse_str(id).map_err(|_| StoreError::InvalidCursor)?;
-    Ok((t, id.to_string()))
-}
-
 pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &EventFilter) -> Result<Page<StoredEvent>> {
     let limit = f.limit.clamp(1, 500) as i64;
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -101,7 +94,7 @@ pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &EventFilter) -> Result<Pag
         qb.push(" AND observed_at < ").push_bind(micros(t));
     }
     if let Some(c) = &f.cursor {
-        let (t, id) = parse_cursor(c)?;
+        let (t, id) = crate::sqlite::parse_time_cursor(c)?;
         qb.push(" AND (observed_at < ").push_bind(t);
         qb.push(" OR (observed_at = ")
             .push_bind(t)

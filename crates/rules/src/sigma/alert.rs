@@ -2,7 +2,7 @@
 //! and the rule's author credited. Builds data only; judging and cases happen downstream.
 
 use super::SigmaRule;
-use irene_core::{Alert, Event, IndicatorKind};
+use irene_core::{Alert, Event, IndicatorKind, Severity};
 use serde_json::json;
 
 /// The alert for `event` matching `rule`.
@@ -38,16 +38,47 @@ pub fn hit_alert(rule: &SigmaRule, event: &Event) -> Alert {
         },
         "event": event.raw,
     });
+    event_alert(
+        event,
+        AlertHead {
+            kind: &rule.id,
+            title: &rule.title,
+            severity: rule.severity,
+            level: rule.level.as_deref(),
+            description: rule.description.as_deref(),
+        },
+        key,
+        raw,
+    )
+}
+
+/// What a rule (detection or correlation) says of the alerts it makes.
+pub(crate) struct AlertHead<'a> {
+    pub kind: &'a str,
+    pub title: &'a str,
+    pub severity: Severity,
+    pub level: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
+/// An alert about `event` made by a rule: account, region, actor and time from the event, the
+/// actor's IP as an indicator. The one way Sigma alerts are built.
+pub(crate) fn event_alert(
+    event: &Event,
+    head: AlertHead<'_>,
+    key: String,
+    raw: serde_json::Value,
+) -> Alert {
     let mut alert = Alert::new(
         event.source.clone(),
-        rule.id.clone(),
+        head.kind,
         key,
-        rule.title.clone(),
-        rule.severity,
+        head.title,
+        head.severity,
         raw,
     );
-    alert.description = rule.description.clone().unwrap_or_default();
-    alert.source_severity_label = rule.level.clone();
+    alert.description = head.description.unwrap_or_default().to_string();
+    alert.source_severity_label = head.level.map(str::to_string);
     alert.account = event.account.clone();
     alert.region = event.region.clone();
     alert.actor = event.actor.clone();

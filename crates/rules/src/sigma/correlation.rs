@@ -73,14 +73,15 @@
 //! [`MAX_CORRELATION_ENTRIES`] hits per correlation: beyond, the least recently active windows
 //! are dropped. State of correlations no longer loaded, or whose definition changed, is dropped.
 
+use super::alert::{event_alert, AlertHead};
 use super::detection::Problem;
 use super::event;
-use super::load::{self, text, texts, LEVELS, STATUSES};
+use super::load::{self, text, texts};
 use super::modifier::yaml_kind;
 use super::{SigmaError, SigmaRule, SigmaRules};
 use crate::RuleFile;
 use chrono::{DateTime, Utc};
-use irene_core::{Alert, Event, IndicatorKind, Severity};
+use irene_core::{Alert, Event, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serde_yaml::{Mapping, Value as Yaml};
@@ -291,35 +292,7 @@ pub(crate) fn parse(file: &RuleFile, map: &Mapping) -> Result<Draft, Vec<Problem
         ));
     }
     let name = text(map, "name", &mut problems);
-    let status = text(map, "status", &mut problems);
-    if let Some(s) = &status {
-        if !STATUSES.contains(&s.to_ascii_lowercase().as_str()) {
-            problems.push(Problem::new(
-                &["status"],
-                format!(
-                    "unknown status '{s}' (expected one of {})",
-                    STATUSES.join(", ")
-                ),
-            ));
-        }
-    }
-    let level = text(map, "level", &mut problems);
-    let severity = match &level {
-        None => Severity::Medium,
-        Some(l) if LEVELS.contains(&l.to_ascii_lowercase().as_str()) => {
-            Severity::from_source_label(l).unwrap_or(Severity::Medium)
-        }
-        Some(l) => {
-            problems.push(Problem::new(
-                &["level"],
-                format!(
-                    "unknown level '{l}' (expected one of {})",
-                    LEVELS.join(", ")
-                ),
-            ));
-            Severity::Medium
-        }
-    };
+    let (status, level, severity) = load::status_and_level(map, &mut problems);
     let author = text(map, "author", &mut problems);
     let description = text(map, "description", &mut problems);
     let references = texts(map, "references", &mut problems);
@@ -1551,24 +1524,19 @@ pub fn correlation_alert(hit: &CorrelationHit, event: &Event) -> Alert {
         "rules": hit.rules,
         "event": event.raw,
     });
-    let mut alert = Alert::new(
-        event.source.clone(),
-        c.id.clone(),
+    let mut alert = event_alert(
+        event,
+        AlertHead {
+            kind: &c.id,
+            title: &c.title,
+            severity: c.severity,
+            level: c.level.as_deref(),
+            description: c.description.as_deref(),
+        },
         key,
-        c.title.clone(),
-        c.severity,
         raw,
     );
-    alert.description = c.description.clone().unwrap_or_default();
-    alert.source_severity_label = c.level.clone();
-    alert.account = event.account.clone();
-    alert.region = event.region.clone();
-    alert.actor = event.actor.clone();
     alert.observed_at = event.observed_at.or(Some(hit.last));
-    if let Some(ip) = &event.actor.ip {
-        alert.add_indicator(IndicatorKind::Ip, ip.clone());
-    }
-    alert.finish_indicators();
     alert
 }
 

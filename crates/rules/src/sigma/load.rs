@@ -337,6 +337,46 @@ fn other_kind(map: &Mapping) -> Option<String> {
     None
 }
 
+/// A rule's `status` and `level` (detection and correlation rules alike), checked against the
+/// specification's lists, and the level as an Irene severity: critical→urgent, high→high,
+/// medium→medium, low→low, informational→info; a rule without a level gives medium.
+pub(super) fn status_and_level(
+    map: &Mapping,
+    problems: &mut Vec<Problem>,
+) -> (Option<String>, Option<String>, Severity) {
+    let status = text(map, "status", problems);
+    if let Some(s) = &status {
+        if !STATUSES.contains(&s.to_ascii_lowercase().as_str()) {
+            problems.push(Problem::new(
+                &["status"],
+                format!(
+                    "unknown status '{s}' (expected one of {})",
+                    STATUSES.join(", ")
+                ),
+            ));
+        }
+    }
+    let level = text(map, "level", problems);
+    let severity = match &level {
+        // a rule without a level is neither an incident nor noise: a case to look at
+        None => Severity::Medium,
+        Some(l) if LEVELS.contains(&l.to_ascii_lowercase().as_str()) => {
+            Severity::from_source_label(l).unwrap_or(Severity::Medium)
+        }
+        Some(l) => {
+            problems.push(Problem::new(
+                &["level"],
+                format!(
+                    "unknown level '{l}' (expected one of {})",
+                    LEVELS.join(", ")
+                ),
+            ));
+            Severity::Medium
+        }
+    };
+    (status, level, severity)
+}
+
 pub(super) fn text(map: &Mapping, key: &str, problems: &mut Vec<Problem>) -> Option<String> {
     match map.get(key) {
         None | Some(Yaml::Null) => None,
@@ -396,36 +436,7 @@ fn compile_rule(file: &RuleFile, map: &Mapping) -> Result<SigmaRule, Vec<Problem
             "missing: Irene names a rule's alerts and cases by its id, so every rule needs one",
         ));
     }
-    let status = text(map, "status", &mut problems);
-    if let Some(s) = &status {
-        if !STATUSES.contains(&s.to_ascii_lowercase().as_str()) {
-            problems.push(Problem::new(
-                &["status"],
-                format!(
-                    "unknown status '{s}' (expected one of {})",
-                    STATUSES.join(", ")
-                ),
-            ));
-        }
-    }
-    let level = text(map, "level", &mut problems);
-    let severity = match &level {
-        // a rule without a level is neither an incident nor noise: a case to look at
-        None => Severity::Medium,
-        Some(l) if LEVELS.contains(&l.to_ascii_lowercase().as_str()) => {
-            Severity::from_source_label(l).unwrap_or(Severity::Medium)
-        }
-        Some(l) => {
-            problems.push(Problem::new(
-                &["level"],
-                format!(
-                    "unknown level '{l}' (expected one of {})",
-                    LEVELS.join(", ")
-                ),
-            ));
-            Severity::Medium
-        }
-    };
+    let (status, level, severity) = status_and_level(map, &mut problems);
     if let Some(t) = text(map, "taxonomy", &mut problems) {
         if t != "sigma" {
             problems.push(Problem::new(
