@@ -44,6 +44,19 @@ pub enum Transition {
     SeverityChanged { from: Severity, to: Severity },
 }
 
+impl Transition {
+    /// Its name in metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Opened => "opened",
+            Transition::Occurrence => "occurrence",
+            Transition::Reopened => "reopened",
+            Transition::Resolved { .. } => "resolved",
+            Transition::SeverityChanged { .. } => "severity_changed",
+        }
+    }
+}
+
 /// The case as it is after the change, and what happened to it (in order).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {

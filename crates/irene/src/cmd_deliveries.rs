@@ -1,19 +1,10 @@
 //! `irene deliveries`: lists deliveries and replays dead letters on a running server, over its
 //! API (the server owns the data directory). It never sends to an output itself.
 
+use crate::remote::ServerArgs;
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::process::ExitCode;
-
-#[derive(clap::Args, Debug)]
-pub struct ServerArgs {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080", env = "IRENE_URL")]
-    pub url: String,
-    /// A token with the `read` scope (list) or `admin` scope (retry).
-    #[arg(long, env = "IRENE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-}
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DeliveriesCommand {
@@ -37,22 +28,6 @@ pub enum DeliveriesCommand {
     },
 }
 
-fn request(
-    client: &reqwest::Client,
-    server: &ServerArgs,
-    method: reqwest::Method,
-    path: &str,
-) -> reqwest::RequestBuilder {
-    let mut req = client.request(
-        method,
-        format!("{}{path}", server.url.trim_end_matches('/')),
-    );
-    if let Some(t) = &server.token {
-        req = req.bearer_auth(t);
-    }
-    req
-}
-
 async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
@@ -72,15 +47,15 @@ async fn list(
     state: &str,
     limit: u32,
 ) -> anyhow::Result<Vec<Value>> {
-    let resp = request(
-        client,
-        server,
-        reqwest::Method::GET,
-        &format!("/api/v1/deliveries?state={state}&limit={limit}"),
-    )
-    .send()
-    .await
-    .with_context(|| format!("reaching {}", server.url))?;
+    let resp = server
+        .request(
+            client,
+            reqwest::Method::GET,
+            &format!("/api/v1/deliveries?state={state}&limit={limit}"),
+        )
+        .send()
+        .await
+        .with_context(|| format!("reaching {}", server.url))?;
     let body = answer(resp).await?;
     Ok(body
         .get("deliveries")
@@ -137,15 +112,15 @@ pub async fn run(cmd: DeliveriesCommand) -> anyhow::Result<ExitCode> {
             }
             let mut failed = 0;
             for id in ids {
-                let resp = request(
-                    &client,
-                    &server,
-                    reqwest::Method::POST,
-                    &format!("/api/v1/deliveries/{id}/retry"),
-                )
-                .send()
-                .await
-                .with_context(|| format!("reaching {}", server.url))?;
+                let resp = server
+                    .request(
+                        &client,
+                        reqwest::Method::POST,
+                        &format!("/api/v1/deliveries/{id}/retry"),
+                    )
+                    .send()
+                    .await
+                    .with_context(|| format!("reaching {}", server.url))?;
                 match answer(resp).await {
                     Ok(_) => println!("{id}\trequeued"),
                     Err(e) => {

@@ -1,6 +1,7 @@
 //! `irene ingest`: posts payload files (or folders of them) to a running server, with a progress
 //! bar and a summary of what was accepted or refused. It never decodes locally.
 
+use crate::remote::ServerArgs;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -12,12 +13,8 @@ pub struct IngestArgs {
     /// Decoder name (`aws.guardduty`, `gcp.scc`, …) or `auto`.
     #[arg(long, default_value = "auto")]
     pub source: String,
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080", env = "IRENE_URL")]
-    pub url: String,
-    /// A token with the `ingest` scope (prefer the environment variable).
-    #[arg(long, env = "IRENE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Files or folders (folders: every file below, in name order). `.gz` files are sent gzipped.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -50,25 +47,26 @@ async fn post_one(client: &reqwest::Client, args: &IngestArgs, path: &Path) -> O
         Ok(b) => b,
         Err(e) => return Outcome::Refused(format!("cannot read: {e}")),
     };
-    let url = format!(
-        "{}/api/v1/ingest/{}",
-        args.url.trim_end_matches('/'),
-        args.source
-    );
-    let mut req = client
-        .post(&url)
+    let mut req = args
+        .server
+        .request(
+            client,
+            reqwest::Method::POST,
+            &format!("/api/v1/ingest/{}", args.source),
+        )
         .header("content-type", "application/json")
         .body(body);
     if path.extension().and_then(|e| e.to_str()) == Some("gz") {
         req = req.header("content-encoding", "gzip");
     }
-    if let Some(t) = &args.token {
-        req = req.bearer_auth(t);
-    }
     let resp = match req.send().await {
         Ok(r) => r,
         Err(e) => {
-            return Outcome::Refused(format!("cannot reach {}: {}", args.url, e.without_url()))
+            return Outcome::Refused(format!(
+                "cannot reach {}: {}",
+                args.server.url,
+                e.without_url()
+            ))
         }
     };
     let status = resp.status();

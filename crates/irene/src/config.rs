@@ -4,10 +4,12 @@
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use irene_outputs::config::duration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,30 +50,19 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     /// How long events are kept (raw included), counted from when they were received.
-    #[serde(default = "default_event_retention")]
-    pub retention: String,
+    #[serde(default = "days_30", deserialize_with = "duration")]
+    pub retention: Duration,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig {
-            retention: default_event_retention(),
+            retention: days_30(),
         }
     }
 }
 
-impl EventsConfig {
-    pub fn retention(&self) -> std::time::Duration {
-        humantime::parse_duration(&self.retention)
-            .unwrap_or(std::time::Duration::from_secs(30 * 86_400))
-    }
-}
-
-fn default_event_retention() -> String {
-    "30d".into()
-}
-
-/// How the delivery worker retries (`[delivery]`).
+/// How the delivery worker retries (`[delivery]`). Durations are written like `"2s"`, `"5m"`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
@@ -85,16 +76,16 @@ pub struct DeliveryConfig {
     #[serde(default = "default_delivery_attempts")]
     pub max_attempts: u32,
     /// First retry delay; it doubles per attempt (with jitter) up to `backoff_max`.
-    #[serde(default = "default_backoff_base")]
-    pub backoff_base: String,
-    #[serde(default = "default_backoff_max")]
-    pub backoff_max: String,
+    #[serde(default = "seconds_2", deserialize_with = "duration")]
+    pub backoff_base: Duration,
+    #[serde(default = "minutes_5", deserialize_with = "duration")]
+    pub backoff_max: Duration,
     /// How often the batch jobs (digest, reminders) look for work.
-    #[serde(default = "default_jobs_every")]
-    pub jobs_every: String,
+    #[serde(default = "seconds_60", deserialize_with = "duration")]
+    pub jobs_every: Duration,
     /// How long sent deliveries stay listed (`GET /api/v1/deliveries?state=done`).
-    #[serde(default = "default_keep_done")]
-    pub keep_done: String,
+    #[serde(default = "days_30", deserialize_with = "duration")]
+    pub keep_done: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -103,44 +94,11 @@ impl Default for DeliveryConfig {
             batch: default_delivery_batch(),
             lease_secs: default_delivery_lease(),
             max_attempts: default_delivery_attempts(),
-            backoff_base: default_backoff_base(),
-            backoff_max: default_backoff_max(),
-            jobs_every: default_jobs_every(),
-            keep_done: default_keep_done(),
+            backoff_base: seconds_2(),
+            backoff_max: minutes_5(),
+            jobs_every: seconds_60(),
+            keep_done: days_30(),
         }
-    }
-}
-
-impl DeliveryConfig {
-    fn check(&self) -> anyhow::Result<()> {
-        for (what, v) in [
-            ("backoff_base", &self.backoff_base),
-            ("backoff_max", &self.backoff_max),
-            ("jobs_every", &self.jobs_every),
-            ("keep_done", &self.keep_done),
-        ] {
-            humantime::parse_duration(v)
-                .with_context(|| format!("[delivery] {what} = {v:?} is not a duration like 2s"))?;
-        }
-        if self.max_attempts == 0 {
-            bail!("[delivery] max_attempts must be at least 1");
-        }
-        Ok(())
-    }
-    fn duration(v: &str, fallback: std::time::Duration) -> std::time::Duration {
-        humantime::parse_duration(v).unwrap_or(fallback)
-    }
-    pub fn backoff_base(&self) -> std::time::Duration {
-        Self::duration(&self.backoff_base, std::time::Duration::from_secs(2))
-    }
-    pub fn backoff_max(&self) -> std::time::Duration {
-        Self::duration(&self.backoff_max, std::time::Duration::from_secs(300))
-    }
-    pub fn keep_done(&self) -> std::time::Duration {
-        Self::duration(&self.keep_done, std::time::Duration::from_secs(30 * 86_400))
-    }
-    pub fn jobs_every(&self) -> std::time::Duration {
-        Self::duration(&self.jobs_every, std::time::Duration::from_secs(60))
     }
 }
 
@@ -153,17 +111,17 @@ fn default_delivery_lease() -> u64 {
 fn default_delivery_attempts() -> u32 {
     25
 }
-fn default_backoff_base() -> String {
-    "2s".into()
+fn seconds_2() -> Duration {
+    Duration::from_secs(2)
 }
-fn default_backoff_max() -> String {
-    "5m".into()
+fn minutes_5() -> Duration {
+    Duration::from_secs(300)
 }
-fn default_jobs_every() -> String {
-    "60s".into()
+fn seconds_60() -> Duration {
+    Duration::from_secs(60)
 }
-fn default_keep_done() -> String {
-    "30d".into()
+fn days_30() -> Duration {
+    Duration::from_secs(30 * 86_400)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -352,13 +310,9 @@ impl Config {
         for (source, d) in &self.expiry {
             parse_expiry(d).with_context(|| format!("expiry of {source:?}"))?;
         }
-        self.delivery.check()?;
-        humantime::parse_duration(&self.events.retention).with_context(|| {
-            format!(
-                "[events] retention = {:?} is not a duration like 30d",
-                self.events.retention
-            )
-        })?;
+        if self.delivery.max_attempts == 0 {
+            bail!("[delivery] max_attempts must be at least 1");
+        }
         if let Err(errors) = irene_outputs::validate(&self.outputs) {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             bail!("invalid [[outputs]]:\n{}", lines.join("\n"));

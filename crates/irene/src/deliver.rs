@@ -79,7 +79,7 @@ pub fn finish_for(
                     error: format!("gave up after {attempts} attempts; last error: {error}"),
                 };
             }
-            let wait = backoff(attempts_before, cfg.backoff_base(), cfg.backoff_max());
+            let wait = backoff(attempts_before, cfg.backoff_base, cfg.backoff_max);
             let backoff_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
             Finish::Retry {
                 error,

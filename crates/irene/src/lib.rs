@@ -12,6 +12,7 @@ pub mod deliver;
 pub mod intake;
 pub mod jobs;
 pub mod pipeline;
+pub mod remote;
 pub mod rulefiles;
 pub mod server;
 pub mod telemetry;

@@ -299,14 +299,7 @@ impl Pipeline {
                 }
                 for change in &summary.changes {
                     for t in &change.transitions {
-                        let name = match t {
-                            Transition::Opened => "opened",
-                            Transition::Occurrence => "occurrence",
-                            Transition::Reopened => "reopened",
-                            Transition::Resolved { .. } => "resolved",
-                            Transition::SeverityChanged { .. } => "severity_changed",
-                        };
-                        metrics::counter!("irene_case_transitions_total", "transition" => name)
+                        metrics::counter!("irene_case_transitions_total", "transition" => t.as_str())
                             .increment(1);
                     }
                 }
@@ -322,15 +315,12 @@ impl Pipeline {
 /// reopened or resolved (repeats stay quiet).
 fn log_changes(changes: &[irene_core::Change]) {
     for ch in changes {
-        for t in &ch.transitions {
-            let what = match t {
-                Transition::Opened => "opened",
-                Transition::Reopened => "reopened",
-                Transition::Resolved { .. } => "resolved",
-                Transition::SeverityChanged { .. } => "severity changed",
-                Transition::Occurrence => continue,
-            };
-            tracing::info!(case = %ch.case.id, severity = ch.case.severity.as_str(), title = %ch.case.title, "case {what} (no outputs configured)");
+        for t in ch
+            .transitions
+            .iter()
+            .filter(|t| **t != Transition::Occurrence)
+        {
+            tracing::info!(case = %ch.case.id, severity = ch.case.severity.as_str(), title = %ch.case.title, "case {} (no outputs configured)", t.as_str());
         }
     }
 }

@@ -126,7 +126,7 @@ pub async fn run(
     ));
     let retention_task = tokio::spawn(run_event_retention(
         store.clone(),
-        cfg.events.retention(),
+        cfg.events.retention,
         stop_rx.clone(),
     ));
     let deliverer = Deliverer {
@@ -140,8 +140,8 @@ pub async fn run(
     let jobs = Jobs {
         store: store.clone(),
         outputs: cfg.outputs.clone(),
-        every: cfg.delivery.jobs_every(),
-        keep_done: cfg.delivery.keep_done(),
+        every: cfg.delivery.jobs_every,
+        keep_done: cfg.delivery.keep_done,
         public_url: cfg.public_url(),
         wake: deliver_wake.clone(),
     };

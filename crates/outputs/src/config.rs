@@ -423,8 +423,9 @@ fn slack_api() -> String {
     "https://slack.com/api".into()
 }
 
-/// A humantime duration string (`"10s"`, `"1h 30m"`).
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+/// A humantime duration string (`"10s"`, `"1h 30m"`): the one way Irene's configuration reads
+/// durations (`#[serde(deserialize_with = "duration")]`).
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(s.trim()).map_err(|e| {
         serde::de::Error::custom(format!("duration {s:?}: {e} (e.g. \"10s\", \"1h\")"))

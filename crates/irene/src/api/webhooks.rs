@@ -37,7 +37,7 @@ pub async fn github(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // The signature is checked against every configured secret before the body is parsed.
-    let verified: Vec<&super::webhooks::GithubHook> = state
+    let verified: Vec<&GithubHook> = state
         .github_hooks
         .iter()
         .filter(|h| verify_signature(h.secret.expose(), &body, signature))
