@@ -391,7 +391,7 @@ impl Store for SqliteStore {
         for p in &batch {
             for e in &p.events {
                 event_rows.push(sqlite_events::EventRow {
-                    id: Uuid::now_v7(),
+                    id: Uuid::now_v7().to_string(),
                     inbox_id: p.inbox_id,
                     index: e.index,
                     received_at: p.received_at,
@@ -407,9 +407,7 @@ impl Store for SqliteStore {
         for p in &batch {
             let mut list: Vec<(i64, &Judged)> = p.alerts.iter().map(|(i, j)| (*i, j)).collect();
             for e in &p.events {
-                let new = rows
-                    .next()
-                    .is_some_and(|r| stored.contains(&r.id.to_string()));
+                let new = rows.next().is_some_and(|r| stored.contains(&r.id));
                 if new {
                     list.extend(e.hits.iter().map(|j| (e.index, j)));
                 }

@@ -14,7 +14,8 @@ const CHUNK: usize = 400;
 
 /// An event about to be written.
 pub(crate) struct EventRow<'a> {
-    pub id: Uuid,
+    /// The new row's id (a UUIDv7, as text).
+    pub id: String,
     pub inbox_id: Uuid,
     pub index: i64,
     pub received_at: DateTime<Utc>,
@@ -44,7 +45,7 @@ pub(crate) async fn insert(
         );
         qb.push_values(prepared, |mut b, (r, raw, detections)| {
             let e = r.event;
-            b.push_bind(r.id.to_string())
+            b.push_bind(r.id.clone())
                 .push_bind(r.inbox_id.to_string())
                 .push_bind(r.index)
                 .push_bind(e.source.clone())
