@@ -2,6 +2,8 @@
 //! order through its output, and records every outcome with backoff. It decides no routing.
 
 use crate::config::DeliveryConfig;
+use crate::worker::{Worker, WorkerState};
+use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{Delivery, Outcome, TicketState};
@@ -11,7 +13,7 @@ use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
@@ -92,65 +94,70 @@ pub fn finish_for(
     }
 }
 
+/// The delivery worker: one unit claims a batch of due deliveries and runs their lanes.
+pub struct DeliveryWorker(Arc<Deliverer>);
+
 impl Deliverer {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let lease = Duration::from_secs(self.cfg.lease_secs.max(1));
-        let this = Arc::new(self);
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let claimed = match this
-                .store
-                .outbox_claim(&this.owner, this.cfg.batch.max(1), lease)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(error = %e, "claiming deliveries failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                let sleep = match this.store.outbox_next_due().await {
-                    Ok(Some(at)) => (at - Utc::now())
-                        .to_std()
-                        .unwrap_or(Duration::from_millis(10))
-                        .min(IDLE_POLL),
-                    _ => IDLE_POLL,
-                };
-                tokio::select! {
-                    _ = this.wake.notified() => {}
-                    _ = tokio::time::sleep(sleep) => {}
-                    _ = shutdown.changed() => {}
-                }
-                continue;
-            }
-            // Lanes in claim order; one task per lane, each lane strictly in order.
-            let mut lanes: BTreeMap<(Option<uuid::Uuid>, String), Vec<Delivery>> = BTreeMap::new();
-            for d in claimed {
-                lanes
-                    .entry((d.case_id, d.output.clone()))
-                    .or_default()
-                    .push(d);
-            }
-            let mut tasks = JoinSet::new();
-            for (_, lane) in lanes {
-                let this = this.clone();
-                tasks.spawn(async move { this.run_lane(lane).await });
-            }
-            while let Some(r) = tasks.join_next().await {
-                if let Err(e) = r {
-                    // An output panicked: its deliveries stay leased and come back after the lease.
-                    tracing::error!(error = %e, "a delivery task failed");
-                }
+    pub fn worker(self) -> DeliveryWorker {
+        DeliveryWorker(Arc::new(self))
+    }
+}
+
+#[async_trait]
+impl Worker for DeliveryWorker {
+    fn name(&self) -> &'static str {
+        "delivery"
+    }
+
+    async fn work(&mut self) -> anyhow::Result<WorkerState> {
+        let this = &self.0;
+        let lease = Duration::from_secs(this.cfg.lease_secs.max(1));
+        let claimed = this
+            .store
+            .outbox_claim(&this.owner, this.cfg.batch.max(1), lease)
+            .await
+            .context("claiming deliveries")?;
+        if claimed.is_empty() {
+            return Ok(WorkerState::Idle);
+        }
+        // Lanes in claim order; one task per lane, each lane strictly in order.
+        let mut lanes: BTreeMap<(Option<uuid::Uuid>, String), Vec<Delivery>> = BTreeMap::new();
+        for d in claimed {
+            lanes
+                .entry((d.case_id, d.output.clone()))
+                .or_default()
+                .push(d);
+        }
+        let mut tasks = JoinSet::new();
+        for (_, lane) in lanes {
+            let this = this.clone();
+            tasks.spawn(async move { this.run_lane(lane).await });
+        }
+        while let Some(r) = tasks.join_next().await {
+            if let Err(e) = r {
+                // An output panicked: its deliveries stay leased and come back after the lease.
+                tracing::error!(error = %e, "a delivery task failed");
             }
         }
-        match this.store.outbox_release(&this.owner).await {
+        Ok(WorkerState::Busy)
+    }
+
+    async fn wait_for_work(&mut self) {
+        let sleep = match self.0.store.outbox_next_due().await {
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::from_millis(10))
+                .min(IDLE_POLL),
+            _ => IDLE_POLL,
+        };
+        tokio::select! {
+            _ = self.0.wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+
+    async fn stop(&mut self) {
+        match self.0.store.outbox_release(&self.0.owner).await {
             Ok(n) if n > 0 => tracing::info!(deliveries = n, "released unsent deliveries"),
             Ok(_) => {}
             Err(e) => {
@@ -158,7 +165,9 @@ impl Deliverer {
             }
         }
     }
+}
 
+impl Deliverer {
     async fn run_lane(&self, lane: Vec<Delivery>) {
         let mut blocked = false;
         for d in lane {

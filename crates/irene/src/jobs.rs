@@ -1,13 +1,14 @@
 //! Batch jobs ("bots"): the Slack digest of open cases, the reminder on GitHub issues of
 //! urgent/high cases left untouched, and pruning old sent deliveries. Nothing here sends.
 
+use crate::worker::{Worker, WorkerState};
 use irene_core::{Action, CaseStatus, Severity};
 use irene_outputs::OutputConfig;
 use irene_store::{CaseFilter, NewDelivery, Store};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 /// Cases listed by name in a digest.
 const DIGEST_TOP: u32 = 10;
@@ -24,22 +25,26 @@ pub struct Jobs {
     pub wake: Arc<Notify>,
 }
 
-impl Jobs {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        if self.outputs.is_empty() {
-            return;
-        }
-        loop {
-            if let Err(e) = self.run_once(chrono::Utc::now()).await {
-                tracing::warn!(error = %e, "a batch job failed; it runs again next time");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(self.every) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+#[async_trait::async_trait]
+impl Worker for Jobs {
+    fn name(&self) -> &'static str {
+        "jobs"
     }
 
+    async fn work(&mut self) -> anyhow::Result<WorkerState> {
+        if self.outputs.is_empty() {
+            return Ok(WorkerState::Done);
+        }
+        self.run_once(chrono::Utc::now()).await?;
+        Ok(WorkerState::Idle)
+    }
+
+    async fn wait_for_work(&mut self) {
+        tokio::time::sleep(self.every).await
+    }
+}
+
+impl Jobs {
     /// One pass over every job; each decides for itself whether it is due.
     pub async fn run_once(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
         if self

@@ -2,6 +2,8 @@
 //! changes in one store transaction. It must not talk to the network; outputs come later.
 
 use crate::config::PipelineConfig;
+use crate::worker::{Worker, WorkerState};
+use anyhow::Context;
 use irene_core::Transition;
 use irene_rules::sigma::{correlation_alert, hit_alert, logsource_of, SigmaRules, WindowState};
 use irene_rules::TriageRules;
@@ -10,7 +12,7 @@ use irene_store::{ClaimLimit, InboxRow, Processed, ProcessedEvent, Quarantined, 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
 const LINGER: Duration = Duration::from_millis(50);
@@ -163,57 +165,53 @@ impl Pipeline {
             *w = Some(windows);
         }
     }
+}
 
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+#[async_trait::async_trait]
+impl Worker for Pipeline {
+    fn name(&self) -> &'static str {
+        "pipeline"
+    }
+
+    async fn work(&mut self) -> anyhow::Result<WorkerState> {
         let lease = Duration::from_secs(self.cfg.lease_secs.max(1));
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let rows = match self
-                .store
-                .inbox_claim(
-                    &self.owner,
-                    ClaimLimit {
-                        payloads: self.cfg.batch.max(1),
-                        items: self.cfg.max_items.max(1),
-                    },
-                    lease,
-                )
-                .await
-            {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::error!(error = %e, "claiming inbox payloads failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = shutdown.changed() => {}
-                    }
-                    continue;
-                }
-            };
-            if rows.is_empty() {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    // New payloads wake the worker at once; the timer only catches leases that
-                    // expired under another process.
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
-                    _ = shutdown.changed() => {}
-                }
-                continue;
-            }
-            let partial = rows.len() < self.cfg.batch.max(1)
-                && rows.iter().map(|r| r.items).sum::<i64>() < self.cfg.max_items;
-            self.handle(rows).await;
-            if partial {
-                // A trickle: let a few more payloads gather so that one transaction carries
-                // them all, instead of racing the intake for the writer on every request.
-                tokio::select! {
-                    _ = tokio::time::sleep(LINGER) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
+        let rows = self
+            .store
+            .inbox_claim(
+                &self.owner,
+                ClaimLimit {
+                    payloads: self.cfg.batch.max(1),
+                    items: self.cfg.max_items.max(1),
+                },
+                lease,
+            )
+            .await
+            .context("claiming inbox payloads")?;
+        if rows.is_empty() {
+            return Ok(WorkerState::Idle);
         }
+        let partial = rows.len() < self.cfg.batch.max(1)
+            && rows.iter().map(|r| r.items).sum::<i64>() < self.cfg.max_items;
+        self.handle(rows).await?;
+        Ok(if partial {
+            // A trickle: let a few more payloads gather so that one transaction carries
+            // them all, instead of racing the intake for the writer on every request.
+            WorkerState::Throttled(LINGER)
+        } else {
+            WorkerState::Busy
+        })
+    }
+
+    async fn wait_for_work(&mut self) {
+        tokio::select! {
+            _ = self.wake.notified() => {}
+            // New payloads wake the worker at once; the timer only catches leases that
+            // expired under another process.
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+
+    async fn stop(&mut self) {
         match self.store.inbox_release(&self.owner).await {
             Ok(n) if n > 0 => tracing::info!(payloads = n, "released unprocessed payloads"),
             Ok(_) => {}
@@ -222,8 +220,12 @@ impl Pipeline {
             }
         }
     }
+}
 
-    async fn handle(&self, rows: Vec<InboxRow>) {
+impl Pipeline {
+    /// Processes and commits claimed rows. An error leaves them leased: they are retried when
+    /// the lease expires (and quarantined whole after `max_attempts`).
+    async fn handle(&self, rows: Vec<InboxRow>) -> anyhow::Result<()> {
         let started = Instant::now();
         let rules = self.rules.clone();
         let sigma = self.sigma.clone();
@@ -238,15 +240,8 @@ impl Pipeline {
             (processed, windows)
         })
         .await;
-        let (processed, windows) = match processed {
-            Ok(p) => p,
-            Err(e) => {
-                // process_row catches decoder panics; reaching here means a bug elsewhere. The
-                // leases expire and the payloads are retried, then quarantined after max_attempts.
-                tracing::error!(error = %e, "processing task failed");
-                return;
-            }
-        };
+        // process_row catches decoder panics; failing here means a bug elsewhere.
+        let (processed, windows) = processed.context("the processing task failed")?;
         metrics::histogram!("irene_stage_seconds", "stage" => "decode_triage")
             .record(started.elapsed().as_secs_f64());
         for p in &processed {
@@ -265,49 +260,41 @@ impl Pipeline {
         let saved = if self.sigma.correlations().is_empty() {
             None
         } else {
-            match serde_json::to_string(&windows) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::error!(error = %e, "the correlation windows do not serialize; not committing");
-                    return;
-                }
-            }
+            Some(
+                serde_json::to_string(&windows)
+                    .context("the correlation windows do not serialize; not committing")?,
+            )
         };
-        match self
+        let summary = self
             .store
             .commit_processed_with(&self.owner, processed, saved.as_deref())
             .await
-        {
-            Ok(summary) => {
-                if summary.rows_skipped == 0 {
-                    self.put_windows(windows);
-                } else {
-                    // Another worker took some payloads over: their effect on the windows is
-                    // not ours to keep, so the next batch starts from the committed windows.
-                    tracing::warn!(
-                        skipped = summary.rows_skipped,
-                        "payloads were taken over by another worker"
-                    );
-                }
-                metrics::histogram!("irene_stage_seconds", "stage" => "commit")
-                    .record(commit_started.elapsed().as_secs_f64());
-                if !summary.changes.is_empty() {
-                    self.deliver_wake.notify_one();
-                }
-                if self.log_changes {
-                    log_changes(&summary.changes);
-                }
-                for change in &summary.changes {
-                    for t in &change.transitions {
-                        metrics::counter!("irene_case_transitions_total", "transition" => t.as_str())
-                            .increment(1);
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "committing processed payloads failed; they will be retried")
+            .context("committing processed payloads (they will be retried)")?;
+        if summary.rows_skipped == 0 {
+            self.put_windows(windows);
+        } else {
+            // Another worker took some payloads over: their effect on the windows is
+            // not ours to keep, so the next batch starts from the committed windows.
+            tracing::warn!(
+                skipped = summary.rows_skipped,
+                "payloads were taken over by another worker"
+            );
+        }
+        metrics::histogram!("irene_stage_seconds", "stage" => "commit")
+            .record(commit_started.elapsed().as_secs_f64());
+        if !summary.changes.is_empty() {
+            self.deliver_wake.notify_one();
+        }
+        if self.log_changes {
+            log_changes(&summary.changes);
+        }
+        for change in &summary.changes {
+            for t in &change.transitions {
+                metrics::counter!("irene_case_transitions_total", "transition" => t.as_str())
+                    .increment(1);
             }
         }
+        Ok(())
     }
 }
 
@@ -321,59 +308,6 @@ fn log_changes(changes: &[irene_core::Change]) {
             .filter(|t| **t != Transition::Occurrence)
         {
             tracing::info!(case = %ch.case.id, severity = ch.case.severity.as_str(), title = %ch.case.title, "case {} (no outputs configured)", t.as_str());
-        }
-    }
-}
-
-/// Resolves silent cases per source, once a minute.
-pub async fn run_expiry(
-    store: Arc<dyn Store>,
-    expiries: Vec<(String, chrono::Duration)>,
-    deliver_wake: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    if expiries.is_empty() {
-        return;
-    }
-    loop {
-        for (source, expiry) in &expiries {
-            match store
-                .cases_expire(source, *expiry, chrono::Utc::now())
-                .await
-            {
-                Ok(changes) if !changes.is_empty() => {
-                    metrics::counter!("irene_case_transitions_total", "transition" => "resolved")
-                        .increment(changes.len() as u64);
-                    tracing::info!(source, cases = changes.len(), "expired silent cases");
-                    deliver_wake.notify_one();
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(source, error = %e, "expiring cases failed"),
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// Forgets audit-log events older than the retention, once an hour.
-pub async fn run_event_retention(
-    store: Arc<dyn Store>,
-    retention: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    loop {
-        let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
-        match store.events_prune(before).await {
-            Ok(n) if n > 0 => tracing::info!(events = n, "forgot events past their retention"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning events failed; trying again later"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            _ = shutdown.changed() => return,
         }
     }
 }

@@ -1,15 +1,19 @@
-//! `irene serve`: opens the store, starts the intake writer, the pipeline and the expiry job,
-//! serves the API, and shuts all of it down in order on SIGTERM/SIGINT. No request logic here.
+//! `irene serve`: opens the store, builds the outputs, starts the intake writer and every
+//! background worker (pipeline, delivery, jobs, expiry, retention), serves the API, and shuts it
+//! all down in order on SIGTERM/SIGINT. No request logic and no work loops here.
 
 use crate::api::webhooks::GithubHook;
 use crate::api::{router, AppState};
 use crate::auth::Tokens;
 use crate::config::Config;
 use crate::deliver::Deliverer;
+use crate::expiry::ExpiryWorker;
 use crate::intake::Intake;
 use crate::jobs::Jobs;
-use crate::pipeline::{run_event_retention, run_expiry, Pipeline};
+use crate::pipeline::Pipeline;
+use crate::retention::RetentionWorker;
 use crate::telemetry::metrics_handle;
+use crate::worker::Workers;
 use anyhow::{bail, Context};
 use axum::extract::DefaultBodyLimit;
 use irene_rules::sigma::SigmaRules;
@@ -117,16 +121,21 @@ pub async fn run(
         deliver_wake: deliver_wake.clone(),
         log_changes: outputs.is_empty(),
     };
-    let pipeline_task = tokio::spawn(pipeline.run(stop_rx.clone()));
-    let expiry_task = tokio::spawn(run_expiry(
-        store.clone(),
-        cfg.expiries(),
-        deliver_wake.clone(),
+    let workers = Workers::new();
+    let mut tasks = vec![workers.spawn(pipeline, stop_rx.clone())];
+    tasks.push(workers.spawn(
+        ExpiryWorker {
+            store: store.clone(),
+            expiries: cfg.expiries(),
+            deliver_wake: deliver_wake.clone(),
+        },
         stop_rx.clone(),
     ));
-    let retention_task = tokio::spawn(run_event_retention(
-        store.clone(),
-        cfg.events.retention,
+    tasks.push(workers.spawn(
+        RetentionWorker {
+            store: store.clone(),
+            retention: cfg.events.retention,
+        },
         stop_rx.clone(),
     ));
     let deliverer = Deliverer {
@@ -136,7 +145,7 @@ pub async fn run(
         owner: worker_name(),
         wake: deliver_wake.clone(),
     };
-    let deliver_task = tokio::spawn(deliverer.run(stop_rx.clone()));
+    tasks.push(workers.spawn(deliverer.worker(), stop_rx.clone()));
     let jobs = Jobs {
         store: store.clone(),
         outputs: cfg.outputs.clone(),
@@ -145,7 +154,7 @@ pub async fn run(
         public_url: cfg.public_url(),
         wake: deliver_wake.clone(),
     };
-    let jobs_task = tokio::spawn(jobs.run(stop_rx.clone()));
+    tasks.push(workers.spawn(jobs, stop_rx.clone()));
 
     let state = AppState {
         store: store.clone(),
@@ -158,6 +167,7 @@ pub async fn run(
         wake: wake.clone(),
         deliver_wake,
         github_hooks: Arc::new(github_hooks),
+        workers,
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     axum::serve(listener, app)
@@ -169,11 +179,9 @@ pub async fn run(
     // The router (and with it every Intake handle) is gone: the writer drains and stops.
     let _ = intake_task.await;
     let _ = stop_tx.send(true);
-    let _ = pipeline_task.await;
-    let _ = expiry_task.await;
-    let _ = deliver_task.await;
-    let _ = jobs_task.await;
-    let _ = retention_task.await;
+    for task in tasks {
+        let _ = task.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -522,3 +522,36 @@ async fn sigterm_stops_cleanly_and_keeps_everything() {
     assert_eq!(cases.len(), 1);
     assert_eq!(cases[0]["key"], "kept");
 }
+
+#[tokio::test]
+async fn status_lists_every_worker_with_its_state_and_last_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let (status, resp) = s
+        .ingest("generic", generic_alert("w-1", "high").to_string())
+        .await;
+    assert_eq!(status, 202, "{resp}");
+    s.drained().await;
+    let (status, st) = s.get("/api/v1/status").await;
+    assert_eq!(status, 200, "{st}");
+    let workers = st["workers"].as_array().cloned().unwrap_or_default();
+    let by_name = |n: &str| {
+        workers
+            .iter()
+            .find(|w| w["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no worker {n} in {st}"))
+    };
+    for name in ["pipeline", "delivery", "expiry", "retention"] {
+        let w = by_name(name);
+        assert!(
+            ["idle", "busy", "throttled"].contains(&w["state"].as_str().unwrap_or("")),
+            "{w}"
+        );
+        assert_eq!(w["last_error"], Value::Null, "{w}");
+        assert_eq!(w["errors_total"], 0, "{w}");
+    }
+    assert!(by_name("pipeline")["runs"].as_u64().unwrap_or(0) >= 1);
+    // Without outputs the batch jobs have nothing to do and say so.
+    assert_eq!(by_name("jobs")["state"], "done");
+}

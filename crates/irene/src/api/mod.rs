@@ -37,6 +37,8 @@ pub struct AppState {
     pub deliver_wake: Arc<tokio::sync::Notify>,
     /// GitHub outputs that accept inbound webhooks.
     pub github_hooks: Arc<Vec<webhooks::GithubHook>>,
+    /// Every background worker's state and last error (for `/api/v1/status`).
+    pub workers: Arc<crate::worker::Workers>,
 }
 
 impl AppState {

@@ -15,7 +15,11 @@ use serde_json::{json, Value};
 pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
     let s = state.store.status().await?;
-    Ok(Json(serde_json::to_value(s).unwrap_or(Value::Null)))
+    let mut body = serde_json::to_value(s).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut body {
+        m.insert("workers".into(), json!(state.workers.list()));
+    }
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize, Default)]

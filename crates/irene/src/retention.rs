@@ -1,0 +1,40 @@
+//! The retention worker: forgets audit-log events older than `[events] retention`, once an
+//! hour, off the hot path. It never touches cases, alerts or their timelines.
+
+use crate::worker::{Worker, WorkerState};
+use anyhow::Context;
+use irene_store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+
+const EVERY: Duration = Duration::from_secs(3600);
+
+pub struct RetentionWorker {
+    pub store: Arc<dyn Store>,
+    pub retention: Duration,
+}
+
+#[async_trait::async_trait]
+impl Worker for RetentionWorker {
+    fn name(&self) -> &'static str {
+        "retention"
+    }
+
+    async fn work(&mut self) -> anyhow::Result<WorkerState> {
+        let now = chrono::Utc::now();
+        let before = now - chrono::Duration::from_std(self.retention).unwrap_or_default();
+        let n = self
+            .store
+            .events_prune(before)
+            .await
+            .context("pruning events")?;
+        if n > 0 {
+            tracing::info!(events = n, "forgot events past their retention");
+        }
+        Ok(WorkerState::Idle)
+    }
+
+    async fn wait_for_work(&mut self) {
+        tokio::time::sleep(EVERY).await
+    }
+}
