@@ -1,10 +1,12 @@
 //! `irene rules check` and `irene rules test`: compile rule files and try them on payload files,
 //! offline. Prints to stdout; changes nothing.
 
+use crate::evaluate::evaluate;
 use crate::rulefiles::{load_triage, read_rule_files, read_sigma_files};
 use anyhow::Context;
-use irene_rules::sigma::{logsource_of, SigmaRules};
-use irene_rules::TriageRules;
+use irene_core::Alert;
+use irene_rules::sigma::SigmaRules;
+use irene_rules::{TriageRules, Verdict};
 use irene_sources::{decoder, names, split_payload, Limits};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,64 +78,42 @@ pub fn test(
                 continue;
             }
         };
+        let now = chrono::Utc::now();
+        let explain = |a: Alert| {
+            let v = rules.explain(&a);
+            (a, v)
+        };
         for (i, item) in items.iter().enumerate() {
-            match dec.decode(item) {
-                Ok(decoded) => {
-                    for (j, event) in decoded.events.iter().enumerate() {
-                        let hits = sigma.matches(&logsource_of(&event.source), &event.raw);
-                        let what = format!(
-                            "{} item {i} event {j}: {} {}",
-                            path.display(),
-                            event.source,
-                            event.name
-                        );
-                        if hits.is_empty() {
-                            println!("{what}: no Sigma rule matches");
-                            continue;
-                        }
-                        println!("{what}: {} Sigma rule(s) match", hits.len());
-                        for r in hits {
-                            println!(
-                                "   {} {:?} (level {}, severity {}, author {})",
-                                r.id,
-                                r.title,
-                                r.level.as_deref().unwrap_or("-"),
-                                r.severity,
-                                r.author.as_deref().unwrap_or("-")
-                            );
-                        }
-                    }
-                    for mut alert in decoded.alerts {
-                        let verdict = rules.explain(&alert);
-                        alert.raw = serde_json::Value::Null;
-                        println!("{} item {i}:", path.display());
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&alert).unwrap_or_default()
-                        );
-                        match &verdict.rule {
-                            Some(rule) => println!(
-                                "=> severity {} decided by rule {rule:?}",
-                                verdict.severity
-                            ),
-                            None => println!(
-                                "=> no rule matched: source severity {} stands",
-                                verdict.severity
-                            ),
-                        }
-                        println!("   key {:?}, labels {:?}", verdict.key, verdict.labels);
-                        for e in &verdict.errors {
-                            println!("   rule {:?} could not be evaluated: {}", e.rule, e.message);
-                        }
-                    }
-                }
+            let out = match evaluate(dec, item, now, &sigma, explain) {
+                Ok(out) => out,
                 Err(e) => {
                     println!(
                         "{} item {i}: not decodable as {source}: {e}",
                         path.display()
                     );
                     failed = true;
+                    continue;
                 }
+            };
+            for (j, e) in out.events.into_iter().enumerate() {
+                let what = format!(
+                    "{} item {i} event {j}: {} {}",
+                    path.display(),
+                    e.event.source,
+                    e.event.name
+                );
+                if e.detections.is_empty() {
+                    println!("{what}: no Sigma rule matches");
+                    continue;
+                }
+                println!("{what}: {} Sigma rule(s) match", e.detections.len());
+                println!("   {}", e.detections.join(", "));
+                for (alert, verdict) in e.hits {
+                    print_verdict(&format!("{what}: Sigma hit"), alert, &verdict);
+                }
+            }
+            for (alert, verdict) in out.alerts {
+                print_verdict(&format!("{} item {i}", path.display()), alert, &verdict);
             }
         }
     }
@@ -142,4 +122,30 @@ pub fn test(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints a judged alert (without its raw payload) and what decided its severity.
+fn print_verdict(what: &str, mut alert: Alert, verdict: &Verdict) {
+    // a Sigma hit carries its rule (title, level, author, tags) in raw.rule
+    let sigma_rule = alert.raw.get("rule").cloned();
+    alert.raw = serde_json::Value::Null;
+    println!("{what}:");
+    if let Some(rule) = sigma_rule {
+        println!("   sigma rule {rule}");
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&alert).unwrap_or_default()
+    );
+    match &verdict.rule {
+        Some(rule) => println!("=> severity {} decided by rule {rule:?}", verdict.severity),
+        None => println!(
+            "=> no rule matched: source severity {} stands",
+            verdict.severity
+        ),
+    }
+    println!("   key {:?}, labels {:?}", verdict.key, verdict.labels);
+    for e in &verdict.errors {
+        println!("   rule {:?} could not be evaluated: {}", e.rule, e.message);
+    }
 }

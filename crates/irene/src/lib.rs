@@ -2,6 +2,7 @@
 //! The only crate that speaks HTTP or reads files; the crates below it stay pure or store-only.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cmd_deliveries;
@@ -9,6 +10,7 @@ pub mod cmd_ingest;
 pub mod cmd_rules;
 pub mod config;
 pub mod deliver;
+pub mod evaluate;
 pub mod expiry;
 pub mod intake;
 pub mod jobs;

@@ -4,6 +4,7 @@
 
 use crate::api::webhooks::GithubHook;
 use crate::api::{router, AppState};
+use crate::app::App;
 use crate::auth::Tokens;
 use crate::config::Config;
 use crate::deliver::Deliverer;
@@ -106,13 +107,14 @@ pub async fn run(
     let (intake, intake_task) = Intake::start(store.clone(), wake.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let rules = Arc::new(rules);
+    let sigma = Arc::new(sigma);
     let limits = Arc::new(Limits {
         max_depth: cfg.intake.max_depth,
     });
     let pipeline = Pipeline {
         store: store.clone(),
         rules: rules.clone(),
-        sigma: Arc::new(sigma),
+        sigma: sigma.clone(),
         windows: std::sync::Mutex::new(None),
         limits: limits.clone(),
         cfg: cfg.pipeline.clone(),
@@ -157,15 +159,18 @@ pub async fn run(
     tasks.push(workers.spawn(jobs, stop_rx.clone()));
 
     let state = AppState {
-        store: store.clone(),
-        rules,
+        app: App {
+            store: store.clone(),
+            intake,
+            limits,
+            max_body: cfg.intake.max_body_bytes,
+            rules,
+            sigma,
+            wake: wake.clone(),
+            deliver_wake,
+        },
         tokens: Arc::new(tokens),
-        intake,
-        limits,
-        max_body: cfg.intake.max_body_bytes,
         metrics: metrics_handle(),
-        wake: wake.clone(),
-        deliver_wake,
         github_hooks: Arc::new(github_hooks),
         workers,
     };

@@ -68,7 +68,7 @@ pub async fn list(
         limit: parse_limit(q.limit.as_deref(), 50)?,
         cursor: q.cursor.filter(|s| !s.is_empty()),
     };
-    let page = state.store.cases_list(&filter).await?;
+    let page = state.app.store.cases_list(&filter).await?;
     Ok(Json(
         json!({"cases": page.items, "next_cursor": page.next_cursor}),
     ))
@@ -82,6 +82,7 @@ pub async fn get_one(
     state.authorize(&headers, Scope::Read)?;
     let id = parse_id("case", &id)?;
     let detail = state
+        .app
         .store
         .case_get(id)
         .await?
@@ -114,16 +115,12 @@ pub async fn resolve(
         })?
     };
     let reason = body.reason.unwrap_or_default();
-    let (case, change) = state
-        .store
-        .case_resolve(id, &who, &reason)
+    let out = state
+        .app
+        .resolve_case(id, &who, &reason)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
-    if change.is_some() {
-        metrics::counter!("irene_case_transitions_total", "transition" => "resolved").increment(1);
-        state.deliver_wake.notify_one();
-    }
-    Ok(Json(json!({"case": case, "changed": change.is_some()})))
+    Ok(Json(json!({"case": out.case, "changed": out.changed})))
 }
 
 pub async fn alert(
@@ -134,6 +131,7 @@ pub async fn alert(
     state.authorize(&headers, Scope::Read)?;
     let id = parse_id("alert", &id)?;
     let stored = state
+        .app
         .store
         .alert_get(id)
         .await?

@@ -45,6 +45,7 @@ pub async fn list(
         None => None,
     };
     let page = state
+        .app
         .store
         .outbox_list(&DeliveryFilter {
             state: st,
@@ -69,10 +70,9 @@ pub async fn retry(
         .parse()
         .map_err(|_| ApiError::not_found(format!("no delivery {id:?}")))?;
     let row = state
-        .store
-        .outbox_retry(seq)
+        .app
+        .retry_delivery(seq)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dead delivery {seq}")))?;
-    state.deliver_wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({"delivery": row}))))
 }

@@ -63,7 +63,7 @@ pub async fn list(
         limit: parse_limit(q.limit.as_deref(), 50)?,
         cursor: set(q.cursor),
     };
-    let page = state.store.events_list(&filter).await?;
+    let page = state.app.store.events_list(&filter).await?;
     Ok(Json(
         json!({"events": page.items, "next_cursor": page.next_cursor}),
     ))

@@ -1,5 +1,6 @@
 //! The HTTP API v1 of DESIGN.md: routes, shared state and auth checks.
-//! Handlers translate HTTP to store and pipeline calls; they hold no business rules themselves.
+//! Handlers translate HTTP to the application layer (`crate::app`) and to store reads; they hold
+//! no business rules, wake no worker and count no case change themselves.
 
 mod cases;
 mod deliveries;
@@ -7,34 +8,24 @@ pub mod error;
 mod events;
 mod ingest;
 mod ops;
-mod rules_test;
+mod rules_dry_run;
 pub mod webhooks;
 
+use crate::app::App;
 use crate::auth::{Scope, Tokens};
-use crate::intake::Intake;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use error::{ApiError, ApiResult};
-use irene_rules::TriageRules;
-use irene_sources::Limits;
-use irene_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub rules: Arc<TriageRules>,
+    /// What the handlers ask Irene to do (accept, resolve, replay, …) and read (the store).
+    pub app: App,
     pub tokens: Arc<Tokens>,
-    pub intake: Intake,
-    pub limits: Arc<Limits>,
-    pub max_body: usize,
     pub metrics: PrometheusHandle,
-    /// Wakes the pipeline when something was put in the inbox outside the intake.
-    pub wake: Arc<tokio::sync::Notify>,
-    /// Wakes the delivery worker when a case changed outside the pipeline.
-    pub deliver_wake: Arc<tokio::sync::Notify>,
     /// GitHub outputs that accept inbound webhooks.
     pub github_hooks: Arc<Vec<webhooks::GithubHook>>,
     /// Every background worker's state and last error (for `/api/v1/status`).
@@ -64,7 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/deliveries", get(deliveries::list))
         .route("/api/v1/deliveries/{id}/retry", post(deliveries::retry))
         .route("/api/v1/webhooks/github", post(webhooks::github))
-        .route("/api/v1/rules/test", post(rules_test::test))
+        .route("/api/v1/rules/test", post(rules_dry_run::dry_run))
         .route("/api/v1/status", get(ops::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

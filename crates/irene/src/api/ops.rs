@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
-    let s = state.store.status().await?;
+    let s = state.app.store.status().await?;
     let mut body = serde_json::to_value(s).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut body {
         m.insert("workers".into(), json!(state.workers.list()));
@@ -36,6 +36,7 @@ pub async fn quarantine_list(
     state.authorize(&headers, Scope::Read)?;
     let limit = parse_limit(q.limit.as_deref(), 50)?;
     let page = state
+        .app
         .store
         .quarantine_list(limit, q.cursor.as_deref().filter(|c| !c.is_empty()))
         .await?;
@@ -52,11 +53,10 @@ pub async fn quarantine_retry(
     state.authorize(&headers, Scope::Admin)?;
     let id = parse_id("quarantine entry", &id)?;
     let inbox = state
-        .store
-        .quarantine_requeue(id, chrono::Utc::now())
+        .app
+        .requeue_quarantined(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no quarantined item {id}")))?;
-    state.wake.notify_one();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": inbox, "accepted": 1})),
@@ -68,7 +68,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state.store.ping().await?;
+    state.app.store.ping().await?;
     Ok(Json(json!({"status": "ready"})))
 }
 

@@ -72,26 +72,27 @@ pub async fn github(
         return ignored("the repository is not one of this output's");
     };
     let reference = ev.number.to_string();
-    let Some((case_id, ticket)) = state.store.ticket_find(&hook.output, &reference).await? else {
+    let Some((_case_id, ticket)) = state
+        .app
+        .store
+        .ticket_find(&hook.output, &reference)
+        .await?
+    else {
         return ignored("no case has this issue");
     };
     if ticket.data.get("actor").and_then(Value::as_str) == Some(ev.sender.as_str()) {
         return ignored("caused by Irene itself");
     }
     let by = format!("github:{}", ev.sender);
-    let Some((case, change)) = state
-        .store
-        .case_set_by_ticket(&hook.output, &reference, open, &by)
+    let Some(out) = state
+        .app
+        .set_case_by_ticket(&hook.output, &reference, open, &by)
         .await?
     else {
         return ignored("no case has this issue");
     };
-    if change.is_some() {
-        tracing::info!(case = %case_id, output = %hook.output, by, open, "case changed from its GitHub issue");
-        state.deliver_wake.notify_one();
-    }
     Ok((
         StatusCode::OK,
-        Json(json!({"case": case.id, "status": case.status, "changed": change.is_some()})),
+        Json(json!({"case": out.case.id, "status": out.case.status, "changed": out.changed})),
     ))
 }

@@ -1,0 +1,94 @@
+//! What people and services ask of cases, deliveries and the quarantine: resolve a case, follow
+//! a ticket closed or reopened on its service, replay a dead letter or a quarantined item. Each
+//! wakes the worker that has new work and counts the case transition, once, here.
+
+use super::App;
+use irene_core::{Case, Change};
+use irene_store::{DeliveryRow, Result};
+use uuid::Uuid;
+
+/// A case after an action, and whether the action changed it.
+#[derive(Debug, Clone)]
+pub struct CaseOutcome {
+    pub case: Case,
+    pub changed: bool,
+}
+
+impl App {
+    /// Counts a case change's transitions and wakes the delivery worker for its deliveries.
+    fn changed(&self, change: &Option<Change>) {
+        let Some(change) = change else { return };
+        for t in &change.transitions {
+            metrics::counter!("irene_case_transitions_total", "transition" => t.as_str())
+                .increment(1);
+        }
+        self.deliver_wake.notify_one();
+    }
+
+    /// Resolves a case by hand (`by` is who, `reason` why). `Ok(None)`: no such case.
+    pub async fn resolve_case(
+        &self,
+        id: Uuid,
+        by: &str,
+        reason: &str,
+    ) -> Result<Option<CaseOutcome>> {
+        let Some((case, change)) = self.store.case_resolve(id, by, reason).await? else {
+            return Ok(None);
+        };
+        self.changed(&change);
+        Ok(Some(CaseOutcome {
+            case,
+            changed: change.is_some(),
+        }))
+    }
+
+    /// A person opened (`open`) or closed the ticket `reference` on `output`: the case follows,
+    /// and every other output is told. `Ok(None)`: no case has that ticket.
+    pub async fn set_case_by_ticket(
+        &self,
+        output: &str,
+        reference: &str,
+        open: bool,
+        by: &str,
+    ) -> Result<Option<CaseOutcome>> {
+        let Some((case, change)) = self
+            .store
+            .case_set_by_ticket(output, reference, open, by)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if change.is_some() {
+            tracing::info!(case = %case.id, output, by, open, "case changed from its ticket");
+        }
+        self.changed(&change);
+        Ok(Some(CaseOutcome {
+            case,
+            changed: change.is_some(),
+        }))
+    }
+
+    /// Replays a dead letter. `Ok(None)`: no such dead letter.
+    pub async fn retry_delivery(&self, id: i64) -> Result<Option<DeliveryRow>> {
+        let row = self.store.outbox_retry(id).await?;
+        if row.is_some() {
+            metrics::counter!("irene_deliveries_replayed_total").increment(1);
+            self.deliver_wake.notify_one();
+        }
+        Ok(row)
+    }
+
+    /// Puts a quarantined item back into the inbox as a new payload (after a fix); returns the
+    /// new inbox id. `Ok(None)`: no such entry, or already requeued.
+    pub async fn requeue_quarantined(&self, id: Uuid) -> Result<Option<Uuid>> {
+        let inbox = self
+            .store
+            .quarantine_requeue(id, chrono::Utc::now())
+            .await?;
+        if inbox.is_some() {
+            metrics::counter!("irene_quarantine_requeued_total").increment(1);
+            self.wake.notify_one();
+        }
+        Ok(inbox)
+    }
+}
