@@ -9,6 +9,7 @@ pub mod cmd_ingest;
 pub mod cmd_rules;
 pub mod config;
 pub mod deliver;
+pub mod detect;
 pub mod intake;
 pub mod jobs;
 pub mod pipeline;

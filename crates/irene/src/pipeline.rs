@@ -3,7 +3,7 @@
 
 use crate::config::PipelineConfig;
 use irene_core::Transition;
-use irene_rules::sigma::{correlation_alert, hit_alert, logsource_of, SigmaRules, WindowState};
+use irene_rules::sigma::{hit_alert, logsource_of, SigmaRules};
 use irene_rules::TriageRules;
 use irene_sources::{decoder, split_payload, Limits};
 use irene_store::{ClaimLimit, InboxRow, Processed, ProcessedEvent, Quarantined, Store};
@@ -19,9 +19,6 @@ pub struct Pipeline {
     pub store: Arc<dyn Store>,
     pub rules: Arc<TriageRules>,
     pub sigma: Arc<SigmaRules>,
-    /// The correlation rules' windows as the last committed payload left them; `None` while a
-    /// batch holds them.
-    pub windows: std::sync::Mutex<Option<WindowState>>,
     pub limits: Arc<Limits>,
     pub cfg: PipelineConfig,
     pub owner: String,
@@ -34,11 +31,12 @@ pub struct Pipeline {
 
 /// Decodes and judges one payload. Never panics and never fails: whatever cannot be used is
 /// quarantined with the reason, item by item, so one bad item never holds back the others.
+/// Stateless only: correlation windows are counted by the store's commit, once it knows which
+/// events are new (see `detect.rs`).
 pub fn process_row(
     row: &InboxRow,
     rules: &TriageRules,
     sigma: &SigmaRules,
-    windows: &mut WindowState,
     limits: &Limits,
     max_attempts: i64,
 ) -> Processed {
@@ -103,20 +101,15 @@ pub fn process_row(
                 event.observed_at = Some(row.received_at);
             }
             // Sigma hits become alerts that go through triage like any other (the store counts
-            // them only if the event is new); correlation rules count them in their windows.
+            // them only if the event is new, and only then feeds its detections to the
+            // correlation windows).
             let matched = sigma.matches(&logsource_of(&event.source), &event.raw);
             let detections: Vec<String> = matched.iter().map(|r| r.id.clone()).collect();
-            let mut hits: Vec<_> = matched
+            let hits: Vec<_> = matched
                 .iter()
                 .filter(|r| sigma.rule_generates_alerts(r))
                 .map(|r| rules.judge(hit_alert(r, &event)))
                 .collect();
-            if !matched.is_empty() && !sigma.correlations().is_empty() {
-                let at = event.observed_at.unwrap_or(row.received_at);
-                for hit in sigma.correlate(windows, &matched, &event.raw, at) {
-                    hits.push(rules.judge(correlation_alert(&hit, &event)));
-                }
-            }
             out.events.push(ProcessedEvent {
                 index,
                 event,
@@ -135,35 +128,6 @@ pub fn process_row(
 }
 
 impl Pipeline {
-    /// The windows to process a batch with: those kept in memory, else the ones the store
-    /// saved with the last commit (at start, and after a failed or partial commit).
-    async fn take_windows(&self) -> WindowState {
-        let kept = self.windows.lock().ok().and_then(|mut w| w.take());
-        if let Some(w) = kept {
-            return w;
-        }
-        if self.sigma.correlations().is_empty() {
-            return WindowState::default();
-        }
-        match self.store.sigma_windows().await {
-            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "saved correlation windows are unreadable; starting empty");
-                WindowState::default()
-            }),
-            Ok(None) => WindowState::default(),
-            Err(e) => {
-                tracing::warn!(error = %e, "loading correlation windows failed; starting empty");
-                WindowState::default()
-            }
-        }
-    }
-
-    fn put_windows(&self, windows: WindowState) {
-        if let Ok(mut w) = self.windows.lock() {
-            *w = Some(windows);
-        }
-    }
-
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let lease = Duration::from_secs(self.cfg.lease_secs.max(1));
         loop {
@@ -179,6 +143,7 @@ impl Pipeline {
                         items: self.cfg.max_items.max(1),
                     },
                     lease,
+                    chrono::Utc::now(),
                 )
                 .await
             {
@@ -229,16 +194,13 @@ impl Pipeline {
         let sigma = self.sigma.clone();
         let limits = self.limits.clone();
         let max_attempts = self.cfg.max_attempts;
-        let mut windows = self.take_windows().await;
         let processed = tokio::task::spawn_blocking(move || {
-            let processed = rows
-                .iter()
-                .map(|r| process_row(r, &rules, &sigma, &mut windows, &limits, max_attempts))
-                .collect::<Vec<_>>();
-            (processed, windows)
+            rows.iter()
+                .map(|r| process_row(r, &rules, &sigma, &limits, max_attempts))
+                .collect::<Vec<_>>()
         })
         .await;
-        let (processed, windows) = match processed {
+        let processed = match processed {
             Ok(p) => p,
             Err(e) => {
                 // process_row catches decoder panics; reaching here means a bug elsewhere. The
@@ -260,30 +222,13 @@ impl Pipeline {
             }
         }
         let commit_started = Instant::now();
-        // The windows are saved with the payloads that moved them (only when there are
-        // correlation rules: otherwise they never change).
-        let saved = if self.sigma.correlations().is_empty() {
-            None
-        } else {
-            match serde_json::to_string(&windows) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::error!(error = %e, "the correlation windows do not serialize; not committing");
-                    return;
-                }
-            }
-        };
         match self
             .store
-            .commit_processed_with(&self.owner, processed, saved.as_deref())
+            .commit_processed(&self.owner, processed, chrono::Utc::now())
             .await
         {
             Ok(summary) => {
-                if summary.rows_skipped == 0 {
-                    self.put_windows(windows);
-                } else {
-                    // Another worker took some payloads over: their effect on the windows is
-                    // not ours to keep, so the next batch starts from the committed windows.
+                if summary.rows_skipped > 0 {
                     tracing::warn!(
                         skipped = summary.rows_skipped,
                         "payloads were taken over by another worker"
@@ -358,18 +303,27 @@ pub async fn run_expiry(
     }
 }
 
-/// Forgets audit-log events older than the retention, once an hour.
+/// Forgets audit-log events older than the retention, and correlation windows a day past their
+/// expiry, once an hour.
 pub async fn run_event_retention(
     store: Arc<dyn Store>,
     retention: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
-        let before = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+        let now = chrono::Utc::now();
+        let before = now - chrono::Duration::from_std(retention).unwrap_or_default();
         match store.events_prune(before).await {
             Ok(n) if n > 0 => tracing::info!(events = n, "forgot events past their retention"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning events failed; trying again later"),
+        }
+        match store.windows_prune(now).await {
+            Ok(n) if n > 0 => tracing::info!(windows = n, "forgot expired correlation windows"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning correlation windows failed; trying again later")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}

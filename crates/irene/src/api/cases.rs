@@ -116,7 +116,7 @@ pub async fn resolve(
     let reason = body.reason.unwrap_or_default();
     let (case, change) = state
         .store
-        .case_resolve(id, &who, &reason)
+        .case_resolve(id, &who, &reason, chrono::Utc::now())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
     if change.is_some() {

@@ -70,7 +70,7 @@ pub async fn retry(
         .map_err(|_| ApiError::not_found(format!("no delivery {id:?}")))?;
     let row = state
         .store
-        .outbox_retry(seq)
+        .outbox_retry(seq, chrono::Utc::now())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no dead delivery {seq}")))?;
     state.deliver_wake.notify_one();

@@ -81,7 +81,7 @@ pub async fn github(
     let by = format!("github:{}", ev.sender);
     let Some((case, change)) = state
         .store
-        .case_set_by_ticket(&hook.output, &reference, open, &by)
+        .case_set_by_ticket(&hook.output, &reference, open, &by, chrono::Utc::now())
         .await?
     else {
         return ignored("no case has this issue");
