@@ -1,6 +1,5 @@
 //! The Sigma correlator the store calls inside a commit: new events' detections fed into the
-//! correlation windows (rows), the hits judged by the triage rules. No I/O: the store loads and
-//! writes the rows.
+//! correlation window rows, the hits judged by triage. No I/O: the store loads and writes rows.
 
 use irene_core::{Correlator, Event, Fed, WindowKey, WindowRow};
 use irene_rules::sigma::{correlation_alert, SigmaRules};

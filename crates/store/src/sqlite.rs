@@ -1,5 +1,5 @@
 //! The SQLite store (WAL, one writer connection, a few readers), Irene's zero-set-up default.
-//! Owns SQL for SQLite only; what the rows mean is decided by `irene-core` and the pipeline.
+//! Owns the SQL of reads, claims and lists for SQLite; what a write means is `flow.rs`'s.
 
 use crate::page::{self, page};
 use crate::sqlite_tx::SqliteTx;
@@ -168,6 +168,20 @@ pub(crate) fn search_text(c: &Case) -> String {
         s.push('\n');
     }
     s
+}
+
+/// The case `id`, read on `conn` (a transaction's connection).
+pub(crate) async fn case_by_id(
+    conn: &mut sqlx::SqliteConnection,
+    id: Uuid,
+) -> Result<Option<Case>> {
+    let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.first()
+        .map(|r| case_from_doc(r.get::<&str, _>(0)))
+        .transpose()
 }
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound values; alerts bind 11 each).

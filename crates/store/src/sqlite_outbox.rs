@@ -2,6 +2,7 @@
 //! replayed. SQL only: what a finished delivery writes is decided in `flow.rs`.
 
 use crate::page::{self, page};
+use crate::sqlite::case_by_id;
 use crate::time::{from_micros, micros};
 use crate::tx::OutboxRow;
 use crate::{DeliveryFilter, DeliveryRow, Page, Result, StoreError};
@@ -92,7 +93,7 @@ pub(crate) async fn claim(
             (Some(d), _) => {
                 Some(serde_json::from_str(d).map_err(|e| StoreError::corrupt("case", e))?)
             }
-            (None, Some(id)) => load_case_doc(&mut tx, id).await?,
+            (None, Some(id)) => case_by_id(&mut tx, id).await?,
             (None, None) => None,
         };
         let alert = match &case {
@@ -120,18 +121,6 @@ pub(crate) async fn claim(
     tx.commit().await?;
     out.sort_by_key(|d| d.id);
     Ok(out)
-}
-
-async fn load_case_doc(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Case>> {
-    let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.first()
-        .map(|r| {
-            serde_json::from_str(r.get::<&str, _>(0)).map_err(|e| StoreError::corrupt("case", e))
-        })
-        .transpose()
 }
 
 async fn load_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Alert>> {

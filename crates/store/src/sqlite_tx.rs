@@ -1,7 +1,7 @@
 //! The SQLite transaction: `StoreTx` over the writer connection, with the durability asked
 //! for set before BEGIN and reset after COMMIT. SQL only; the flow that drives it is `flow.rs`.
 
-use crate::sqlite::{case_from_doc, search_text, severity_rank, uuid, CHUNK};
+use crate::sqlite::{case_by_id, case_from_doc, search_text, severity_rank, uuid, CHUNK};
 use crate::time::{from_micros, micros};
 use crate::tx::{AlertRow, EventRow, LeasedDelivery, OutboxRow, OutboxSet, QuarantineRow, StoreTx};
 use crate::{sqlite_events, sqlite_outbox, Result, StoreError};
@@ -175,13 +175,7 @@ impl StoreTx for SqliteTx {
     }
 
     async fn case_by_id(&mut self, id: Uuid) -> Result<Option<Case>> {
-        let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_all(self.conn())
-            .await?;
-        rows.first()
-            .map(|r| case_from_doc(r.get::<&str, _>(0)))
-            .transpose()
+        case_by_id(self.conn(), id).await
     }
 
     async fn case_by_ticket(&mut self, output: &str, reference: &str) -> Result<Option<Case>> {
