@@ -1480,12 +1480,18 @@ fn run_on_rows(
 #[test]
 fn windows_split_into_rows_give_the_same_hits() {
     let rules = all_kinds();
+    let mut fired_kinds = std::collections::BTreeSet::new();
     for seed in [0x9e37_79b9_7f4a_7c15, 7, 42] {
         let mut steps = stream(seed, 3_000);
         // in time order (late events are where rows and one state may differ: see window_rows)
         steps.sort_by_key(|(t, _)| *t);
         let straight = run(&rules, &mut WindowState::default(), &steps);
         assert!(straight.iter().filter(|s| !s.is_empty()).count() > 50);
+        for kind in ["brute[", "spray[", "abc[", "seq[", "brute-then-ok["] {
+            if straight.iter().any(|s| s.contains(kind)) {
+                fired_kinds.insert(kind);
+            }
+        }
         let mut rows = BTreeMap::new();
         let got = run_on_rows(&rules, &mut rows, &steps);
         assert_eq!(got, straight, "seed {seed}");
@@ -1505,6 +1511,11 @@ fn windows_split_into_rows_give_the_same_hits() {
             );
         }
     }
+    assert_eq!(
+        fired_kinds.len(),
+        5,
+        "every kind, the chain too: {fired_kinds:?}"
+    );
 }
 
 #[test]
