@@ -1,11 +1,5 @@
-//! The Store: everything Irene keeps (inbox, events, correlation windows, alerts, cases,
-//! timelines, quarantine, outbox, tickets) behind one trait. It owns the flow of a commit (which
-//! rows are still leased, which events are new, correlating them in order, writing changes with
-//! their timelines and deliveries) in backend-neutral code (`flow.rs`) over a small transaction
-//! trait (`StoreTx`) each backend implements with SQL; SQLite is the one backend so far. It does
-//! not decode, judge, plan or count windows itself: `irene-core`'s `correlate`, and the
-//! `Planner` and `Correlator` it is opened with, decide; it must not read a clock (callers pass
-//! `now`).
+//! The Store: what Irene keeps, and the flow of every write (`flow.rs`) over a backend's `StoreTx`.
+//! It decides no verdict, plan or window (core, Planner, Correlator do) and reads no clock (`now`).
 
 mod error;
 mod flow;
