@@ -5,6 +5,7 @@ pub mod alert;
 pub mod case;
 pub mod correlate;
 pub mod delivery;
+pub mod detect;
 pub mod event;
 pub mod severity;
 
@@ -14,5 +15,6 @@ pub use correlate::{
     correlate, expire, reopen_by_hand, resolve_by_hand, Change, Judged, Transition,
 };
 pub use delivery::{Action, Delivery, NoOutputs, Outcome, Planned, Planner, TicketState};
+pub use detect::{Correlator, Fed, NoCorrelations, WindowKey, WindowRow};
 pub use event::Event;
 pub use severity::{ParseSeverityError, Severity};

@@ -2,10 +2,10 @@
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory.
 
 use crate::pipeline::process_row;
-use irene_rules::sigma::{SigmaRules, WindowState};
+use irene_rules::sigma::SigmaRules;
 use irene_rules::{RuleFile, TriageRules};
 use irene_sources::Limits;
-use irene_store::{ClaimLimit, NewInbox, SqliteStore, Store};
+use irene_store::{ClaimLimit, Location, NewInbox};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -294,10 +294,12 @@ async fn pipeline_phase(
     planner: Option<std::sync::Arc<dyn irene_core::Planner>>,
 ) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut store = SqliteStore::open(dir.path()).await?;
-    if let Some(p) = planner {
-        store = store.with_planner(p);
-    }
+    let store = irene_store::open(
+        &Location::Sqlite(dir.path().to_path_buf()),
+        planner.unwrap_or_else(|| std::sync::Arc::new(irene_core::NoOutputs)),
+        std::sync::Arc::new(irene_core::NoCorrelations),
+    )
+    .await?;
     let per_payload = 100;
     let payloads = args.pipeline_alerts.div_ceil(per_payload);
     let mut batch = Vec::new();
@@ -326,7 +328,12 @@ async fn pipeline_phase(
     let started = Instant::now();
     loop {
         let rows = store
-            .inbox_claim("bench", ClaimLimit::payloads(20), Duration::from_secs(600))
+            .inbox_claim(
+                "bench",
+                ClaimLimit::payloads(20),
+                Duration::from_secs(600),
+                chrono::Utc::now(),
+            )
             .await?;
         if rows.is_empty() {
             break;
@@ -334,11 +341,13 @@ async fn pipeline_phase(
         let t = Instant::now();
         let processed: Vec<_> = rows
             .iter()
-            .map(|r| process_row(r, rules, &no_sigma, &mut WindowState::default(), &limits, 5))
+            .map(|r| process_row(r, rules, &no_sigma, &limits, 5))
             .collect();
         cpu_secs += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let summary = store.commit_processed("bench", processed).await?;
+        let summary = store
+            .commit_processed("bench", processed, chrono::Utc::now())
+            .await?;
         commit_secs += t.elapsed().as_secs_f64();
         alerts += summary.alerts;
     }

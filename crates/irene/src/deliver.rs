@@ -39,7 +39,7 @@ impl Journal for StoreJournal {
             return Err("a delivery without a case has no ticket".into());
         };
         self.store
-            .ticket_record(case_id, &d.output, self.kind, ticket)
+            .ticket_record(case_id, &d.output, self.kind, ticket, Utc::now())
             .await
             .map_err(|e| e.to_string())
     }
@@ -114,7 +114,7 @@ impl Worker for DeliveryWorker {
         let lease = Duration::from_secs(this.cfg.lease_secs.max(1));
         let claimed = this
             .store
-            .outbox_claim(&this.owner, this.cfg.batch.max(1), lease)
+            .outbox_claim(&this.owner, this.cfg.batch.max(1), lease, Utc::now())
             .await
             .context("claiming deliveries")?;
         if claimed.is_empty() {
@@ -175,7 +175,12 @@ impl Deliverer {
                 // An earlier delivery of this lane did not go through: this one waits for it.
                 let _ = self
                     .store
-                    .outbox_finish(&self.owner, d.id, Finish::Defer { until: Utc::now() })
+                    .outbox_finish(
+                        &self.owner,
+                        d.id,
+                        Finish::Defer { until: Utc::now() },
+                        Utc::now(),
+                    )
                     .await;
                 continue;
             }
@@ -192,7 +197,10 @@ impl Deliverer {
                     d.output
                 ),
             };
-            let _ = self.store.outbox_finish(&self.owner, d.id, finish).await;
+            let _ = self
+                .store
+                .outbox_finish(&self.owner, d.id, finish, Utc::now())
+                .await;
             return true;
         };
         let journal = StoreJournal {
@@ -227,7 +235,11 @@ impl Deliverer {
         }
         metrics::counter!("irene_deliveries_total", "output" => name, "result" => result)
             .increment(1);
-        if let Err(e) = self.store.outbox_finish(&self.owner, d.id, finish).await {
+        if let Err(e) = self
+            .store
+            .outbox_finish(&self.owner, d.id, finish, Utc::now())
+            .await
+        {
             tracing::error!(error = %e, delivery = d.id, "recording a delivery failed; it will be retried after its lease");
             return false;
         }

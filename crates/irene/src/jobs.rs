@@ -101,7 +101,9 @@ impl Jobs {
         }
         if !queued.is_empty() {
             tracing::info!(deliveries = queued.len(), "batch jobs queued deliveries");
-            self.store.outbox_enqueue(&queued).await?;
+            self.store
+                .outbox_enqueue(&queued, chrono::Utc::now())
+                .await?;
             self.wake.notify_one();
         }
         Ok(())

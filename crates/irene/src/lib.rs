@@ -10,6 +10,7 @@ pub mod cmd_ingest;
 pub mod cmd_rules;
 pub mod config;
 pub mod deliver;
+pub mod detect;
 pub mod evaluate;
 pub mod expiry;
 pub mod intake;

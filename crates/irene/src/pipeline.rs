@@ -1,15 +1,17 @@
-//! The pipeline worker: claims inbox payloads, decodes, judges and commits them with their case
-//! changes in one store transaction. It must not talk to the network; outputs come later.
+//! The pipeline worker: claims inbox payloads, evaluates their items (decode → Sigma → triage,
+//! `evaluate.rs`) and hands the results to the store's commit, which decides newness, feeds the
+//! correlation windows and writes the case changes with their deliveries in one transaction.
+//! It must not talk to the network nor keep state between batches.
 
 use crate::config::PipelineConfig;
+use crate::evaluate::evaluate;
 use crate::worker::{Worker, WorkerState};
 use anyhow::Context;
 use irene_core::Transition;
-use irene_rules::sigma::{correlation_alert, hit_alert, logsource_of, SigmaRules, WindowState};
+use irene_rules::sigma::SigmaRules;
 use irene_rules::TriageRules;
 use irene_sources::{decoder, split_payload, Limits};
 use irene_store::{ClaimLimit, InboxRow, Processed, ProcessedEvent, Quarantined, Store};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -21,9 +23,6 @@ pub struct Pipeline {
     pub store: Arc<dyn Store>,
     pub rules: Arc<TriageRules>,
     pub sigma: Arc<SigmaRules>,
-    /// The correlation rules' windows as the last committed payload left them; `None` while a
-    /// batch holds them.
-    pub windows: std::sync::Mutex<Option<WindowState>>,
     pub limits: Arc<Limits>,
     pub cfg: PipelineConfig,
     pub owner: String,
@@ -36,11 +35,12 @@ pub struct Pipeline {
 
 /// Decodes and judges one payload. Never panics and never fails: whatever cannot be used is
 /// quarantined with the reason, item by item, so one bad item never holds back the others.
+/// Stateless only: correlation windows are counted by the store's commit, once it knows which
+/// events are new (see `detect.rs`).
 pub fn process_row(
     row: &InboxRow,
     rules: &TriageRules,
     sigma: &SigmaRules,
-    windows: &mut WindowState,
     limits: &Limits,
     max_attempts: i64,
 ) -> Processed {
@@ -78,93 +78,29 @@ pub fn process_row(
     };
     for (index, item) in items.iter().enumerate() {
         let index = index as i64;
-        let result = catch_unwind(AssertUnwindSafe(|| dec.decode(item)));
-        let decoded = match result {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => {
-                out.quarantine.push(Quarantined {
-                    item_index: index,
-                    source: row.source.clone(),
-                    error: e.to_string(),
-                    raw: item.to_string(),
-                });
-                continue;
+        match evaluate(dec, item, row.received_at, sigma, |a| rules.judge(a)) {
+            Ok(evaluated) => {
+                // Sigma hits count only if their event is new: the store decides, and only then
+                // feeds the event's detections to the correlation windows.
+                out.events
+                    .extend(evaluated.events.into_iter().map(|e| ProcessedEvent {
+                        index,
+                        event: e.event,
+                        detections: e.detections,
+                        hits: e.hits,
+                    }));
+                out.alerts
+                    .extend(evaluated.alerts.into_iter().map(|j| (index, j)));
             }
-            Err(_) => {
-                out.quarantine.push(Quarantined {
-                    item_index: index,
-                    source: row.source.clone(),
-                    error: "the decoder crashed on this item (a bug in Irene); kept for replay after a fix".into(),
-                    raw: item.to_string(),
-                });
-                continue;
-            }
-        };
-        for mut event in decoded.events {
-            if event.observed_at.is_none() {
-                event.observed_at = Some(row.received_at);
-            }
-            // Sigma hits become alerts that go through triage like any other (the store counts
-            // them only if the event is new); correlation rules count them in their windows.
-            let matched = sigma.matches(&logsource_of(&event.source), &event.raw);
-            let detections: Vec<String> = matched.iter().map(|r| r.id.clone()).collect();
-            let mut hits: Vec<_> = matched
-                .iter()
-                .filter(|r| sigma.rule_generates_alerts(r))
-                .map(|r| rules.judge(hit_alert(r, &event)))
-                .collect();
-            if !matched.is_empty() && !sigma.correlations().is_empty() {
-                let at = event.observed_at.unwrap_or(row.received_at);
-                for hit in sigma.correlate(windows, &matched, &event.raw, at) {
-                    hits.push(rules.judge(correlation_alert(&hit, &event)));
-                }
-            }
-            out.events.push(ProcessedEvent {
-                index,
-                event,
-                detections,
-                hits,
-            });
-        }
-        for mut alert in decoded.alerts {
-            if alert.observed_at.is_none() {
-                alert.observed_at = Some(row.received_at);
-            }
-            out.alerts.push((index, rules.judge(alert)));
+            Err(e) => out.quarantine.push(Quarantined {
+                item_index: index,
+                source: row.source.clone(),
+                error: e.to_string(),
+                raw: item.to_string(),
+            }),
         }
     }
     out
-}
-
-impl Pipeline {
-    /// The windows to process a batch with: those kept in memory, else the ones the store
-    /// saved with the last commit (at start, and after a failed or partial commit).
-    async fn take_windows(&self) -> WindowState {
-        let kept = self.windows.lock().ok().and_then(|mut w| w.take());
-        if let Some(w) = kept {
-            return w;
-        }
-        if self.sigma.correlations().is_empty() {
-            return WindowState::default();
-        }
-        match self.store.sigma_windows().await {
-            Ok(Some(text)) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "saved correlation windows are unreadable; starting empty");
-                WindowState::default()
-            }),
-            Ok(None) => WindowState::default(),
-            Err(e) => {
-                tracing::warn!(error = %e, "loading correlation windows failed; starting empty");
-                WindowState::default()
-            }
-        }
-    }
-
-    fn put_windows(&self, windows: WindowState) {
-        if let Ok(mut w) = self.windows.lock() {
-            *w = Some(windows);
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -184,6 +120,7 @@ impl Worker for Pipeline {
                     items: self.cfg.max_items.max(1),
                 },
                 lease,
+                chrono::Utc::now(),
             )
             .await
             .context("claiming inbox payloads")?;
@@ -231,17 +168,14 @@ impl Pipeline {
         let sigma = self.sigma.clone();
         let limits = self.limits.clone();
         let max_attempts = self.cfg.max_attempts;
-        let mut windows = self.take_windows().await;
         let processed = tokio::task::spawn_blocking(move || {
-            let processed = rows
-                .iter()
-                .map(|r| process_row(r, &rules, &sigma, &mut windows, &limits, max_attempts))
-                .collect::<Vec<_>>();
-            (processed, windows)
+            rows.iter()
+                .map(|r| process_row(r, &rules, &sigma, &limits, max_attempts))
+                .collect::<Vec<_>>()
         })
-        .await;
+        .await
         // process_row catches decoder panics; failing here means a bug elsewhere.
-        let (processed, windows) = processed.context("the processing task failed")?;
+        .context("the processing task failed")?;
         metrics::histogram!("irene_stage_seconds", "stage" => "decode_triage")
             .record(started.elapsed().as_secs_f64());
         for p in &processed {
@@ -255,26 +189,12 @@ impl Pipeline {
             }
         }
         let commit_started = Instant::now();
-        // The windows are saved with the payloads that moved them (only when there are
-        // correlation rules: otherwise they never change).
-        let saved = if self.sigma.correlations().is_empty() {
-            None
-        } else {
-            Some(
-                serde_json::to_string(&windows)
-                    .context("the correlation windows do not serialize; not committing")?,
-            )
-        };
         let summary = self
             .store
-            .commit_processed_with(&self.owner, processed, saved.as_deref())
+            .commit_processed(&self.owner, processed, chrono::Utc::now())
             .await
             .context("committing processed payloads (they will be retried)")?;
-        if summary.rows_skipped == 0 {
-            self.put_windows(windows);
-        } else {
-            // Another worker took some payloads over: their effect on the windows is
-            // not ours to keep, so the next batch starts from the committed windows.
+        if summary.rows_skipped > 0 {
             tracing::warn!(
                 skipped = summary.rows_skipped,
                 "payloads were taken over by another worker"

@@ -1,5 +1,6 @@
-//! The retention worker: forgets audit-log events older than `[events] retention`, once an
-//! hour, off the hot path. It never touches cases, alerts or their timelines.
+//! The retention worker: forgets audit-log events older than `[events] retention` and
+//! correlation windows a day past their expiry, once an hour, off the hot path. It never
+//! touches cases, alerts or their timelines.
 
 use crate::worker::{Worker, WorkerState};
 use anyhow::Context;
@@ -30,6 +31,14 @@ impl Worker for RetentionWorker {
             .context("pruning events")?;
         if n > 0 {
             tracing::info!(events = n, "forgot events past their retention");
+        }
+        let n = self
+            .store
+            .windows_prune(now)
+            .await
+            .context("pruning correlation windows")?;
+        if n > 0 {
+            tracing::info!(windows = n, "forgot expired correlation windows");
         }
         Ok(WorkerState::Idle)
     }

@@ -20,7 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use irene_rules::sigma::SigmaRules;
 use irene_rules::TriageRules;
 use irene_sources::Limits;
-use irene_store::{SqliteStore, Store};
+use irene_store::{Location, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
@@ -83,12 +83,19 @@ pub async fn run(
             _ => None,
         })
         .collect();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&cfg.data_dir)
-            .await
-            .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?
-            .with_planner(Arc::new(routes)),
-    );
+    let rules = Arc::new(rules);
+    let sigma = Arc::new(sigma);
+    let correlator = Arc::new(crate::detect::SigmaCorrelator {
+        sigma: sigma.clone(),
+        rules: rules.clone(),
+    });
+    let store: Arc<dyn Store> = irene_store::open(
+        &Location::Sqlite(cfg.data_dir.clone()),
+        Arc::new(routes),
+        correlator,
+    )
+    .await
+    .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
     let addr = listener.local_addr()?;
     if tokens.is_open() {
         tracing::warn!(%addr, "no API tokens configured: the API is open to anyone on this machine (loopback only)");
@@ -106,8 +113,6 @@ pub async fn run(
     let deliver_wake = Arc::new(Notify::new());
     let (intake, intake_task) = Intake::start(store.clone(), wake.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let rules = Arc::new(rules);
-    let sigma = Arc::new(sigma);
     let limits = Arc::new(Limits {
         max_depth: cfg.intake.max_depth,
     });
@@ -115,7 +120,6 @@ pub async fn run(
         store: store.clone(),
         rules: rules.clone(),
         sigma: sigma.clone(),
-        windows: std::sync::Mutex::new(None),
         limits: limits.clone(),
         cfg: cfg.pipeline.clone(),
         owner: worker_name(),

@@ -344,3 +344,74 @@ async fn a_correlation_fires_across_a_restart_from_windows_kept_in_the_store() {
             .iter()
             .any(|x| x == "11111111-1111-1111-1111-111111111111"))));
 }
+
+/// One CloudTrail file holding the stop records `ns` (see [`stop_record`]).
+fn stop_file(ns: &[usize]) -> String {
+    let records: Vec<Value> = ns
+        .iter()
+        .map(|&n| serde_json::from_str::<Value>(&stop_record(n)).expect("json")[0].clone())
+        .collect();
+    Value::Array(records).to_string()
+}
+
+async fn post_and_drain(s: &Server, body: String) {
+    let (st, resp) = s.ingest("auto", body).await;
+    assert_eq!(st, 202, "{resp}");
+    s.drained().await;
+}
+
+async fn burst_cases(s: &Server) -> Vec<Value> {
+    s.all_cases("")
+        .await
+        .into_iter()
+        .filter(|c| c["type"] == BURST)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_redelivered_file_counts_nothing_in_a_correlation_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = burst_rules(dir.path());
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--sigma", rules.to_str().expect("utf-8 path")],
+    );
+    post_and_drain(&s, stop_file(&[0, 1])).await;
+    // CloudTrail delivers at least once: the same file again counts nothing.
+    post_and_drain(&s, stop_file(&[0, 1])).await;
+    assert!(
+        burst_cases(&s).await.is_empty(),
+        "two stops are not a burst"
+    );
+    // The third stop completes the burst: exactly one correlation case.
+    post_and_drain(&s, stop_file(&[2])).await;
+    let cases = burst_cases(&s).await;
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(cases[0]["count"], 1, "{cases:?}");
+}
+
+#[tokio::test]
+async fn a_redelivered_record_never_crosses_a_correlation_threshold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = burst_rules(dir.path());
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--sigma", rules.to_str().expect("utf-8 path")],
+    );
+    post_and_drain(&s, stop_file(&[0])).await;
+    post_and_drain(&s, stop_file(&[0])).await;
+    post_and_drain(&s, stop_file(&[1])).await;
+    assert!(
+        burst_cases(&s).await.is_empty(),
+        "a record delivered twice is one stop: two stops are not a burst"
+    );
+    // The duplicate of the second stop would be the third hit: it must not count (nor be
+    // where the burst fires and is lost)…
+    post_and_drain(&s, stop_file(&[1])).await;
+    assert!(burst_cases(&s).await.is_empty());
+    // …so the real third stop fires it, once.
+    post_and_drain(&s, stop_file(&[2])).await;
+    let cases = burst_cases(&s).await;
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(cases[0]["count"], 1, "{cases:?}");
+}

@@ -4,13 +4,14 @@
 //! and the alert.
 
 use chrono::{DateTime, TimeZone, Utc};
-use irene_core::{Actor, Event, Severity};
+use irene_core::{Actor, Event, Severity, WindowKey, WindowRow};
 use irene_rules::sigma::{
     correlation_alert, logsource_of, CorrelationKind, LogSource, SigmaError, SigmaRules,
     WindowState, MAX_CORRELATION_ENTRIES, MAX_GROUPS,
 };
 use irene_rules::RuleFile;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -1425,4 +1426,172 @@ fn no_correlations_no_work() {
     assert!(rules.correlate(&mut state, &hits, &e, at(0)).is_empty());
     assert!(state.is_empty());
     assert!(rules.rule_generates_alerts(hits[0]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows: the windows split per correlation and group, as a store keeps them
+
+/// Runs `steps` as a store does: for each event only the rows of the windows it could touch
+/// are loaded, rebuilt into a partial state, fed, and written back (changed rows) or deleted
+/// (emptied rows). What fires at each step, as [`run`] gives it.
+fn run_on_rows(
+    rules: &SigmaRules,
+    rows: &mut BTreeMap<WindowKey, WindowRow>,
+    steps: &[(i64, Value)],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (s, e) in steps {
+        let ids: Vec<String> = rules
+            .matches(&cloudtrail(), e)
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        let keys = rules.window_keys(&ids, e);
+        let loaded: Vec<WindowRow> = keys.iter().filter_map(|k| rows.get(k).cloned()).collect();
+        let mut state = rules.windows_from_rows(&loaded);
+        let fired = rules
+            .correlate_detections(&mut state, &ids, e, at(*s))
+            .iter()
+            .map(|h| {
+                let group: Vec<&str> = h.group.iter().map(|(_, v)| v.as_str()).collect();
+                format!("{}[{}]={}", h.correlation.id, group.join(","), h.count)
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push(fired);
+        let after = rules.window_rows(&state);
+        for row in &after {
+            assert!(
+                keys.contains(&row.key),
+                "{:?} changed but not in the keys",
+                row.key
+            );
+        }
+        for k in &keys {
+            rows.remove(k);
+        }
+        for row in after {
+            rows.insert(row.key.clone(), row);
+        }
+    }
+    out
+}
+
+#[test]
+fn windows_split_into_rows_give_the_same_hits() {
+    let rules = all_kinds();
+    let mut fired_kinds = std::collections::BTreeSet::new();
+    for seed in [0x9e37_79b9_7f4a_7c15, 7, 42] {
+        let mut steps = stream(seed, 3_000);
+        // in time order (late events are where rows and one state may differ: see window_rows)
+        steps.sort_by_key(|(t, _)| *t);
+        let straight = run(&rules, &mut WindowState::default(), &steps);
+        assert!(straight.iter().filter(|s| !s.is_empty()).count() > 50);
+        for kind in ["brute[", "spray[", "abc[", "seq[", "brute-then-ok["] {
+            if straight.iter().any(|s| s.contains(kind)) {
+                fired_kinds.insert(kind);
+            }
+        }
+        let mut rows = BTreeMap::new();
+        let got = run_on_rows(&rules, &mut rows, &steps);
+        assert_eq!(got, straight, "seed {seed}");
+        // the rows left are the windows the uninterrupted state holds, or expired ones
+        let last = steps.last().map_or(0, |(t, _)| *t);
+        let mut whole = WindowState::default();
+        run(&rules, &mut whole, &steps);
+        let live: Vec<WindowKey> = rules
+            .window_rows(&whole)
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        for (k, row) in &rows {
+            assert!(
+                live.contains(k) || row.expires_at < at(last),
+                "{k:?} is neither live nor expired"
+            );
+        }
+    }
+    assert_eq!(
+        fired_kinds.len(),
+        5,
+        "every kind, the chain too: {fired_kinds:?}"
+    );
+}
+
+#[test]
+fn window_rows_table() {
+    let rules = load(&[corr(
+        "brute",
+        "type: event_count\nrules: [fail]\ngroup-by: [userIdentity.userName]\ntimespan: 2m\n\
+         condition: {gte: 3}\n",
+    )]);
+    let cases: Vec<Case> = vec![
+        (
+            "a threshold reached over rows",
+            vec![(0, fail("alice")), (10, fail("alice")), (20, fail("alice"))],
+            vec!["", "", "brute[alice]=3"],
+        ),
+        (
+            "groups are rows of their own",
+            vec![
+                (0, fail("alice")),
+                (1, fail("bob")),
+                (2, fail("alice")),
+                (3, fail("bob")),
+                (4, fail("alice")),
+            ],
+            vec!["", "", "", "", "brute[alice]=3"],
+        ),
+        (
+            "a row past its timespan counts nothing",
+            vec![
+                (0, fail("alice")),
+                (10, fail("alice")),
+                (200, fail("alice")),
+            ],
+            vec!["", "", ""],
+        ),
+        (
+            "the window empties when it fires, and its row goes",
+            vec![
+                (0, fail("alice")),
+                (1, fail("alice")),
+                (2, fail("alice")),
+                (3, fail("alice")),
+            ],
+            vec!["", "", "brute[alice]=3", ""],
+        ),
+    ];
+    for (what, steps, want) in &cases {
+        let mut rows = BTreeMap::new();
+        assert_eq!(&run_on_rows(&rules, &mut rows, steps), want, "{what}");
+        assert_eq!(
+            run(&rules, &mut WindowState::default(), steps),
+            *want,
+            "{what}"
+        );
+    }
+    // a row's expiry is its newest hit plus the timespan; an emptied window has no row
+    let mut rows = BTreeMap::new();
+    run_on_rows(
+        &rules,
+        &mut rows,
+        &[(0, fail("alice")), (30, fail("alice"))],
+    );
+    let row = rows.values().next().expect("a row");
+    assert_eq!(row.key.correlation, "brute");
+    assert_eq!(row.key.group, r#"["alice"]"#);
+    assert_eq!(row.expires_at, at(30 + 120));
+    run_on_rows(&rules, &mut rows, &[(40, fail("alice"))]);
+    assert!(rows.is_empty(), "{rows:?}");
+    // unreadable rows, and rows of another definition, start empty
+    let junk = WindowRow {
+        key: WindowKey {
+            correlation: "brute".into(),
+            group: r#"["alice"]"#.into(),
+        },
+        state: "not json".into(),
+        expires_at: at(0),
+    };
+    assert!(rules.windows_from_rows(&[junk]).is_empty());
 }

@@ -1,29 +1,73 @@
-//! The Store: everything Irene keeps (inbox, alerts, cases, timelines, quarantine), behind one
-//! trait with an SQLite implementation. It must not decode, judge or decide: callers pass verdicts.
+//! The Store: what Irene keeps, and the flow of every write (`flow.rs`) over a backend's `StoreTx`.
+//! It decides no verdict, plan or window (core, Planner, Correlator do) and reads no clock (`now`).
 
 mod error;
+mod flow;
 mod model;
+mod page;
 mod sqlite;
 mod sqlite_events;
 mod sqlite_outbox;
+mod sqlite_tx;
 mod time;
+mod tx;
 
 pub use error::StoreError;
 pub use model::*;
 pub use sqlite::SqliteStore;
+pub use tx::{AlertRow, EventRow, LeasedDelivery, OutboxRow, OutboxSet, QuarantineRow, StoreTx};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use irene_core::{Case, Change, Delivery, Severity, TicketState};
+use irene_core::{Case, Change, Correlator, Delivery, Planner, Severity, TicketState};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// One store, many implementations (SQLite now, PostgreSQL next). Every method is one
-/// transaction unless it says otherwise; the pipeline never holds a transaction open itself.
+/// Where a store keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An embedded SQLite database in this data directory (locked for this process).
+    Sqlite(PathBuf),
+}
+
+/// Opens the store at `location`, creating and migrating it if needed. `planner` says which
+/// deliveries a case change implies and `correlator` counts new events in correlation
+/// windows; both are called inside the store's transactions.
+pub async fn open(
+    location: &Location,
+    planner: Arc<dyn Planner>,
+    correlator: Arc<dyn Correlator>,
+) -> Result<Arc<dyn Store>> {
+    match location {
+        Location::Sqlite(dir) => Ok(Arc::new(
+            SqliteStore::open(dir)
+                .await?
+                .with_planner(planner)
+                .with_correlator(correlator),
+        )),
+    }
+}
+
+/// One store, many backends (SQLite now, PostgreSQL next). A backend implements the reads, a
+/// few statements of its own (claims, lists, prunes) and [`begin`](Store::begin), which gives
+/// a [`StoreTx`]; the methods that change cases are provided here, over that transaction, so
+/// every backend runs the same flow. Every method is one transaction unless it says otherwise;
+/// the pipeline never holds a transaction open itself. No method reads a clock: time-dependent
+/// ones take `now`.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Starts a transaction. `durable`: its commit is on disk when it returns (a client is
+    /// answered about it); otherwise a crash may roll it back whole, which the inbox replays.
+    async fn begin(&self, durable: bool) -> Result<Box<dyn StoreTx + '_>>;
+    /// Says which deliveries a case change implies (called inside the change's transaction).
+    fn planner(&self) -> &dyn Planner;
+    /// Counts new events in correlation windows (called inside the commit).
+    fn correlator(&self) -> &dyn Correlator;
+
     /// Appends payloads to the inbox in ONE durable transaction (group commit). When it returns
     /// Ok, every payload is on disk.
     async fn inbox_append(&self, items: &[NewInbox]) -> Result<()>;
@@ -35,31 +79,25 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         limit: ClaimLimit,
         lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Vec<InboxRow>>;
 
     /// Gives back the rows `owner` holds, unprocessed (graceful shutdown).
     async fn inbox_release(&self, owner: &str) -> Result<u64>;
 
-    /// Writes the outcome of claimed rows in one transaction: alerts, case changes with their
-    /// timelines, quarantined items, and the rows marked done. Rows no longer leased by `owner`
-    /// are skipped whole (another worker owns them now), so nothing is written twice.
-    async fn commit_processed(&self, owner: &str, batch: Vec<Processed>) -> Result<CommitSummary> {
-        self.commit_processed_with(owner, batch, None).await
-    }
-
-    /// `commit_processed`, also saving the Sigma correlation windows as they are after this
-    /// batch (`windows`, JSON) in the same transaction: a restart resumes from exactly the
-    /// state of the last committed payload. Saved only when no row of the batch was skipped
-    /// (another worker's payloads must not move this worker's windows).
-    async fn commit_processed_with(
+    /// Writes the outcome of claimed rows in one transaction: alerts, events (once per source
+    /// id), the correlation windows the new events move and the alerts they fire, case changes
+    /// with their timelines and deliveries, quarantined items, and the rows marked done. Rows
+    /// no longer leased by `owner` are skipped whole (another worker owns them now), so nothing
+    /// is written twice.
+    async fn commit_processed(
         &self,
         owner: &str,
         batch: Vec<Processed>,
-        windows: Option<&str>,
-    ) -> Result<CommitSummary>;
-
-    /// The Sigma correlation windows saved by the last commit, if any.
-    async fn sigma_windows(&self) -> Result<Option<String>>;
+        now: DateTime<Utc>,
+    ) -> Result<CommitSummary> {
+        flow::commit_processed(self, owner, batch, now).await
+    }
 
     async fn cases_list(&self, filter: &CaseFilter) -> Result<Page<Case>>;
     async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>>;
@@ -69,14 +107,19 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         by: &str,
         reason: &str,
-    ) -> Result<Option<(Case, Option<Change>)>>;
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Case, Option<Change>)>> {
+        flow::case_resolve(self, id, by, reason, now).await
+    }
     /// Resolves open cases of `source` silent since before `now - expiry`.
     async fn cases_expire(
         &self,
         source: &str,
         expiry: chrono::Duration,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Change>>;
+    ) -> Result<Vec<Change>> {
+        flow::cases_expire(self, source, expiry, now).await
+    }
 
     async fn alert_get(&self, id: Uuid) -> Result<Option<StoredAlert>>;
 
@@ -84,6 +127,10 @@ pub trait Store: Send + Sync + 'static {
     async fn events_list(&self, filter: &EventFilter) -> Result<Page<StoredEvent>>;
     /// Forgets events received before `before` (the retention).
     async fn events_prune(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// Forgets correlation windows that expired (in event time) more than a day before `now`
+    /// and that no commit wrote for a day: a window past its expiry counts nothing more for
+    /// events in time; the day leaves room for late events, and for replays of old logs.
+    async fn windows_prune(&self, now: DateTime<Utc>) -> Result<u64>;
 
     async fn quarantine_list(
         &self,
@@ -102,21 +149,32 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         limit: usize,
         lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Delivery>>;
     /// Records how an attempt ended (with the ticket, a timeline entry on the case, and the
     /// repeats a resolve absorbed). `Ok(false)`: `owner` no longer holds the delivery.
-    async fn outbox_finish(&self, owner: &str, id: i64, finish: Finish) -> Result<bool>;
+    async fn outbox_finish(
+        &self,
+        owner: &str,
+        id: i64,
+        finish: Finish,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        flow::outbox_finish(self, owner, id, finish, now).await
+    }
     /// Gives back the deliveries `owner` holds (graceful shutdown).
     async fn outbox_release(&self, owner: &str) -> Result<u64>;
     /// When the earliest pending delivery falls due (the worker's sleep).
     async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>>;
     async fn outbox_list(&self, filter: &DeliveryFilter) -> Result<Page<DeliveryRow>>;
     /// Replays a dead letter (attempts start again, due now). `Ok(None)`: no such dead letter.
-    async fn outbox_retry(&self, id: i64) -> Result<Option<DeliveryRow>>;
+    async fn outbox_retry(&self, id: i64, now: DateTime<Utc>) -> Result<Option<DeliveryRow>>;
     /// Forgets deliveries sent before `before` (the case timelines keep their notes).
     async fn outbox_prune(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Adds deliveries that no case change implies (batch jobs), durably.
-    async fn outbox_enqueue(&self, items: &[NewDelivery]) -> Result<()>;
+    async fn outbox_enqueue(&self, items: &[NewDelivery], now: DateTime<Utc>) -> Result<()> {
+        flow::outbox_enqueue(self, items, now).await
+    }
     /// Durably records an output's ticket for a case before a call whose effect a crash could
     /// lose (the intent to create a GitHub issue).
     async fn ticket_record(
@@ -125,7 +183,10 @@ pub trait Store: Send + Sync + 'static {
         output: &str,
         kind: &str,
         ticket: &TicketState,
-    ) -> Result<()>;
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        flow::ticket_record(self, case_id, output, kind, ticket, now).await
+    }
     /// The case and ticket that `output` knows as `reference` (an issue number).
     async fn ticket_find(
         &self,
@@ -141,7 +202,10 @@ pub trait Store: Send + Sync + 'static {
         reference: &str,
         open: bool,
         by: &str,
-    ) -> Result<Option<(Case, Option<Change>)>>;
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Case, Option<Change>)>> {
+        flow::case_set_by_ticket(self, output, reference, open, by, now).await
+    }
     /// Whether the job `name` is due (last run at least `every` ago), marking it run if so.
     /// The first call only starts the clock.
     async fn job_due(&self, name: &str, every: Duration, now: DateTime<Utc>) -> Result<bool>;
@@ -160,4 +224,6 @@ pub trait Store: Send + Sync + 'static {
     async fn status(&self) -> Result<StatusCounts>;
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Closes the connections (at exit); the store is not used after.
+    async fn close(&self);
 }

@@ -76,7 +76,7 @@ pub struct Processed {
 pub struct ProcessedEvent {
     pub index: i64,
     pub event: Event,
-    /// The ids of the Sigma rules it matched.
+    /// The ids of the Sigma rules it matched (fed to the store's `Correlator` if it is new).
     pub detections: Vec<String>,
     /// Those hits as judged alerts. They count only if the event is new: a record delivered
     /// twice (same source id) is stored once and its hits are not counted again.

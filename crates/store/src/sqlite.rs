@@ -1,22 +1,24 @@
 //! The SQLite store (WAL, one writer connection, a few readers), Irene's zero-set-up default.
-//! Owns SQL for SQLite only; what the rows mean is decided by `irene-core` and the pipeline.
+//! Owns the SQL of reads, claims and lists for SQLite; what a write means is `flow.rs`'s.
 
-use crate::time::{from_micros, micros, now};
+use crate::page::{self, page};
+use crate::sqlite_tx::SqliteTx;
+use crate::time::{from_micros, micros};
+use crate::tx::StoreTx;
 use crate::{sqlite_events, sqlite_outbox};
 use crate::{
-    CaseDetail, CaseFilter, ClaimLimit, CommitSummary, DeliveryFilter, DeliveryRow, EventFilter,
-    Finish, InboxRow, NewDelivery, NewInbox, Occurrence, Page, Processed, QuarantineEntry,
-    Quarantined, Result, StatusCounts, Store, StoreError, StoredAlert, StoredEvent,
+    CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, InboxRow,
+    NewInbox, Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError,
+    StoredAlert, StoredEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{
-    correlate, expire, reopen_by_hand, resolve_by_hand, Case, Change, Delivery, Judged, NoOutputs,
-    Planner, Severity, TicketState, TimelineEntry,
+    Case, Correlator, Delivery, Judged, NoCorrelations, NoOutputs, Planner, Severity, TicketState,
+    TimelineEntry,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
-use std::collections::{HashMap, HashSet};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -28,6 +30,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Says which deliveries a case change implies; they are written in the change's transaction.
     planner: Arc<dyn Planner>,
+    /// Counts new events in correlation windows inside the commit.
+    correlator: Arc<dyn Correlator>,
     /// Held for the store's life: one process per data directory.
     _lock: std::fs::File,
 }
@@ -84,6 +88,7 @@ impl SqliteStore {
             writer,
             reader,
             planner: Arc::new(NoOutputs),
+            correlator: Arc::new(NoCorrelations),
             _lock: lock,
         })
     }
@@ -94,23 +99,16 @@ impl SqliteStore {
         self
     }
 
+    /// Sets the correlator the commit feeds new events to (default: no correlations).
+    pub fn with_correlator(mut self, correlator: Arc<dyn Correlator>) -> Self {
+        self.correlator = correlator;
+        self
+    }
+
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
     }
-}
-
-/// Makes the writer connection's next commits fsync before returning (`on`) or not. In WAL
-/// mode an fsync'd commit also makes every earlier commit durable, so only the writes a client
-/// is answered about need it; a crash loses at most replayable pipeline work.
-async fn durable(conn: &mut sqlx::SqliteConnection, on: bool) -> Result<()> {
-    let pragma = if on {
-        "PRAGMA synchronous = FULL"
-    } else {
-        "PRAGMA synchronous = NORMAL"
-    };
-    sqlx::query(pragma).execute(&mut *conn).await?;
-    Ok(())
 }
 
 /// Inserts inbox rows with one statement. `fsync`: wrap it in `PRAGMA synchronous = FULL` …
@@ -145,23 +143,19 @@ async fn inbox_insert(
 // rows were not all read only later, and until then it pins the connection's WAL snapshot,
 // so the next read on that pooled connection would not see newer commits (sqlx #2543).
 
-fn uuid(s: &str, what: &'static str) -> Result<Uuid> {
+pub(crate) fn uuid(s: &str, what: &'static str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|e| StoreError::corrupt(what, e))
 }
 
-fn case_from_doc(doc: &str) -> Result<Case> {
+pub(crate) fn case_from_doc(doc: &str) -> Result<Case> {
     serde_json::from_str(doc).map_err(|e| StoreError::corrupt("case", e))
 }
 
-fn to_json<T: serde::Serialize>(v: &T, what: &'static str) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
-}
-
-fn severity_rank(s: Severity) -> i64 {
+pub(crate) fn severity_rank(s: Severity) -> i64 {
     s as i64
 }
 
-fn search_text(c: &Case) -> String {
+pub(crate) fn search_text(c: &Case) -> String {
     let mut s = String::with_capacity(c.title.len() + c.key.len() + c.kind.len() + 16);
     for part in [
         &c.title,
@@ -176,92 +170,22 @@ fn search_text(c: &Case) -> String {
     s
 }
 
-async fn load_case(tx: &mut Transaction<'_, Sqlite>, id: Uuid) -> Result<Option<Case>> {
-    let row = sqlx::query("SELECT doc FROM cases WHERE id = ?")
+/// The case `id`, read on `conn` (a transaction's connection).
+pub(crate) async fn case_by_id(
+    conn: &mut sqlx::SqliteConnection,
+    id: Uuid,
+) -> Result<Option<Case>> {
+    let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
         .bind(id.to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
-    row.first()
+    rows.first()
         .map(|r| case_from_doc(r.get::<&str, _>(0)))
         .transpose()
 }
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound values; alerts bind 11 each).
-const CHUNK: usize = 500;
-
-/// An alert about to be inserted.
-struct AlertRow<'a> {
-    id: String,
-    inbox_id: String,
-    index: i64,
-    case_id: Option<String>,
-    received_at: i64,
-    doc: String,
-    judged: &'a Judged,
-}
-
-/// Writes case changes, their timelines and the deliveries they imply: always together, in the
-/// caller's transaction. A case changed several times is written once, in its last state;
-/// every timeline entry stays. `skip`: an output that is told nothing.
-async fn write_changes(
-    tx: &mut Transaction<'_, Sqlite>,
-    changes: &[Change],
-    planner: &dyn Planner,
-    skip: Option<&str>,
-) -> Result<()> {
-    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(changes.len());
-    for (i, ch) in changes.iter().enumerate() {
-        last.insert(ch.case.id, i);
-    }
-    let mut finals: Vec<&Case> = last.values().map(|&i| &changes[i].case).collect();
-    finals.sort_by_key(|c| c.id);
-    for chunk in finals.chunks(CHUNK) {
-        let mut rows = Vec::with_capacity(chunk.len());
-        for c in chunk {
-            rows.push((c, to_json(c, "case")?, search_text(c)));
-        }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO cases (id, key, source, severity_rank, status, last_seen, search, doc) ",
-        );
-        qb.push_values(rows, |mut b, (c, doc, search)| {
-            b.push_bind(c.id.to_string())
-                .push_bind(c.key.clone())
-                .push_bind(c.source.clone())
-                .push_bind(severity_rank(c.severity))
-                .push_bind(c.status.as_str())
-                .push_bind(micros(c.last_seen))
-                .push_bind(search)
-                .push_bind(doc);
-        });
-        qb.push(
-            " ON CONFLICT(id) DO UPDATE SET severity_rank = excluded.severity_rank, status = excluded.status,
-              last_seen = excluded.last_seen, search = excluded.search, doc = excluded.doc",
-        );
-        qb.build().execute(&mut **tx).await?;
-    }
-    let entries: Vec<(Uuid, &TimelineEntry)> = changes
-        .iter()
-        .flat_map(|ch| ch.timeline.iter().map(move |t| (ch.case.id, t)))
-        .collect();
-    for chunk in entries.chunks(CHUNK) {
-        let mut rows = Vec::with_capacity(chunk.len());
-        for (case_id, t) in chunk {
-            rows.push((case_id, t, to_json(&t.detail, "timeline")?));
-        }
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO timeline (case_id, at, kind, alert_id, detail) ");
-        qb.push_values(rows, |mut b, (case_id, t, detail)| {
-            b.push_bind(case_id.to_string())
-                .push_bind(micros(t.at))
-                .push_bind(t.kind.as_str())
-                .push_bind(t.alert_id.map(|a| a.to_string()))
-                .push_bind(detail);
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
-    sqlite_outbox::enqueue_planned(&mut *tx, changes, planner, skip, now()).await?;
-    Ok(())
-}
+pub(crate) const CHUNK: usize = 500;
 
 /// A `<micros>.<uuid>` cursor (cases by last seen, events by time).
 pub(crate) fn parse_time_cursor(cursor: &str) -> Result<(i64, String)> {
@@ -273,24 +197,33 @@ pub(crate) fn parse_time_cursor(cursor: &str) -> Result<(i64, String)> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn begin(&self, durable: bool) -> Result<Box<dyn StoreTx + '_>> {
+        Ok(Box::new(SqliteTx::begin(&self.writer, durable).await?))
+    }
+
+    fn planner(&self) -> &dyn Planner {
+        &*self.planner
+    }
+
+    fn correlator(&self) -> &dyn Correlator {
+        &*self.correlator
+    }
+
     async fn inbox_append(&self, items: &[NewInbox]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
-        let mut conn = self.writer.acquire().await?;
         // Every statement is a round trip to SQLite's thread, so a group that fits one
         // multi-row INSERT is written by that statement alone (atomic on its own).
         if items.len() <= CHUNK {
+            let mut conn = self.writer.acquire().await?;
             return inbox_insert(&mut conn, items, true).await;
         }
-        durable(&mut conn, true).await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut tx = SqliteTx::begin(&self.writer, true).await?;
         for chunk in items.chunks(CHUNK) {
-            inbox_insert(&mut tx, chunk, false).await?;
+            inbox_insert(tx.conn(), chunk, false).await?;
         }
-        tx.commit().await?;
-        durable(&mut conn, false).await?;
-        Ok(())
+        Box::new(tx).commit().await
     }
 
     async fn inbox_claim(
@@ -298,8 +231,9 @@ impl Store for SqliteStore {
         owner: &str,
         limit: ClaimLimit,
         lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Vec<InboxRow>> {
-        let now = micros(now());
+        let now = micros(now);
         let until = now + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
         let rows = sqlx::query(
             "UPDATE inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
@@ -342,187 +276,8 @@ impl Store for SqliteStore {
         Ok(r.rows_affected())
     }
 
-    async fn sigma_windows(&self) -> Result<Option<String>> {
-        let rows = sqlx::query("SELECT state FROM sigma_windows WHERE id = 1")
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows.first().map(|r| r.get::<String, _>(0)))
-    }
-
-    async fn commit_processed_with(
-        &self,
-        owner: &str,
-        batch: Vec<Processed>,
-        windows: Option<&str>,
-    ) -> Result<CommitSummary> {
-        let mut summary = CommitSummary::default();
-        let now = now();
-        let mut tx = self.writer.begin().await?;
-
-        // 1. Take the rows this worker still holds; the others are skipped whole.
-        let mut done: HashSet<String> = HashSet::with_capacity(batch.len());
-        let ids: Vec<String> = batch.iter().map(|p| p.inbox_id.to_string()).collect();
-        for chunk in ids.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("UPDATE inbox SET state = 'done', processed_at = ");
-            qb.push_bind(micros(now))
-                .push(", lease_owner = NULL, lease_until = NULL WHERE state = 'pending' AND lease_owner = ")
-                .push_bind(owner)
-                .push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(id.clone());
-            }
-            qb.push(") RETURNING id");
-            for row in qb.build().fetch_all(&mut *tx).await? {
-                done.insert(row.get::<String, _>(0));
-            }
-        }
-        let batch: Vec<Processed> = batch
-            .into_iter()
-            .filter(|p| done.contains(&p.inbox_id.to_string()))
-            .collect();
-        summary.rows_done = batch.len();
-        summary.rows_skipped = ids.len() - batch.len();
-
-        // 2. The events, each once per source id; the Sigma hits of the new ones join the
-        //    payload's alerts, in item order.
-        let mut event_rows = Vec::new();
-        for p in &batch {
-            for e in &p.events {
-                event_rows.push(sqlite_events::EventRow {
-                    id: Uuid::now_v7().to_string(),
-                    inbox_id: p.inbox_id,
-                    index: e.index,
-                    received_at: p.received_at,
-                    event: &e.event,
-                    detections: &e.detections,
-                });
-            }
-        }
-        let stored = sqlite_events::insert(&mut tx, &event_rows).await?;
-        summary.events = stored.len();
-        let mut rows = event_rows.iter();
-        let mut alert_lists: Vec<Vec<(i64, &Judged)>> = Vec::with_capacity(batch.len());
-        for p in &batch {
-            let mut list: Vec<(i64, &Judged)> = p.alerts.iter().map(|(i, j)| (*i, j)).collect();
-            for e in &p.events {
-                let new = rows.next().is_some_and(|r| stored.contains(&r.id));
-                if new {
-                    list.extend(e.hits.iter().map(|j| (e.index, j)));
-                }
-            }
-            list.sort_by_key(|(i, _)| *i);
-            alert_lists.push(list);
-        }
-
-        // 3. The cases these alerts touch, in one read.
-        let mut keys: Vec<&str> = alert_lists
-            .iter()
-            .flat_map(|l| l.iter().map(|(_, j)| j.key.as_str()))
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut cases: HashMap<String, Case> = HashMap::with_capacity(keys.len());
-        for chunk in keys.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT doc FROM cases WHERE key IN (");
-            let mut sep = qb.separated(", ");
-            for k in chunk {
-                sep.push_bind(k.to_string());
-            }
-            qb.push(")");
-            for row in qb.build().fetch_all(&mut *tx).await? {
-                let case = case_from_doc(row.get::<&str, _>(0))?;
-                cases.insert(case.key.clone(), case);
-            }
-        }
-
-        // 4. Correlate in payload order, against the cases as this batch leaves them.
-        let mut alert_rows: Vec<AlertRow> = Vec::new();
-        let mut quarantine_rows: Vec<(Uuid, &Quarantined, DateTime<Utc>)> = Vec::new();
-        for (p, list) in batch.iter().zip(&alert_lists) {
-            for q in &p.quarantine {
-                quarantine_rows.push((p.inbox_id, q, p.received_at));
-            }
-            for &(index, judged) in list {
-                let alert_id = Uuid::now_v7();
-                let existing = cases.get(&judged.key);
-                let change = correlate(existing, judged, alert_id, Uuid::now_v7(), now);
-                let case_id = change
-                    .as_ref()
-                    .map(|c| c.case.id)
-                    .or(existing.map(|c| c.id));
-                alert_rows.push(AlertRow {
-                    id: alert_id.to_string(),
-                    inbox_id: p.inbox_id.to_string(),
-                    index,
-                    case_id: case_id.map(|c| c.to_string()),
-                    received_at: micros(p.received_at),
-                    doc: to_json(judged, "alert")?,
-                    judged,
-                });
-                if let Some(change) = change {
-                    cases.insert(change.case.key.clone(), change.case.clone());
-                    summary.changes.push(change);
-                }
-            }
-        }
-
-        // 5. Write it all with multi-row statements.
-        for chunk in alert_rows.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO alerts (id, inbox_id, item_index, source, type, case_key, case_id, severity, state, received_at, doc) ",
-            );
-            qb.push_values(chunk, |mut b, r| {
-                b.push_bind(r.id.clone())
-                    .push_bind(r.inbox_id.clone())
-                    .push_bind(r.index)
-                    .push_bind(r.judged.alert.source.clone())
-                    .push_bind(r.judged.alert.kind.clone())
-                    .push_bind(r.judged.key.clone())
-                    .push_bind(r.case_id.clone())
-                    .push_bind(r.judged.severity.as_str())
-                    .push_bind(r.judged.alert.state.as_str())
-                    .push_bind(r.received_at)
-                    .push_bind(r.doc.clone());
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
-        summary.alerts = alert_rows.len();
-        for chunk in quarantine_rows.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO quarantine (id, inbox_id, item_index, source, received_at, error, raw) ",
-            );
-            qb.push_values(chunk, |mut b, (inbox_id, q, received_at)| {
-                b.push_bind(Uuid::now_v7().to_string())
-                    .push_bind(inbox_id.to_string())
-                    .push_bind(q.item_index)
-                    .push_bind(q.source.clone())
-                    .push_bind(micros(*received_at))
-                    .push_bind(q.error.clone())
-                    .push_bind(q.raw.clone());
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
-        summary.quarantined = quarantine_rows.len();
-        write_changes(&mut tx, &summary.changes, &*self.planner, None).await?;
-        if let (Some(state), true) = (windows, summary.rows_done > 0 && summary.rows_skipped == 0) {
-            sqlx::query(
-                "INSERT INTO sigma_windows (id, state, updated_at) VALUES (1, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            )
-            .bind(state)
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(summary)
-    }
-
     async fn cases_list(&self, f: &CaseFilter) -> Result<Page<Case>> {
-        let limit = f.limit.clamp(1, 500) as i64;
+        let limit = page::limit(f.limit);
         let mut qb: QueryBuilder<Sqlite> =
             QueryBuilder::new("SELECT doc, last_seen, id FROM cases WHERE 1 = 1");
         if let Some(s) = f.severity {
@@ -557,22 +312,12 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY last_seen DESC, id DESC LIMIT ")
             .push_bind(limit + 1);
         let rows = qb.build().fetch_all(&self.reader).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        let mut next_cursor = None;
-        for (i, r) in rows.iter().enumerate() {
-            if i as i64 == limit {
-                if let Some(prev) = rows.get(i - 1) {
-                    next_cursor = Some(format!(
-                        "{}.{}",
-                        prev.get::<i64, _>(1),
-                        prev.get::<&str, _>(2)
-                    ));
-                }
-                break;
-            }
-            items.push(case_from_doc(r.get::<&str, _>(0))?);
-        }
-        Ok(Page { items, next_cursor })
+        page(
+            &rows,
+            limit,
+            |r| case_from_doc(r.get::<&str, _>(0)),
+            |r| format!("{}.{}", r.get::<i64, _>(1), r.get::<&str, _>(2)),
+        )
     }
 
     async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>> {
@@ -631,52 +376,6 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn case_resolve(
-        &self,
-        id: Uuid,
-        by: &str,
-        reason: &str,
-    ) -> Result<Option<(Case, Option<Change>)>> {
-        let mut conn = self.writer.acquire().await?;
-        durable(&mut conn, true).await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let Some(case) = load_case(&mut tx, id).await? else {
-            return Ok(None);
-        };
-        let change = resolve_by_hand(&case, now(), by, reason);
-        if let Some(ch) = &change {
-            write_changes(&mut tx, std::slice::from_ref(ch), &*self.planner, None).await?;
-        }
-        tx.commit().await?;
-        durable(&mut conn, false).await?;
-        let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
-        Ok(Some((case, change)))
-    }
-
-    async fn cases_expire(
-        &self,
-        source: &str,
-        expiry: chrono::Duration,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Change>> {
-        let mut tx = self.writer.begin().await?;
-        let rows = sqlx::query("SELECT doc FROM cases WHERE status = 'open' AND source = ? AND last_seen < ? LIMIT 1000")
-            .bind(source)
-            .bind(micros(now - expiry))
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut changes = Vec::new();
-        for r in rows {
-            let case = case_from_doc(r.get::<&str, _>(0))?;
-            if let Some(ch) = expire(&case, now, expiry) {
-                changes.push(ch);
-            }
-        }
-        write_changes(&mut tx, &changes, &*self.planner, None).await?;
-        tx.commit().await?;
-        Ok(changes)
-    }
-
     async fn alert_get(&self, id: Uuid) -> Result<Option<StoredAlert>> {
         let Some(r) =
             sqlx::query("SELECT case_id, inbox_id, received_at, doc FROM alerts WHERE id = ?")
@@ -709,12 +408,23 @@ impl Store for SqliteStore {
         sqlite_events::prune(&self.writer, before).await
     }
 
+    async fn windows_prune(&self, now: DateTime<Utc>) -> Result<u64> {
+        let day_ago = micros(now - chrono::Duration::days(1));
+        let r =
+            sqlx::query("DELETE FROM correlation_windows WHERE expires_at < ? AND updated_at < ?")
+                .bind(day_ago)
+                .bind(day_ago)
+                .execute(&self.writer)
+                .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn quarantine_list(
         &self,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<QuarantineEntry>> {
-        let limit = limit.clamp(1, 500) as i64;
+        let limit = page::limit(limit);
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT id, inbox_id, item_index, source, received_at, error, raw FROM quarantine WHERE state = 'quarantined'",
         );
@@ -724,39 +434,36 @@ impl Store for SqliteStore {
         }
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
         let rows = qb.build().fetch_all(&self.reader).await?;
-        let mut items = Vec::new();
-        let mut next_cursor = None;
-        for (i, r) in rows.iter().enumerate() {
-            if i as i64 == limit {
-                next_cursor = items.last().map(|e: &QuarantineEntry| e.id.to_string());
-                break;
-            }
-            let raw_text: &str = r.get(6);
-            items.push(QuarantineEntry {
-                id: uuid(r.get::<&str, _>(0), "quarantine id")?,
-                inbox_id: uuid(r.get::<&str, _>(1), "inbox id")?,
-                item_index: r.get(2),
-                source: r.get(3),
-                received_at: from_micros(r.get(4)),
-                error: r.get(5),
-                raw: serde_json::from_str(raw_text)
-                    .unwrap_or_else(|_| serde_json::Value::String(raw_text.to_string())),
-            });
-        }
-        Ok(Page { items, next_cursor })
+        page(
+            &rows,
+            limit,
+            |r| {
+                let raw_text: &str = r.get(6);
+                Ok(QuarantineEntry {
+                    id: uuid(r.get::<&str, _>(0), "quarantine id")?,
+                    inbox_id: uuid(r.get::<&str, _>(1), "inbox id")?,
+                    item_index: r.get(2),
+                    source: r.get(3),
+                    received_at: from_micros(r.get(4)),
+                    error: r.get(5),
+                    raw: serde_json::from_str(raw_text)
+                        .unwrap_or_else(|_| serde_json::Value::String(raw_text.to_string())),
+                })
+            },
+            |r| r.get::<String, _>(0),
+        )
     }
 
     async fn quarantine_requeue(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Uuid>> {
-        let mut conn = self.writer.acquire().await?;
-        durable(&mut conn, true).await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let mut tx = SqliteTx::begin(&self.writer, true).await?;
         let Some(r) = sqlx::query(
             "SELECT source, raw FROM quarantine WHERE id = ? AND state = 'quarantined'",
         )
         .bind(id.to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?
         .pop() else {
+            Box::new(tx).commit().await?;
             return Ok(None);
         };
         let source: String = r.get(0);
@@ -769,14 +476,13 @@ impl Store for SqliteStore {
         .bind(source)
         .bind(micros(now))
         .bind(raw.into_bytes())
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         sqlx::query("UPDATE quarantine SET state = 'requeued' WHERE id = ?")
             .bind(id.to_string())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
-        tx.commit().await?;
-        durable(&mut conn, false).await?;
+        Box::new(tx).commit().await?;
         Ok(Some(inbox_id))
     }
 
@@ -804,14 +510,10 @@ impl Store for SqliteStore {
         owner: &str,
         limit: usize,
         lease: Duration,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Delivery>> {
         let mut conn = self.writer.acquire().await?;
-        sqlite_outbox::claim(&mut conn, owner, limit, lease, now()).await
-    }
-
-    async fn outbox_finish(&self, owner: &str, id: i64, finish: Finish) -> Result<bool> {
-        let mut conn = self.writer.acquire().await?;
-        sqlite_outbox::finish(&mut conn, owner, id, finish, now()).await
+        sqlite_outbox::claim(&mut conn, owner, limit, lease, now).await
     }
 
     async fn outbox_release(&self, owner: &str) -> Result<u64> {
@@ -842,12 +544,11 @@ impl Store for SqliteStore {
         sqlite_outbox::list(&self.reader, filter).await
     }
 
-    async fn outbox_retry(&self, id: i64) -> Result<Option<DeliveryRow>> {
-        let mut conn = self.writer.acquire().await?;
-        durable(&mut conn, true).await?;
-        let r = sqlite_outbox::retry(&mut conn, id, now()).await;
-        durable(&mut conn, false).await?;
-        r
+    async fn outbox_retry(&self, id: i64, now: DateTime<Utc>) -> Result<Option<DeliveryRow>> {
+        let mut tx = SqliteTx::begin(&self.writer, true).await?;
+        let row = sqlite_outbox::retry(tx.conn(), id, now).await?;
+        Box::new(tx).commit().await?;
+        Ok(row)
     }
 
     async fn outbox_prune(&self, before: DateTime<Utc>) -> Result<u64> {
@@ -856,28 +557,6 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(r.rows_affected())
-    }
-
-    async fn outbox_enqueue(&self, items: &[NewDelivery]) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        durable(&mut conn, true).await?;
-        let r = sqlite_outbox::enqueue(&mut conn, items, now()).await;
-        durable(&mut conn, false).await?;
-        r
-    }
-
-    async fn ticket_record(
-        &self,
-        case_id: Uuid,
-        output: &str,
-        kind: &str,
-        ticket: &TicketState,
-    ) -> Result<()> {
-        let mut conn = self.writer.acquire().await?;
-        durable(&mut conn, true).await?;
-        let r = sqlite_outbox::save_ticket(&mut conn, case_id, output, kind, ticket, now()).await;
-        durable(&mut conn, false).await?;
-        r
     }
 
     async fn ticket_find(
@@ -905,47 +584,6 @@ impl Store for SqliteStore {
                 data,
             },
         )))
-    }
-
-    async fn case_set_by_ticket(
-        &self,
-        output: &str,
-        reference: &str,
-        open: bool,
-        by: &str,
-    ) -> Result<Option<(Case, Option<Change>)>> {
-        let mut conn = self.writer.acquire().await?;
-        durable(&mut conn, true).await?;
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let rows = sqlx::query("SELECT case_id FROM tickets WHERE output = ? AND reference = ?")
-            .bind(output)
-            .bind(reference)
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(id) = rows.first().map(|r| r.get::<String, _>(0)) else {
-            return Ok(None);
-        };
-        let Some(case) = load_case(&mut tx, uuid(&id, "ticket case id")?).await? else {
-            return Ok(None);
-        };
-        let change = if open {
-            reopen_by_hand(&case, now(), by)
-        } else {
-            resolve_by_hand(&case, now(), by, &format!("ticket closed on {output}"))
-        };
-        if let Some(ch) = &change {
-            write_changes(
-                &mut tx,
-                std::slice::from_ref(ch),
-                &*self.planner,
-                Some(output),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        durable(&mut conn, false).await?;
-        let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
-        Ok(Some((case, change)))
     }
 
     async fn job_due(&self, name: &str, every: Duration, now: DateTime<Utc>) -> Result<bool> {
@@ -1026,5 +664,9 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await
     }
 }

@@ -1,27 +1,19 @@
 //! The SQLite event store: audit-log records written with their payload's commit, listed by
 //! the investigator's filters with a cursor, and pruned after the retention. SQL only.
 
+use crate::page::{self, page};
 use crate::time::{from_micros, micros};
+use crate::tx::EventRow;
 use crate::{EventFilter, Page, Result, StoreError, StoredEvent};
 use chrono::{DateTime, Utc};
 use irene_core::{Actor, Event};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashSet;
 use uuid::Uuid;
 
 /// Rows per statement (15 bound values each).
 const CHUNK: usize = 400;
-
-/// An event about to be written.
-pub(crate) struct EventRow<'a> {
-    /// The new row's id (a UUIDv7, as text).
-    pub id: String,
-    pub inbox_id: Uuid,
-    pub index: i64,
-    pub received_at: DateTime<Utc>,
-    pub event: &'a Event,
-    pub detections: &'a [String],
-}
 
 /// Inserts events; a record already stored under the same source id is skipped.
 /// Returns the ids of the rows stored.
@@ -72,7 +64,7 @@ pub(crate) async fn insert(
 }
 
 pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &EventFilter) -> Result<Page<StoredEvent>> {
-    let limit = f.limit.clamp(1, 500) as i64;
+    let limit = page::limit(f.limit);
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT id, source, source_id, name, account, region, principal, source_ip, user_agent,
                 observed_at, received_at, detections, raw FROM events WHERE 1 = 1",
@@ -106,41 +98,32 @@ pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &EventFilter) -> Result<Pag
     qb.push(" ORDER BY observed_at DESC, id DESC LIMIT ")
         .push_bind(limit + 1);
     let rows = qb.build().fetch_all(pool).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    let mut next_cursor = None;
-    for (i, r) in rows.iter().enumerate() {
-        if i as i64 == limit {
-            if let Some(prev) = rows.get(i - 1) {
-                next_cursor = Some(format!(
-                    "{}.{}",
-                    prev.get::<i64, _>(9),
-                    prev.get::<&str, _>(0)
-                ));
-            }
-            break;
-        }
-        let corrupt = |e: &dyn std::fmt::Display| StoreError::corrupt("event", e);
-        items.push(StoredEvent {
-            id: Uuid::parse_str(r.get::<&str, _>(0)).map_err(|e| corrupt(&e))?,
-            event: Event {
-                source: r.get(1),
-                source_id: r.get(2),
-                name: r.get(3),
-                account: r.get(4),
-                region: r.get(5),
-                actor: Actor {
-                    principal: r.get(6),
-                    ip: r.get(7),
-                    user_agent: r.get(8),
-                },
-                observed_at: Some(from_micros(r.get(9))),
-                raw: serde_json::from_str(r.get::<&str, _>(12)).map_err(|e| corrupt(&e))?,
+    page(&rows, limit, stored_event, |r| {
+        format!("{}.{}", r.get::<i64, _>(9), r.get::<&str, _>(0))
+    })
+}
+
+fn stored_event(r: &SqliteRow) -> Result<StoredEvent> {
+    let corrupt = |e: &dyn std::fmt::Display| StoreError::corrupt("event", e);
+    Ok(StoredEvent {
+        id: Uuid::parse_str(r.get::<&str, _>(0)).map_err(|e| corrupt(&e))?,
+        event: Event {
+            source: r.get(1),
+            source_id: r.get(2),
+            name: r.get(3),
+            account: r.get(4),
+            region: r.get(5),
+            actor: Actor {
+                principal: r.get(6),
+                ip: r.get(7),
+                user_agent: r.get(8),
             },
-            received_at: from_micros(r.get(10)),
-            detections: serde_json::from_str(r.get::<&str, _>(11)).map_err(|e| corrupt(&e))?,
-        });
-    }
-    Ok(Page { items, next_cursor })
+            observed_at: Some(from_micros(r.get(9))),
+            raw: serde_json::from_str(r.get::<&str, _>(12)).map_err(|e| corrupt(&e))?,
+        },
+        received_at: from_micros(r.get(10)),
+        detections: serde_json::from_str(r.get::<&str, _>(11)).map_err(|e| corrupt(&e))?,
+    })
 }
 
 pub(crate) async fn prune(pool: &sqlx::SqlitePool, before: DateTime<Utc>) -> Result<u64> {

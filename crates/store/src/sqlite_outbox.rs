@@ -1,13 +1,13 @@
-//! The SQLite outbox: deliveries planned in the case change's own transaction, claimed in lane
-//! order, finished with their tickets and timeline entries; batch-job bookkeeping. SQL only.
+//! The SQLite outbox: deliveries inserted (folding repeats), claimed in lane order, listed and
+//! replayed. SQL only: what a finished delivery writes is decided in `flow.rs`.
 
+use crate::page::{self, page};
+use crate::sqlite::case_by_id;
 use crate::time::{from_micros, micros};
-use crate::{DeliveryFilter, DeliveryRow, Finish, NewDelivery, Page, Result, StoreError};
+use crate::tx::OutboxRow;
+use crate::{DeliveryFilter, DeliveryRow, Page, Result, StoreError};
 use chrono::{DateTime, Utc};
-use irene_core::{
-    Action, Alert, Case, Change, Delivery, Judged, Planner, Ticket, TicketState, TimelineKind,
-};
-use serde_json::json;
+use irene_core::{Action, Alert, Case, Delivery, Judged, TicketState};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,65 +15,11 @@ use uuid::Uuid;
 
 const CHUNK: usize = 500;
 
-struct OutRow {
-    case_id: Option<String>,
-    output: String,
-    action: Action,
-    case_doc: Option<String>,
-    detail: String,
-}
-
-fn json_text<T: serde::Serialize>(v: &T, what: &'static str) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
-}
-
-/// Plans the deliveries of `changes` and writes them in the caller's transaction. Repeats of
-/// one case to one output fold into the one not yet claimed. `skip`: an output told nothing
-/// (the one whose ticket a person changed).
-pub(crate) async fn enqueue_planned(
+/// Inserts deliveries due `now`; a pending repeat of one case to one output takes the new
+/// detail instead (folding into the one not yet claimed).
+pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
-    changes: &[Change],
-    planner: &dyn Planner,
-    skip: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let mut rows = Vec::new();
-    for ch in changes {
-        let planned = planner.plan(ch);
-        if planned.is_empty() {
-            continue;
-        }
-        let mut doc = None;
-        for p in planned {
-            if Some(p.output.as_str()) == skip {
-                continue;
-            }
-            // A repeat says how the case is when it is sent (it folds later repeats), so it
-            // keeps no snapshot and reads the case at claim time: most case changes are
-            // repeats, and this keeps their cost to one small row.
-            let case_doc = if p.action == Action::Repeat {
-                None
-            } else {
-                if doc.is_none() {
-                    doc = Some(json_text(&ch.case, "case")?);
-                }
-                doc.clone()
-            };
-            rows.push(OutRow {
-                case_id: Some(ch.case.id.to_string()),
-                output: p.output,
-                action: p.action,
-                case_doc,
-                detail: json_text(&p.detail, "delivery detail")?,
-            });
-        }
-    }
-    insert_rows(conn, &rows, now).await
-}
-
-async fn insert_rows(
-    conn: &mut SqliteConnection,
-    rows: &[OutRow],
+    rows: &[OutboxRow],
     now: DateTime<Utc>,
 ) -> Result<()> {
     let t = micros(now);
@@ -82,7 +28,7 @@ async fn insert_rows(
             "INSERT INTO outbox (case_id, output, action, case_doc, detail, next_at, created_at, updated_at) ",
         );
         qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.case_id.clone())
+            b.push_bind(r.case_id.map(|c| c.to_string()))
                 .push_bind(r.output.clone())
                 .push_bind(r.action.as_str())
                 .push_bind(r.case_doc.clone())
@@ -98,24 +44,6 @@ async fn insert_rows(
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-pub(crate) async fn enqueue(
-    conn: &mut SqliteConnection,
-    items: &[NewDelivery],
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let mut rows = Vec::with_capacity(items.len());
-    for it in items {
-        rows.push(OutRow {
-            case_id: it.case.as_ref().map(|c| c.id.to_string()),
-            output: it.output.clone(),
-            action: it.action,
-            case_doc: it.case.as_ref().map(|c| json_text(c, "case")).transpose()?,
-            detail: json_text(&it.detail, "delivery detail")?,
-        });
-    }
-    insert_rows(conn, &rows, now).await
 }
 
 fn parse_uuid(s: Option<&str>, what: &'static str) -> Result<Option<Uuid>> {
@@ -165,7 +93,7 @@ pub(crate) async fn claim(
             (Some(d), _) => {
                 Some(serde_json::from_str(d).map_err(|e| StoreError::corrupt("case", e))?)
             }
-            (None, Some(id)) => load_case_doc(&mut tx, id).await?,
+            (None, Some(id)) => case_by_id(&mut tx, id).await?,
             (None, None) => None,
         };
         let alert = match &case {
@@ -193,18 +121,6 @@ pub(crate) async fn claim(
     tx.commit().await?;
     out.sort_by_key(|d| d.id);
     Ok(out)
-}
-
-async fn load_case_doc(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Case>> {
-    let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.first()
-        .map(|r| {
-            serde_json::from_str(r.get::<&str, _>(0)).map_err(|e| StoreError::corrupt("case", e))
-        })
-        .transpose()
 }
 
 async fn load_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Alert>> {
@@ -244,202 +160,6 @@ async fn load_ticket(
         .transpose()
 }
 
-/// Writes an output's ticket for a case, and mirrors a made ticket onto the case document so
-/// the API shows it.
-pub(crate) async fn save_ticket(
-    conn: &mut SqliteConnection,
-    case_id: Uuid,
-    output: &str,
-    kind: &str,
-    ticket: &TicketState,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tickets (case_id, output, kind, reference, url, data, touched_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (case_id, output) DO UPDATE SET kind = excluded.kind,
-           reference = excluded.reference, url = excluded.url, data = excluded.data,
-           touched_at = excluded.touched_at",
-    )
-    .bind(case_id.to_string())
-    .bind(output)
-    .bind(kind)
-    .bind(&ticket.reference)
-    .bind(&ticket.url)
-    .bind(json_text(&ticket.data, "ticket")?)
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
-    if ticket.reference.is_empty() {
-        return Ok(());
-    }
-    let rows = sqlx::query("SELECT doc FROM cases WHERE id = ?")
-        .bind(case_id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    let Some(row) = rows.first() else {
-        return Ok(());
-    };
-    let mut case: Case =
-        serde_json::from_str(row.get::<&str, _>(0)).map_err(|e| StoreError::corrupt("case", e))?;
-    let t = Ticket {
-        output: output.to_string(),
-        kind: kind.to_string(),
-        reference: ticket.reference.clone(),
-        url: ticket.url.clone(),
-    };
-    match case.tickets.iter_mut().find(|x| x.output == output) {
-        Some(existing) if *existing == t => return Ok(()),
-        Some(existing) => *existing = t,
-        None => case.tickets.push(t),
-    }
-    sqlx::query("UPDATE cases SET doc = ? WHERE id = ?")
-        .bind(json_text(&case, "case")?)
-        .bind(case_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-async fn timeline_note(
-    conn: &mut SqliteConnection,
-    case_id: &str,
-    now: DateTime<Utc>,
-    detail: serde_json::Value,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO timeline (case_id, at, kind, alert_id, detail) VALUES (?, ?, ?, NULL, ?)",
-    )
-    .bind(case_id)
-    .bind(micros(now))
-    .bind(TimelineKind::Notification.as_str())
-    .bind(json_text(&detail, "timeline")?)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn finish(
-    conn: &mut SqliteConnection,
-    owner: &str,
-    id: i64,
-    finish: Finish,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let rows = sqlx::query(
-        "SELECT case_id, output, action FROM outbox WHERE seq = ? AND state = 'sending' AND lease_owner = ?",
-    )
-    .bind(id)
-    .bind(owner)
-    .fetch_all(&mut *tx)
-    .await?;
-    let Some(row) = rows.first() else {
-        return Ok(false);
-    };
-    let case_id: Option<String> = row.get(0);
-    let output: String = row.get(1);
-    let action = parse_action(row.get::<&str, _>(2))?;
-    let t = micros(now);
-    match finish {
-        Finish::Done { kind, ticket, note } => {
-            sqlx::query(
-                "UPDATE outbox SET state = 'done', attempts = attempts + 1, updated_at = ?, note = ?,
-                   lease_owner = NULL, lease_until = NULL WHERE seq = ?",
-            )
-            .bind(t)
-            .bind(&note)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(cid) = &case_id {
-                let uuid = Uuid::parse_str(cid).map_err(|e| StoreError::corrupt("case id", e))?;
-                match &ticket {
-                    Some(ticket) => save_ticket(&mut tx, uuid, &output, &kind, ticket, now).await?,
-                    None => {
-                        sqlx::query(
-                            "UPDATE tickets SET touched_at = ? WHERE case_id = ? AND output = ?",
-                        )
-                        .bind(t)
-                        .bind(cid)
-                        .bind(&output)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                if action == Action::Resolve {
-                    // A close says everything the repeats before it would have said.
-                    sqlx::query(
-                        "UPDATE outbox SET state = 'done', updated_at = ?, note = 'folded into resolve'
-                         WHERE case_id = ? AND output = ? AND action = 'repeat' AND state = 'pending' AND seq < ?",
-                    )
-                    .bind(t)
-                    .bind(cid)
-                    .bind(&output)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                timeline_note(
-                    &mut tx,
-                    cid,
-                    now,
-                    json!({"output": output, "action": action, "delivery": id, "result": "sent",
-                           "note": note, "reference": ticket.as_ref().map(|t| &t.reference),
-                           "url": ticket.as_ref().and_then(|t| t.url.as_ref())}),
-                )
-                .await?;
-            }
-        }
-        Finish::Retry { error, next_at } => {
-            sqlx::query(
-                "UPDATE outbox SET state = 'pending', attempts = attempts + 1, updated_at = ?,
-                   next_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE seq = ?",
-            )
-            .bind(t)
-            .bind(micros(next_at))
-            .bind(&error)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        Finish::Dead { error } => {
-            sqlx::query(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, updated_at = ?,
-                   last_error = ?, lease_owner = NULL, lease_until = NULL WHERE seq = ?",
-            )
-            .bind(t)
-            .bind(&error)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(cid) = &case_id {
-                timeline_note(
-                    &mut tx,
-                    cid,
-                    now,
-                    json!({"output": output, "action": action, "delivery": id,
-                           "result": "dead", "error": error}),
-                )
-                .await?;
-            }
-        }
-        Finish::Defer { until } => {
-            sqlx::query(
-                "UPDATE outbox SET state = 'pending', updated_at = ?, next_at = ?,
-                   lease_owner = NULL, lease_until = NULL WHERE seq = ?",
-            )
-            .bind(t)
-            .bind(micros(until))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
 const ROW_COLUMNS: &str = "seq, case_id, output, action, state, attempts, next_at, created_at, updated_at, last_error, note, detail";
 
 fn delivery_row(r: &sqlx::sqlite::SqliteRow) -> Result<DeliveryRow> {
@@ -461,7 +181,7 @@ fn delivery_row(r: &sqlx::sqlite::SqliteRow) -> Result<DeliveryRow> {
 }
 
 pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &DeliveryFilter) -> Result<Page<DeliveryRow>> {
-    let limit = f.limit.clamp(1, 500) as i64;
+    let limit = page::limit(f.limit);
     let mut qb: QueryBuilder<Sqlite> =
         QueryBuilder::new(format!("SELECT {ROW_COLUMNS} FROM outbox WHERE 1 = 1"));
     if let Some(s) = &f.state {
@@ -479,16 +199,9 @@ pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &DeliveryFilter) -> Result<
     }
     qb.push(" ORDER BY seq DESC LIMIT ").push_bind(limit + 1);
     let rows = qb.build().fetch_all(pool).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    let mut next_cursor = None;
-    for (i, r) in rows.iter().enumerate() {
-        if i as i64 == limit {
-            next_cursor = items.last().map(|d: &DeliveryRow| d.id.to_string());
-            break;
-        }
-        items.push(delivery_row(r)?);
-    }
-    Ok(Page { items, next_cursor })
+    page(&rows, limit, delivery_row, |r| {
+        r.get::<i64, _>(0).to_string()
+    })
 }
 
 pub(crate) async fn retry(

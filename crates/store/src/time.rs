@@ -1,5 +1,5 @@
 //! Conversions between chrono times and the integer microseconds the tables hold.
-//! Nothing else: no clock reads here except `now()` for callers that need one.
+//! Nothing else: the store reads no clock (callers pass `now`).
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -9,8 +9,4 @@ pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
 
 pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
-}
-
-pub(crate) fn now() -> DateTime<Utc> {
-    Utc::now()
 }

@@ -32,7 +32,11 @@ impl App {
         by: &str,
         reason: &str,
     ) -> Result<Option<CaseOutcome>> {
-        let Some((case, change)) = self.store.case_resolve(id, by, reason).await? else {
+        let Some((case, change)) = self
+            .store
+            .case_resolve(id, by, reason, chrono::Utc::now())
+            .await?
+        else {
             return Ok(None);
         };
         self.changed(&change);
@@ -53,7 +57,7 @@ impl App {
     ) -> Result<Option<CaseOutcome>> {
         let Some((case, change)) = self
             .store
-            .case_set_by_ticket(output, reference, open, by)
+            .case_set_by_ticket(output, reference, open, by, chrono::Utc::now())
             .await?
         else {
             return Ok(None);
@@ -70,7 +74,7 @@ impl App {
 
     /// Replays a dead letter. `Ok(None)`: no such dead letter.
     pub async fn retry_delivery(&self, id: i64) -> Result<Option<DeliveryRow>> {
-        let row = self.store.outbox_retry(id).await?;
+        let row = self.store.outbox_retry(id, chrono::Utc::now()).await?;
         if row.is_some() {
             metrics::counter!("irene_deliveries_replayed_total").increment(1);
             self.deliver_wake.notify_one();

@@ -81,7 +81,7 @@ use super::modifier::yaml_kind;
 use super::{SigmaError, SigmaRule, SigmaRules};
 use crate::RuleFile;
 use chrono::{DateTime, Utc};
-use irene_core::{Alert, Event, Severity};
+use irene_core::{Alert, Event, Severity, WindowKey, WindowRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serde_yaml::{Mapping, Value as Yaml};
@@ -1211,6 +1211,28 @@ impl SigmaRules {
         event: &Value,
         at: DateTime<Utc>,
     ) -> Vec<CorrelationHit<'a>> {
+        self.correlate_ids(state, hits.iter().map(|h| h.id.as_str()), event, at)
+    }
+
+    /// [`correlate`](Self::correlate) with the event's detections as rule ids (as stored with
+    /// the event).
+    pub fn correlate_detections<'a>(
+        &'a self,
+        state: &mut WindowState,
+        detections: &[String],
+        event: &Value,
+        at: DateTime<Utc>,
+    ) -> Vec<CorrelationHit<'a>> {
+        self.correlate_ids(state, detections.iter().map(String::as_str), event, at)
+    }
+
+    fn correlate_ids<'a, 'b>(
+        &'a self,
+        state: &mut WindowState,
+        hits: impl Iterator<Item = &'b str> + Clone,
+        event: &Value,
+        at: DateTime<Utc>,
+    ) -> Vec<CorrelationHit<'a>> {
         let r = &self.correlation;
         state.correlations.retain(|id, w| {
             r.by_id
@@ -1219,13 +1241,13 @@ impl SigmaRules {
                 .is_some_and(|c| c.definition == w.definition)
         });
         let mut out = Vec::new();
-        if r.correlations.is_empty() || hits.is_empty() {
+        if r.correlations.is_empty() || hits.clone().next().is_none() {
             return out;
         }
         let mut positions: Vec<Vec<u32>> = vec![Vec::new(); r.correlations.len()];
         let mut any = false;
         for rule in hits {
-            for &(ci, pos) in r.by_rule.get(&rule.id).map_or(&[][..], Vec::as_slice) {
+            for &(ci, pos) in r.by_rule.get(rule).map_or(&[][..], Vec::as_slice) {
                 if let Some(p) = positions.get_mut(ci as usize) {
                     p.push(pos);
                     any = true;
@@ -1261,6 +1283,146 @@ impl SigmaRules {
                 if c.generates {
                     out.append(&mut found);
                 }
+            }
+        }
+        out
+    }
+}
+
+/// A group's key: its values as a JSON array.
+fn group_key(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_default()
+}
+
+/// One window as a row's state: the definition it was filled under and its hits.
+#[derive(Serialize, Deserialize)]
+struct RowState {
+    definition: String,
+    entries: Vec<Entry>,
+}
+
+/// The windows as rows, one per correlation and group, so that a store can keep them apart,
+/// load only those an event touches and write back only those it changed.
+///
+/// Rebuilt from the rows an event touches, the windows give the hits the uninterrupted state
+/// gives for events that come in time order. One difference for late events: the in-memory
+/// state drops a window whose newest hit is more than the timespan before the newest event of
+/// its correlation, while a row stays until an event touches it (or the store prunes it after
+/// its expiry), so a hit later than that can still join it.
+impl SigmaRules {
+    /// The windows (correlation, group) an event with these detections (the ids of the rules
+    /// it matched) could touch: those of the correlations naming the rules, and of the
+    /// correlations naming those, and so on (chains; over-approximated: a chained correlation
+    /// is included whether or not the one it names fires).
+    pub fn window_keys(&self, detections: &[String], event: &Value) -> Vec<WindowKey> {
+        let r = &self.correlation;
+        let mut out: Vec<WindowKey> = Vec::new();
+        if r.correlations.is_empty() || detections.is_empty() {
+            return out;
+        }
+        let mut reached = vec![false; r.correlations.len()];
+        let push = |c: &Correlation, pos: usize, out: &mut Vec<WindowKey>| {
+            if let Some(values) = c.group_values(event, pos) {
+                let key = WindowKey {
+                    correlation: c.id.clone(),
+                    group: group_key(&values),
+                };
+                if !out.contains(&key) {
+                    out.push(key);
+                }
+            }
+        };
+        for d in detections {
+            for &(ci, pos) in r.by_rule.get(d).map_or(&[][..], Vec::as_slice) {
+                if let Some(c) = r.correlations.get(ci as usize) {
+                    reached[ci as usize] = true;
+                    push(c, pos as usize, &mut out);
+                }
+            }
+        }
+        for &ci in &r.order {
+            let Some(c) = r.correlations.get(ci as usize) else {
+                continue;
+            };
+            for (p, rf) in c.refs.iter().enumerate() {
+                if rf.corr.is_some_and(|j| reached[j as usize]) {
+                    reached[ci as usize] = true;
+                    push(c, p, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// The windows held in `rows` (a part of the whole state). A row that does not read, or
+    /// whose correlation is no longer loaded or was filled under another definition, is left
+    /// out: its window starts empty (and [`window_rows`](Self::window_rows) no longer has it).
+    pub fn windows_from_rows(&self, rows: &[WindowRow]) -> WindowState {
+        let r = &self.correlation;
+        let mut state = WindowState::default();
+        for row in rows {
+            let Some(c) = r
+                .by_id
+                .get(&row.key.correlation)
+                .and_then(|&i| r.correlations.get(i as usize))
+            else {
+                continue;
+            };
+            let Ok(saved) = serde_json::from_str::<RowState>(&row.state) else {
+                continue;
+            };
+            if saved.definition != c.definition || saved.entries.is_empty() {
+                continue;
+            }
+            let w = state
+                .correlations
+                .entry(c.id.clone())
+                .or_insert_with(|| Windows {
+                    definition: c.definition.clone(),
+                    // a sweep is due on the first touch: the rows may be old
+                    expires: i64::MIN,
+                    entries: 0,
+                    groups: BTreeMap::new(),
+                });
+            w.entries += saved.entries.len();
+            w.groups.insert(row.key.group.clone(), saved.entries);
+        }
+        state
+    }
+
+    /// Every window of `state` as a row, with its expiry: its newest hit plus the timespan.
+    pub fn window_rows(&self, state: &WindowState) -> Vec<WindowRow> {
+        let r = &self.correlation;
+        let mut out = Vec::new();
+        for (id, w) in &state.correlations {
+            let Some(c) = r
+                .by_id
+                .get(id)
+                .and_then(|&i| r.correlations.get(i as usize))
+            else {
+                continue;
+            };
+            for (group, entries) in &w.groups {
+                let Some(newest) = entries.last() else {
+                    continue;
+                };
+                let saved = RowState {
+                    definition: w.definition.clone(),
+                    entries: entries.clone(),
+                };
+                let Ok(text) = serde_json::to_string(&saved) else {
+                    continue;
+                };
+                let expires = newest.t.saturating_add(c.span_ms);
+                out.push(WindowRow {
+                    key: WindowKey {
+                        correlation: id.clone(),
+                        group: group.clone(),
+                    },
+                    state: text,
+                    expires_at: DateTime::from_timestamp_millis(expires)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
+                });
             }
         }
         out
@@ -1324,7 +1486,7 @@ fn observe<'a>(
     }
     let mut touched: Vec<(String, Vec<String>)> = Vec::new();
     for (values, entry) in adds {
-        let key = serde_json::to_string(&values).unwrap_or_default();
+        let key = group_key(&values);
         let group = w.groups.entry(key.clone()).or_default();
         let before = group.len();
         let inserted = insert(c, group, entry);

@@ -1,128 +1,50 @@
-//! The Store conformance suite: every implementation must pass these same tests.
-//! Today it runs against SQLite on a real file; PostgreSQL joins by adding one `open` function.
+//! The pipeline part of the suite: the inbox and its leases, commits, cases and their
+//! timelines, filters and pages, quarantine, expiry.
 
+use super::{fresh, judged, payload, run_through, Backend};
 use chrono::{Duration as CDuration, Utc};
-use irene_core::{
-    Alert, AlertState, CaseStatus, Judged, Resolution, Severity, TimelineKind, Transition,
-};
-use irene_store::{CaseFilter, ClaimLimit, NewInbox, Processed, Quarantined, SqliteStore, Store};
+use irene_core::{AlertState, CaseStatus, Resolution, Severity, TimelineKind, Transition};
+use irene_store::{CaseFilter, ClaimLimit, NewInbox, Processed, Quarantined};
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path()).await.expect("open store");
-    (dir, store)
-}
-
-fn judged(key: &str, state: AlertState, sev: Severity) -> Judged {
-    let mut a = Alert::new(
-        "generic",
-        "test.kind",
-        key,
-        format!("Title of {key}"),
-        sev,
-        json!({"key": key}),
-    );
-    a.state = state;
-    a.account = Some("111111111111".into());
-    Judged::unjudged(a)
-}
-
-fn payload(source: &str) -> NewInbox {
-    NewInbox {
-        id: Uuid::now_v7(),
-        source: source.into(),
-        received_at: Utc::now(),
-        body: b"{}".to_vec(),
-        items: 1,
-    }
-}
-
-/// Appends one payload, claims it and commits the given verdicts for it.
-async fn run_through(store: &dyn Store, alerts: Vec<Judged>) -> irene_store::CommitSummary {
+pub async fn leases_replay_without_doubling(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let p = payload("generic");
     store
         .inbox_append(std::slice::from_ref(&p))
         .await
         .expect("append");
-    let rows = store
-        .inbox_claim("w1", ClaimLimit::payloads(10), Duration::from_secs(30))
-        .await
-        .expect("claim");
-    assert_eq!(rows.len(), 1);
-    let processed = Processed {
-        inbox_id: rows[0].id,
-        received_at: rows[0].received_at,
-        alerts: alerts
-            .into_iter()
-            .enumerate()
-            .map(|(i, j)| (i as i64, j))
-            .collect(),
-        events: vec![],
-        quarantine: vec![],
-    };
-    store
-        .commit_processed("w1", vec![processed])
-        .await
-        .expect("commit")
-}
-
-#[tokio::test]
-async fn inbox_is_durable_and_leases_replay_without_doubling() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = payload("generic");
-    {
-        let store = SqliteStore::open(dir.path()).await.expect("open");
-        store
-            .inbox_append(std::slice::from_ref(&p))
-            .await
-            .expect("append");
-        // Claimed by a worker that then "crashes": the lease is short.
-        let rows = store
-            .inbox_claim(
-                "dead-worker",
-                ClaimLimit::payloads(10),
-                Duration::from_millis(1),
-            )
-            .await
-            .expect("claim");
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].body, b"{}");
-        store.close().await;
-    }
-    let store = SqliteStore::open(dir.path()).await.expect("reopen");
-    assert_eq!(
-        store.status().await.expect("status").inbox_pending,
-        1,
-        "the payload survived the restart"
-    );
-    // The embedded store has one process per data directory, so a restart frees old leases.
+    // Claimed by a worker that then "crashes": the lease is short.
+    let t0 = Utc::now();
     let rows = store
         .inbox_claim(
             "crashed",
             ClaimLimit::payloads(10),
-            Duration::from_millis(1),
+            Duration::from_secs(1),
+            t0,
         )
         .await
-        .expect("claim after restart");
+        .expect("claim");
     assert_eq!(rows.len(), 1);
-    // A lease that expires while the process lives (a stuck worker) is claimed again.
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(rows[0].body, b"{}");
+    // Within the lease nobody else gets it…
+    assert!(store
+        .inbox_claim("w3", ClaimLimit::payloads(10), Duration::from_secs(30), t0)
+        .await
+        .expect("claim")
+        .is_empty());
+    // …after it (a stuck worker), it is claimed again.
+    let t1 = t0 + CDuration::seconds(2);
     let rows = store
-        .inbox_claim("w2", ClaimLimit::payloads(10), Duration::from_secs(30))
+        .inbox_claim("w2", ClaimLimit::payloads(10), Duration::from_secs(30), t1)
         .await
         .expect("claim again");
     assert_eq!(rows.len(), 1, "an expired lease is claimed again");
     assert_eq!(rows[0].id, p.id);
-    assert_eq!(rows[0].attempts, 3);
-    // While w2 holds the lease, nobody else gets it.
-    assert!(store
-        .inbox_claim("w3", ClaimLimit::payloads(10), Duration::from_secs(30))
-        .await
-        .expect("claim")
-        .is_empty());
+    assert_eq!(rows[0].attempts, 2);
     let mk = |id| Processed {
         inbox_id: id,
         received_at: Utc::now(),
@@ -132,18 +54,18 @@ async fn inbox_is_durable_and_leases_replay_without_doubling() {
     };
     // The stuck worker's late commit is refused whole…
     let s = store
-        .commit_processed("crashed", vec![mk(p.id)])
+        .commit_processed("crashed", vec![mk(p.id)], t1)
         .await
         .expect("commit");
     assert_eq!((s.rows_done, s.rows_skipped, s.alerts), (0, 1, 0));
     // …the owner's goes through, once.
     let s = store
-        .commit_processed("w2", vec![mk(p.id)])
+        .commit_processed("w2", vec![mk(p.id)], t1)
         .await
         .expect("commit");
     assert_eq!((s.rows_done, s.alerts, s.changes.len()), (1, 1, 1));
     let s = store
-        .commit_processed("w2", vec![mk(p.id)])
+        .commit_processed("w2", vec![mk(p.id)], t1)
         .await
         .expect("commit");
     assert_eq!(s.rows_done, 0, "a row is done only once");
@@ -159,18 +81,46 @@ async fn inbox_is_durable_and_leases_replay_without_doubling() {
     assert_eq!(store.status().await.expect("status").inbox_pending, 0);
 }
 
-#[tokio::test]
-async fn case_lifecycle_is_recorded_with_its_timeline() {
-    let (_d, store) = open().await;
-    let s = run_through(
-        &store,
-        vec![judged("k1", AlertState::Active, Severity::Low)],
+pub async fn a_transaction_dropped_without_commit_writes_nothing(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let made = run_through(
+        store,
+        vec![judged("k-tx", AlertState::Active, Severity::Low)],
     )
     .await;
+    let mut case = made.changes[0].case.clone();
+    for durable in [false, true] {
+        let mut tx = store.begin(durable).await.expect("begin");
+        case.title = format!("changed, durable {durable}");
+        tx.cases_upsert(&[&case]).await.expect("upsert");
+        drop(tx);
+        let got = store.case_get(case.id).await.expect("get").expect("case");
+        assert_eq!(got.case.title, "Title of k-tx", "durable {durable}");
+    }
+    // The store goes on working, durable writes included.
+    let (resolved, change) = store
+        .case_resolve(case.id, "alice", "done", Utc::now())
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(resolved.status, CaseStatus::Resolved);
+    assert!(change.is_some());
+    run_through(
+        store,
+        vec![judged("k-tx2", AlertState::Active, Severity::Low)],
+    )
+    .await;
+}
+
+pub async fn case_lifecycle_is_recorded_with_its_timeline(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let s = run_through(store, vec![judged("k1", AlertState::Active, Severity::Low)]).await;
     assert_eq!(s.changes[0].transitions, vec![Transition::Opened]);
     let id = s.changes[0].case.id;
     let s = run_through(
-        &store,
+        store,
         vec![
             judged("k1", AlertState::Active, Severity::High),
             judged("k1", AlertState::Resolved, Severity::High),
@@ -179,7 +129,7 @@ async fn case_lifecycle_is_recorded_with_its_timeline() {
     .await;
     assert_eq!(s.changes.len(), 2);
     let s = run_through(
-        &store,
+        store,
         vec![judged("k1", AlertState::Active, Severity::High)],
     )
     .await;
@@ -211,33 +161,36 @@ async fn case_lifecycle_is_recorded_with_its_timeline() {
         .expect("alert")
         .expect("exists");
     assert_eq!(alert.case_id, Some(id));
-    assert_eq!(alert.judged.alert.raw, json!({"key": "k1"}));
+    assert_eq!(
+        alert.judged.alert.raw,
+        json!({"key": "k1", "detail": "raw"})
+    );
 
     let (case, change) = store
-        .case_resolve(id, "alice", "fixed the bucket")
+        .case_resolve(id, "alice", "fixed the bucket", Utc::now())
         .await
         .expect("resolve")
         .expect("found");
     assert_eq!(case.resolution, Some(Resolution::Manual));
     assert!(change.is_some());
     let (_, again) = store
-        .case_resolve(id, "alice", "again")
+        .case_resolve(id, "alice", "again", Utc::now())
         .await
         .expect("resolve")
         .expect("found");
     assert!(again.is_none(), "resolving a resolved case changes nothing");
     assert!(store
-        .case_resolve(Uuid::now_v7(), "a", "b")
+        .case_resolve(Uuid::now_v7(), "a", "b", Utc::now())
         .await
         .expect("resolve")
         .is_none());
 }
 
-#[tokio::test]
-async fn a_resolved_alert_for_an_unknown_key_opens_no_case() {
-    let (_d, store) = open().await;
+pub async fn a_resolved_alert_for_an_unknown_key_opens_no_case(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let s = run_through(
-        &store,
+        store,
         vec![judged("pass", AlertState::Resolved, Severity::Medium)],
     )
     .await;
@@ -253,9 +206,9 @@ async fn a_resolved_alert_for_an_unknown_key_opens_no_case() {
     assert!(page.items.is_empty());
 }
 
-#[tokio::test]
-async fn cases_filter_and_paginate() {
-    let (_d, store) = open().await;
+pub async fn cases_filter_and_paginate(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let mut alerts = Vec::new();
     for i in 0..7 {
         let sev = if i % 2 == 0 {
@@ -266,7 +219,7 @@ async fn cases_filter_and_paginate() {
         alerts.push(judged(&format!("key-{i}"), AlertState::Active, sev));
     }
     alerts.push(judged("Needle_50%", AlertState::Active, Severity::Info));
-    run_through(&store, alerts).await;
+    run_through(store, alerts).await;
 
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -377,16 +330,21 @@ async fn cases_filter_and_paginate() {
         .is_err());
 }
 
-#[tokio::test]
-async fn quarantine_keeps_the_item_and_requeues_it() {
-    let (_d, store) = open().await;
+pub async fn quarantine_keeps_the_item_and_requeues_it(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let p = payload("aws.guardduty");
     store
         .inbox_append(std::slice::from_ref(&p))
         .await
         .expect("append");
     let rows = store
-        .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(1),
+            Duration::from_secs(30),
+            Utc::now(),
+        )
         .await
         .expect("claim");
     let q = Quarantined {
@@ -403,7 +361,7 @@ async fn quarantine_keeps_the_item_and_requeues_it() {
         quarantine: vec![q],
     };
     store
-        .commit_processed("w", vec![processed])
+        .commit_processed("w", vec![processed], Utc::now())
         .await
         .expect("commit");
     assert_eq!(store.status().await.expect("status").quarantined, 1);
@@ -424,20 +382,25 @@ async fn quarantine_keeps_the_item_and_requeues_it() {
     let st = store.status().await.expect("status");
     assert_eq!((st.quarantined, st.inbox_pending), (0, 1));
     let rows = store
-        .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(1),
+            Duration::from_secs(30),
+            Utc::now(),
+        )
         .await
         .expect("claim");
     assert_eq!(rows[0].body, br#"{"severity":"x"}"#);
     assert_eq!(rows[0].source, "aws.guardduty");
 }
 
-#[tokio::test]
-async fn silent_cases_expire_per_source() {
-    let (_d, store) = open().await;
+pub async fn silent_cases_expire_per_source(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let mut old = judged("old", AlertState::Active, Severity::Medium);
     old.alert.observed_at = Some(Utc::now() - CDuration::days(10));
     let fresh = judged("fresh", AlertState::Active, Severity::Medium);
-    run_through(&store, vec![old, fresh]).await;
+    run_through(store, vec![old, fresh]).await;
     let none = store
         .cases_expire("aws.guardduty", CDuration::days(7), Utc::now())
         .await
@@ -452,24 +415,21 @@ async fn silent_cases_expire_per_source() {
     assert_eq!(changes[0].case.resolution, Some(Resolution::Expired));
 }
 
-#[tokio::test]
-async fn one_process_per_data_directory() {
-    let (dir, _store) = open().await;
-    let second = SqliteStore::open(dir.path()).await;
-    let err = second.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(err.contains("in use by another irene process"), "{err}");
-}
-
-#[tokio::test]
-async fn release_gives_back_claimed_rows() {
-    let (_d, store) = open().await;
+pub async fn release_gives_back_claimed_rows(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     store
         .inbox_append(&[payload("generic"), payload("generic")])
         .await
         .expect("append");
     assert_eq!(
         store
-            .inbox_claim("w", ClaimLimit::payloads(10), Duration::from_secs(300))
+            .inbox_claim(
+                "w",
+                ClaimLimit::payloads(10),
+                Duration::from_secs(300),
+                Utc::now()
+            )
             .await
             .expect("claim")
             .len(),
@@ -478,7 +438,12 @@ async fn release_gives_back_claimed_rows() {
     assert_eq!(store.inbox_release("w").await.expect("release"), 2);
     assert_eq!(
         store
-            .inbox_claim("w2", ClaimLimit::payloads(10), Duration::from_secs(300))
+            .inbox_claim(
+                "w2",
+                ClaimLimit::payloads(10),
+                Duration::from_secs(300),
+                Utc::now()
+            )
             .await
             .expect("claim")
             .len(),
@@ -486,14 +451,14 @@ async fn release_gives_back_claimed_rows() {
     );
 }
 
-#[tokio::test]
-async fn every_read_sees_the_latest_commit() {
+pub async fn every_read_sees_the_latest_commit(b: &dyn Backend) {
     // Reads share pooled connections; a read that leaves its statement unfinished must not pin
     // an old snapshot for the next read on that connection.
-    let (_d, store) = open().await;
+    let s = fresh(b).await;
+    let store = &*s.store;
     for i in 0..60 {
         run_through(
-            &store,
+            store,
             vec![judged(
                 &format!("rw-{i}"),
                 AlertState::Active,
@@ -526,9 +491,9 @@ async fn every_read_sees_the_latest_commit() {
     }
 }
 
-#[tokio::test]
-async fn a_claim_stops_at_its_item_budget() {
-    let (_d, store) = open().await;
+pub async fn a_claim_stops_at_its_item_budget(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let sized = |items: i64| NewInbox {
         items,
         ..payload("generic")
@@ -542,7 +507,7 @@ async fn a_claim_stops_at_its_item_budget() {
         items: 5000,
     };
     let first = store
-        .inbox_claim("w", limit, Duration::from_secs(60))
+        .inbox_claim("w", limit, Duration::from_secs(60), Utc::now())
         .await
         .expect("claim");
     assert_eq!(
@@ -551,7 +516,7 @@ async fn a_claim_stops_at_its_item_budget() {
         "3000 items before the third row: it waits for the next claim"
     );
     let second = store
-        .inbox_claim("w", limit, Duration::from_secs(60))
+        .inbox_claim("w", limit, Duration::from_secs(60), Utc::now())
         .await
         .expect("claim");
     assert_eq!(second.len(), 2);
@@ -561,7 +526,7 @@ async fn a_claim_stops_at_its_item_budget() {
     };
     store.inbox_append(&[sized(50_000)]).await.expect("append");
     let third = store
-        .inbox_claim("w", huge, Duration::from_secs(60))
+        .inbox_claim("w", huge, Duration::from_secs(60), Utc::now())
         .await
         .expect("claim");
     assert_eq!(

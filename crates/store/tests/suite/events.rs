@@ -1,22 +1,30 @@
-//! The event part of the Store conformance suite: audit-log records stored with their payload,
-//! kept once per source id, listed by the investigator's filters with cursors, pruned.
+//! The event part of the suite: audit-log records stored with their payload, kept once per
+//! source id, listed by the investigator's filters with cursors, pruned; and the correlation
+//! windows only new events move, kept as rows in the commit's transaction.
 
+use super::{commit_one, fresh, judged, Backend};
 use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
-use irene_core::{Actor, Event};
-use irene_store::{
-    ClaimLimit, EventFilter, NewInbox, Processed, ProcessedEvent, SqliteStore, Store,
+use irene_core::{
+    Actor, AlertState, Correlator, Event, Fed, NoOutputs, Severity, WindowKey, WindowRow,
 };
+use irene_store::{EventFilter, ProcessedEvent, Store};
 use serde_json::json;
-use std::time::Duration;
-use uuid::Uuid;
+use std::sync::{Arc, Mutex};
 
-fn at(s: i64) -> DateTime<Utc> {
+pub fn at(s: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_750_000_000 + s, 0)
         .single()
         .unwrap_or_default()
 }
 
-fn event(id: &str, name: &str, principal: &str, ip: Option<&str>, account: &str, t: i64) -> Event {
+pub fn event(
+    id: &str,
+    name: &str,
+    principal: &str,
+    ip: Option<&str>,
+    account: &str,
+    t: i64,
+) -> Event {
     Event {
         source: "aws.cloudtrail".into(),
         source_id: Some(id.into()),
@@ -33,24 +41,10 @@ fn event(id: &str, name: &str, principal: &str, ip: Option<&str>, account: &str,
     }
 }
 
-async fn commit(store: &dyn Store, events: Vec<(Event, Vec<String>)>) -> usize {
-    let p = NewInbox {
-        id: Uuid::now_v7(),
-        source: "aws.cloudtrail".into(),
-        received_at: Utc::now(),
-        body: b"{}".to_vec(),
-        items: 1,
-    };
-    store.inbox_append(&[p]).await.expect("append");
-    let rows = store
-        .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
-        .await
-        .expect("claim");
-    let processed = Processed {
-        inbox_id: rows[0].id,
-        received_at: rows[0].received_at,
-        alerts: vec![],
-        events: events
+/// Commits one payload of these events and detections; how many were new.
+pub async fn commit(store: &dyn Store, events: Vec<(Event, Vec<String>)>) -> usize {
+    commit_one(store, "aws.cloudtrail", Utc::now(), |p| {
+        p.events = events
             .into_iter()
             .enumerate()
             .map(|(i, (event, detections))| ProcessedEvent {
@@ -59,22 +53,17 @@ async fn commit(store: &dyn Store, events: Vec<(Event, Vec<String>)>) -> usize {
                 detections,
                 hits: vec![],
             })
-            .collect(),
-        quarantine: vec![],
-    };
-    store
-        .commit_processed("w", vec![processed])
-        .await
-        .expect("commit")
-        .events
+            .collect();
+    })
+    .await
+    .events
 }
 
-#[tokio::test]
-async fn events_are_kept_once_and_found_by_the_investigators_questions() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path()).await.expect("open");
+pub async fn events_are_kept_once_and_found_by_the_investigators_questions(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
     let stored = commit(
-        &store,
+        store,
         vec![
             (
                 event(
@@ -126,7 +115,7 @@ async fn events_are_kept_once_and_found_by_the_investigators_questions() {
     assert_eq!(stored, 4);
     // The same records delivered again are not stored twice.
     let again = commit(
-        &store,
+        store,
         vec![(
             event(
                 "e1",
@@ -273,54 +262,153 @@ async fn events_are_kept_once_and_found_by_the_investigators_questions() {
         .is_empty());
 }
 
-#[tokio::test]
-async fn correlation_windows_are_saved_with_the_commit_that_made_them() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let store = SqliteStore::open(dir.path()).await.expect("open");
-        assert_eq!(store.sigma_windows().await.expect("load"), None);
-        for (n, state) in [(1, r#"{"w":1}"#), (2, r#"{"w":2}"#)] {
-            let p = NewInbox {
-                id: Uuid::now_v7(),
-                source: "aws.cloudtrail".into(),
-                received_at: Utc::now(),
-                body: b"{}".to_vec(),
-                items: 1,
-            };
-            store.inbox_append(&[p]).await.expect("append");
-            let rows = store
-                .inbox_claim("w", ClaimLimit::payloads(1), Duration::from_secs(30))
-                .await
-                .expect("claim");
-            let processed = Processed {
-                inbox_id: rows[0].id,
-                received_at: rows[0].received_at,
-                alerts: vec![],
-                events: vec![],
-                quarantine: vec![],
-            };
-            // A worker that lost its lease saves nothing.
-            let s = store
-                .commit_processed_with("other", vec![processed.clone()], Some("{\"stale\":true}"))
-                .await
-                .expect("commit");
-            assert_eq!(s.rows_done, 0);
-            store
-                .commit_processed_with("w", vec![processed], Some(state))
-                .await
-                .expect("commit");
-            assert_eq!(
-                store.sigma_windows().await.expect("load").as_deref(),
-                Some(state),
-                "after {n}"
-            );
+/// Counts events with detections per principal: two fire an alert keyed by the principal
+/// (and empty the window). Records every event it is fed, in order.
+#[derive(Default)]
+struct PairCounter {
+    fed: Mutex<Vec<String>>,
+}
+
+impl Correlator for PairCounter {
+    fn keys(&self, event: &Event, detections: &[String]) -> Vec<WindowKey> {
+        if detections.is_empty() {
+            return vec![];
         }
-        store.close().await;
+        vec![WindowKey {
+            correlation: "pair".into(),
+            group: event.actor.principal.clone().unwrap_or_default(),
+        }]
     }
-    let store = SqliteStore::open(dir.path()).await.expect("reopen");
-    assert_eq!(
-        store.sigma_windows().await.expect("load").as_deref(),
-        Some(r#"{"w":2}"#),
-        "a restart finds the windows of the last commit"
+
+    fn feed(
+        &self,
+        event: &Event,
+        _detections: &[String],
+        at: DateTime<Utc>,
+        rows: &[WindowRow],
+    ) -> Fed {
+        if let Ok(mut fed) = self.fed.lock() {
+            fed.push(event.source_id.clone().unwrap_or_default());
+        }
+        let key = self.keys(event, &["x".into()]).remove(0);
+        let count = rows
+            .iter()
+            .find(|r| r.key == key)
+            .and_then(|r| r.state.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        if count >= 2 {
+            Fed {
+                alerts: vec![judged(
+                    &format!("pair:{}", key.group),
+                    AlertState::Active,
+                    Severity::High,
+                )],
+                upsert: vec![],
+                delete: vec![key],
+            }
+        } else {
+            Fed {
+                alerts: vec![],
+                upsert: vec![WindowRow {
+                    key,
+                    state: count.to_string(),
+                    expires_at: at + CDuration::hours(1),
+                }],
+                delete: vec![],
+            }
+        }
+    }
+}
+
+pub async fn only_new_events_move_correlation_windows(b: &dyn Backend) {
+    let counter = Arc::new(PairCounter::default());
+    let s = b.open(Arc::new(NoOutputs), counter.clone()).await;
+    let store = &*s.store;
+    let e = |id: &str, who: &str, t: i64| event(id, "x:Y", who, None, "111", t);
+    let hit = || vec!["rule-a".to_string()];
+    let fed = || counter.fed.lock().map(|f| f.clone()).unwrap_or_default();
+    let cases = || async {
+        store
+            .cases_list(&irene_store::CaseFilter {
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .map(|c| c.key)
+            .collect::<Vec<_>>()
+    };
+
+    // An event without detections is not fed; one with is, and its window is a row.
+    commit(
+        store,
+        vec![(e("n1", "alice", 1), vec![]), (e("a1", "alice", 2), hit())],
+    )
+    .await;
+    assert_eq!(fed(), vec!["a1"]);
+    assert!(cases().await.is_empty());
+    // The same record again (a redelivery) is not new: it is not fed, it counts nothing.
+    commit(store, vec![(e("a1", "alice", 2), hit())]).await;
+    assert_eq!(fed(), vec!["a1"]);
+    assert!(
+        cases().await.is_empty(),
+        "a duplicate must not complete the pair"
     );
+    // A new one completes the pair, read from the row the first one left: the alert it fires
+    // becomes a case in the same commit.
+    let s2 = commit_one(store, "aws.cloudtrail", Utc::now(), |p| {
+        for (i, (ev, det)) in [
+            (e("a1", "alice", 2), hit()),
+            (e("b1", "bob", 3), hit()),
+            (e("a2", "alice", 4), hit()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            p.events.push(ProcessedEvent {
+                index: i as i64,
+                event: ev,
+                detections: det,
+                hits: vec![],
+            });
+        }
+    })
+    .await;
+    assert_eq!(
+        fed(),
+        vec!["a1", "b1", "a2"],
+        "only new events, in item order"
+    );
+    assert_eq!((s2.events, s2.alerts, s2.changes.len()), (2, 1, 1));
+    assert_eq!(cases().await, vec!["pair:alice"]);
+    // Bob's window is a row that expires an hour after his event (long ago); carol's, in ten
+    // days. A row is pruned a day after its expiry, once no commit has written it for a day.
+    let in_ten_days = (Utc::now() + CDuration::days(10)).timestamp() - at(0).timestamp();
+    commit(store, vec![(e("c1", "carol", in_ten_days), hit())]).await;
+    assert_eq!(
+        store
+            .windows_prune(Utc::now() + CDuration::hours(12))
+            .await
+            .expect("prune"),
+        0,
+        "written within the day"
+    );
+    assert_eq!(
+        store
+            .windows_prune(Utc::now() + CDuration::days(2))
+            .await
+            .expect("prune"),
+        1,
+        "bob's only: carol's has not expired"
+    );
+    // Pruned, bob starts again from nothing.
+    commit(store, vec![(e("b2", "bob", 5), hit())]).await;
+    assert_eq!(cases().await, vec!["pair:alice"]);
+    commit(store, vec![(e("b3", "bob", 6), hit())]).await;
+    let mut got = cases().await;
+    got.sort();
+    assert_eq!(got, vec!["pair:alice", "pair:bob"]);
 }

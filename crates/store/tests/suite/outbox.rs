@@ -1,22 +1,20 @@
-//! The outbox part of the Store conformance suite: deliveries written with their case change,
-//! lanes in order, folded repeats, retries, dead letters, tickets, and batch-job bookkeeping.
+//! The outbox part of the suite: deliveries written with their case change, lanes in order,
+//! folded repeats, retries, dead letters, tickets, and batch-job bookkeeping.
 
+use super::{judged, run_through, Backend, Opened};
 use chrono::{Duration as CDuration, Utc};
 use irene_core::{
-    Action, Alert, AlertState, CaseStatus, Change, Judged, Planned, Planner, Severity, TicketState,
-    TimelineKind, Transition,
+    Action, AlertState, CaseStatus, Change, NoCorrelations, Planned, Planner, Severity,
+    TicketState, TimelineKind, Transition,
 };
-use irene_store::{
-    ClaimLimit, DeliveryFilter, Finish, NewDelivery, NewInbox, Processed, SqliteStore, Store,
-};
+use irene_store::{DeliveryFilter, Finish, NewDelivery, Store};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use uuid::Uuid;
 
 /// Plans like a GitHub output with no conditions: one delivery per transition to "gh", and
 /// opens and resolves also to "pd".
-struct TestPlanner;
+pub struct TestPlanner;
 
 impl Planner for TestPlanner {
     fn plan(&self, change: &Change) -> Vec<Planned> {
@@ -46,63 +44,17 @@ impl Planner for TestPlanner {
     }
 }
 
-async fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path())
+/// A fresh store planning with [`TestPlanner`].
+pub async fn open(b: &dyn Backend) -> Opened {
+    b.open(Arc::new(TestPlanner), Arc::new(NoCorrelations))
         .await
-        .expect("open store")
-        .with_planner(Arc::new(TestPlanner));
-    (dir, store)
 }
 
-fn judged(key: &str, state: AlertState, sev: Severity) -> Judged {
-    let mut a = Alert::new(
-        "generic",
-        "test.kind",
-        key,
-        format!("Title of {key}"),
-        sev,
-        json!({"key": key, "detail": "raw"}),
-    );
-    a.state = state;
-    Judged::unjudged(a)
-}
-
-async fn run_through(store: &dyn Store, alerts: Vec<Judged>) -> irene_store::CommitSummary {
-    let p = NewInbox {
-        id: Uuid::now_v7(),
-        source: "generic".into(),
-        received_at: Utc::now(),
-        body: b"{}".to_vec(),
-        items: 1,
-    };
-    store.inbox_append(&[p]).await.expect("append");
-    let rows = store
-        .inbox_claim("w", ClaimLimit::payloads(10), Duration::from_secs(30))
-        .await
-        .expect("claim");
-    let processed = Processed {
-        inbox_id: rows[0].id,
-        received_at: rows[0].received_at,
-        alerts: alerts
-            .into_iter()
-            .enumerate()
-            .map(|(i, j)| (i as i64, j))
-            .collect(),
-        events: vec![],
-        quarantine: vec![],
-    };
-    store
-        .commit_processed("w", vec![processed])
-        .await
-        .expect("commit")
-}
-
-fn lease() -> Duration {
+pub fn lease() -> Duration {
     Duration::from_secs(60)
 }
 
-fn done(note: &str) -> Finish {
+pub fn done(note: &str) -> Finish {
     Finish::Done {
         kind: "github".into(),
         ticket: None,
@@ -110,9 +62,9 @@ fn done(note: &str) -> Finish {
     }
 }
 
-async fn claim(store: &dyn Store) -> Vec<(String, Action)> {
+pub async fn claim(store: &dyn Store) -> Vec<(String, Action)> {
     store
-        .outbox_claim("d", 100, lease())
+        .outbox_claim("d", 100, lease(), Utc::now())
         .await
         .expect("claim")
         .into_iter()
@@ -120,11 +72,11 @@ async fn claim(store: &dyn Store) -> Vec<(String, Action)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_case_change_writes_its_deliveries_and_lanes_go_in_order() {
-    let (_d, store) = open().await;
+pub async fn a_case_change_writes_its_deliveries_and_lanes_go_in_order(b: &dyn Backend) {
+    let s = open(b).await;
+    let store = &*s.store;
     let s = run_through(
-        &store,
+        store,
         vec![
             judged("k1", AlertState::Active, Severity::High),
             judged("k1", AlertState::Active, Severity::High),
@@ -137,7 +89,10 @@ async fn a_case_change_writes_its_deliveries_and_lanes_go_in_order() {
     assert_eq!(store.status().await.expect("status").outbox_pending, 5);
 
     // Only the head of each lane goes out first: the repeat and the resolve wait for the open.
-    let first = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let first = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     let got: Vec<(String, Action)> = first.iter().map(|d| (d.output.clone(), d.action)).collect();
     assert_eq!(
         got,
@@ -150,7 +105,7 @@ async fn a_case_change_writes_its_deliveries_and_lanes_go_in_order() {
     let alert = open_gh.alert.as_ref().expect("the case's alert");
     assert_eq!(alert.raw["detail"], "raw");
     assert_eq!(open_gh.ticket, None);
-    assert!(claim(&store).await.is_empty(), "claimed rows are leased");
+    assert!(claim(store).await.is_empty(), "claimed rows are leased");
 
     // The GitHub open fails and will be retried later: its lane stays blocked.
     let later = Utc::now() + CDuration::seconds(60);
@@ -161,16 +116,17 @@ async fn a_case_change_writes_its_deliveries_and_lanes_go_in_order() {
             Finish::Retry {
                 error: "HTTP 502".into(),
                 next_at: later
-            }
+            },
+            Utc::now()
         )
         .await
         .expect("finish"));
     assert!(store
-        .outbox_finish("d", first[1].id, done("triggered"))
+        .outbox_finish("d", first[1].id, done("triggered"), Utc::now())
         .await
         .expect("finish"));
     assert_eq!(
-        claim(&store).await,
+        claim(store).await,
         vec![("pd".into(), Action::Resolve)],
         "the PagerDuty lane goes on; GitHub's waits for its open"
     );
@@ -194,17 +150,17 @@ async fn a_case_change_writes_its_deliveries_and_lanes_go_in_order() {
     assert_eq!(open_row.last_error.as_deref(), Some("HTTP 502"));
 }
 
-#[tokio::test]
-async fn repeats_fold_and_a_resolve_absorbs_them() {
-    let (_d, store) = open().await;
+pub async fn repeats_fold_and_a_resolve_absorbs_them(b: &dyn Backend) {
+    let s = open(b).await;
+    let store = &*s.store;
     run_through(
-        &store,
+        store,
         vec![judged("k2", AlertState::Active, Severity::Medium)],
     )
     .await;
     for _ in 0..5 {
         run_through(
-            &store,
+            store,
             vec![judged("k2", AlertState::Active, Severity::Medium)],
         )
         .await;
@@ -227,19 +183,25 @@ async fn repeats_fold_and_a_resolve_absorbs_them() {
     assert_eq!(repeats[0].detail["count"], 6, "carrying the latest count");
 
     // The open goes through; the repeat is deferred (its comment interval), the resolve still runs.
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     for d in &c {
         store
-            .outbox_finish("d", d.id, done("ok"))
+            .outbox_finish("d", d.id, done("ok"), Utc::now())
             .await
             .expect("finish");
     }
     run_through(
-        &store,
+        store,
         vec![judged("k2", AlertState::Resolved, Severity::Medium)],
     )
     .await;
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     let repeat = c
         .iter()
         .find(|d| d.action == Action::Repeat)
@@ -251,12 +213,13 @@ async fn repeats_fold_and_a_resolve_absorbs_them() {
             Finish::Defer {
                 until: Utc::now() + CDuration::hours(1),
             },
+            Utc::now(),
         )
         .await
         .expect("defer");
     for d in c.iter().filter(|d| d.action == Action::Resolve) {
         store
-            .outbox_finish("d", d.id, done("closed"))
+            .outbox_finish("d", d.id, done("closed"), Utc::now())
             .await
             .expect("finish");
     }
@@ -267,15 +230,18 @@ async fn repeats_fold_and_a_resolve_absorbs_them() {
     );
 }
 
-#[tokio::test]
-async fn dead_letters_are_listed_and_replayed() {
-    let (_d, store) = open().await;
+pub async fn dead_letters_are_listed_and_replayed(b: &dyn Backend) {
+    let s = open(b).await;
+    let store = &*s.store;
     run_through(
-        &store,
+        store,
         vec![judged("k3", AlertState::Active, Severity::High)],
     )
     .await;
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     let gh = c.iter().find(|d| d.output == "gh").expect("gh");
     store
         .outbox_finish(
@@ -284,12 +250,13 @@ async fn dead_letters_are_listed_and_replayed() {
             Finish::Dead {
                 error: "HTTP 404: Not Found".into(),
             },
+            Utc::now(),
         )
         .await
         .expect("finish");
     // A finish by a worker that no longer holds the delivery changes nothing.
     assert!(!store
-        .outbox_finish("other", gh.id, done("late"))
+        .outbox_finish("other", gh.id, done("late"), Utc::now())
         .await
         .expect("finish"));
     let st = store.status().await.expect("status");
@@ -320,30 +287,40 @@ async fn dead_letters_are_listed_and_replayed() {
         "a dead letter shows on the case"
     );
     let again = store
-        .outbox_retry(gh.id)
+        .outbox_retry(gh.id, Utc::now())
         .await
         .expect("retry")
         .expect("requeued");
     assert_eq!((again.state.as_str(), again.attempts), ("pending", 0));
-    assert!(store.outbox_retry(gh.id).await.expect("retry").is_none());
+    assert!(store
+        .outbox_retry(gh.id, Utc::now())
+        .await
+        .expect("retry")
+        .is_none());
     assert_eq!(store.status().await.expect("status").dead_letters, 0);
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     assert!(
         c.iter().any(|d| d.id == gh.id),
         "the replayed delivery goes out again"
     );
 }
 
-#[tokio::test]
-async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes() {
-    let (_d, store) = open().await;
+pub async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes(b: &dyn Backend) {
+    let s = open(b).await;
+    let store = &*s.store;
     let s = run_through(
-        &store,
+        store,
         vec![judged("k4", AlertState::Active, Severity::High)],
     )
     .await;
     let case_id = s.changes[0].case.id;
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     let gh = c.iter().find(|d| d.output == "gh").expect("gh");
     // The intent is recorded before the call…
     let intent = TicketState {
@@ -352,7 +329,7 @@ async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes() {
         data: json!({"intent_at": "2026-12-01T00:00:00Z"}),
     };
     store
-        .ticket_record(case_id, "gh", "github", &intent)
+        .ticket_record(case_id, "gh", "github", &intent, Utc::now())
         .await
         .expect("intent");
     // …and the ticket after it.
@@ -370,12 +347,13 @@ async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes() {
                 ticket: Some(ticket.clone()),
                 note: "opened issue #7".into(),
             },
+            Utc::now(),
         )
         .await
         .expect("finish");
     for d in c.iter().filter(|d| d.output != "gh") {
         store
-            .outbox_finish("d", d.id, done("ok"))
+            .outbox_finish("d", d.id, done("ok"), Utc::now())
             .await
             .expect("finish");
     }
@@ -391,17 +369,20 @@ async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes() {
 
     // The next delivery of the lane sees the ticket; the ticket survives later case changes.
     run_through(
-        &store,
+        store,
         vec![judged("k4", AlertState::Active, Severity::Urgent)],
     )
     .await;
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     let next = c.iter().find(|d| d.output == "gh").expect("gh");
     assert_eq!(next.ticket.as_ref(), Some(&ticket));
     assert_eq!(next.case.as_ref().map(|c| c.tickets.len()), Some(1));
     for d in &c {
         store
-            .outbox_finish("d", d.id, done("ok"))
+            .outbox_finish("d", d.id, done("ok"), Utc::now())
             .await
             .expect("finish");
     }
@@ -409,13 +390,16 @@ async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes() {
     // A person closes the issue: the case resolves by hand, and only the other outputs hear.
     let before = store.status().await.expect("status").outbox_pending;
     let (case, change) = store
-        .case_set_by_ticket("gh", "7", false, "github:alice")
+        .case_set_by_ticket("gh", "7", false, "github:alice", Utc::now())
         .await
         .expect("set")
         .expect("found");
     assert_eq!(case.status, CaseStatus::Resolved);
     assert!(change.is_some());
-    let c = store.outbox_claim("d", 100, lease()).await.expect("claim");
+    let c = store
+        .outbox_claim("d", 100, lease(), Utc::now())
+        .await
+        .expect("claim");
     let outs: Vec<_> = c.iter().map(|d| (d.output.as_str(), d.action)).collect();
     assert_eq!(outs, vec![("pd", Action::Resolve)]);
     assert_eq!(
@@ -424,67 +408,47 @@ async fn tickets_are_kept_shown_on_the_case_and_drive_manual_changes() {
     );
     // Closing again changes nothing; reopening reopens.
     let (_, change) = store
-        .case_set_by_ticket("gh", "7", false, "github:alice")
+        .case_set_by_ticket("gh", "7", false, "github:alice", Utc::now())
         .await
         .expect("set")
         .expect("found");
     assert!(change.is_none());
     let (case, _) = store
-        .case_set_by_ticket("gh", "7", true, "github:bob")
+        .case_set_by_ticket("gh", "7", true, "github:bob", Utc::now())
         .await
         .expect("set")
         .expect("found");
     assert_eq!(case.status, CaseStatus::Open);
     assert!(store
-        .case_set_by_ticket("gh", "99", true, "github:bob")
+        .case_set_by_ticket("gh", "99", true, "github:bob", Utc::now())
         .await
         .expect("set")
         .is_none());
 }
 
-#[tokio::test]
-async fn leases_survive_a_restart_and_jobs_keep_their_clock() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let case_id;
-    {
-        let store = SqliteStore::open(dir.path())
-            .await
-            .expect("open")
-            .with_planner(Arc::new(TestPlanner));
-        let s = run_through(
-            &store,
-            vec![judged("k5", AlertState::Active, Severity::High)],
-        )
-        .await;
-        case_id = s.changes[0].case.id;
-        assert_eq!(
-            store
-                .outbox_claim("d", 100, lease())
-                .await
-                .expect("claim")
-                .len(),
-            2
-        );
-        assert!(!store
-            .job_due("digest:chat", Duration::from_secs(3600), Utc::now())
-            .await
-            .expect("job"));
-        store.close().await;
-    }
-    let store = SqliteStore::open(dir.path())
-        .await
-        .expect("reopen")
-        .with_planner(Arc::new(TestPlanner));
-    let c = store.outbox_claim("d2", 100, lease()).await.expect("claim");
-    assert_eq!(
-        c.len(),
-        2,
-        "deliveries held by a crashed process go out again"
-    );
-    // The job ran an hour ago as far as the store knows: not due yet, due after its period.
+pub async fn jobs_keep_their_clock_and_reminders_wait(b: &dyn Backend) {
+    let s = open(b).await;
+    let store = &*s.store;
+    let made = run_through(
+        store,
+        vec![judged("k5", AlertState::Active, Severity::High)],
+    )
+    .await;
+    let case_id = made.changes[0].case.id;
     let now = Utc::now();
+    assert!(
+        !store
+            .job_due("digest:chat", Duration::from_secs(3600), now)
+            .await
+            .expect("job"),
+        "the first call only starts the clock"
+    );
     assert!(!store
-        .job_due("digest:chat", Duration::from_secs(3600), now)
+        .job_due(
+            "digest:chat",
+            Duration::from_secs(3600),
+            now + CDuration::minutes(30)
+        )
         .await
         .expect("job"));
     assert!(store
@@ -505,10 +469,14 @@ async fn leases_survive_a_restart_and_jobs_keep_their_clock() {
         .expect("job"));
 
     // Reminders: an urgent/high case whose ticket was left untouched, once until sent.
+    let c = store
+        .outbox_claim("d", 100, lease(), now)
+        .await
+        .expect("claim");
     let gh = c.iter().find(|d| d.output == "gh").expect("gh");
     store
         .outbox_finish(
-            "d2",
+            "d",
             gh.id,
             Finish::Done {
                 kind: "github".into(),
@@ -519,10 +487,11 @@ async fn leases_survive_a_restart_and_jobs_keep_their_clock() {
                 }),
                 note: "opened".into(),
             },
+            now,
         )
         .await
         .expect("finish");
-    let future = Utc::now() + CDuration::hours(1);
+    let future = now + CDuration::hours(1);
     let due = store
         .cases_to_remind("gh", Severity::High, future, 10)
         .await
@@ -534,17 +503,20 @@ async fn leases_survive_a_restart_and_jobs_keep_their_clock() {
         .expect("remind")
         .is_empty());
     assert!(store
-        .cases_to_remind("gh", Severity::High, Utc::now() - CDuration::hours(1), 10)
+        .cases_to_remind("gh", Severity::High, now - CDuration::hours(1), 10)
         .await
         .expect("remind")
         .is_empty());
     store
-        .outbox_enqueue(&[NewDelivery {
-            case: due.first().cloned(),
-            output: "gh".into(),
-            action: Action::Reminder,
-            detail: json!({}),
-        }])
+        .outbox_enqueue(
+            &[NewDelivery {
+                case: due.first().cloned(),
+                output: "gh".into(),
+                action: Action::Reminder,
+                detail: json!({}),
+            }],
+            now,
+        )
         .await
         .expect("enqueue");
     assert!(

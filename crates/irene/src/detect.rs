@@ -1,0 +1,57 @@
+//! The Sigma correlator the store calls inside a commit: new events' detections fed into the
+//! correlation window rows, the hits judged by triage. No I/O: the store loads and writes rows.
+
+use irene_core::{Correlator, Event, Fed, WindowKey, WindowRow};
+use irene_rules::sigma::{correlation_alert, SigmaRules};
+use irene_rules::TriageRules;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Counts with the loaded Sigma correlation rules; a correlation that fires becomes an alert
+/// judged like any other.
+pub struct SigmaCorrelator {
+    pub sigma: Arc<SigmaRules>,
+    pub rules: Arc<TriageRules>,
+}
+
+impl Correlator for SigmaCorrelator {
+    fn keys(&self, event: &Event, detections: &[String]) -> Vec<WindowKey> {
+        if self.sigma.correlations().is_empty() {
+            return Vec::new();
+        }
+        self.sigma.window_keys(detections, &event.raw)
+    }
+
+    fn feed(
+        &self,
+        event: &Event,
+        detections: &[String],
+        at: chrono::DateTime<chrono::Utc>,
+        rows: &[WindowRow],
+    ) -> Fed {
+        let mut state = self.sigma.windows_from_rows(rows);
+        let alerts = self
+            .sigma
+            .correlate_detections(&mut state, detections, &event.raw, at)
+            .iter()
+            .map(|hit| self.rules.judge(correlation_alert(hit, event)))
+            .collect();
+        let before: HashMap<&WindowKey, &str> =
+            rows.iter().map(|r| (&r.key, r.state.as_str())).collect();
+        let after = self.sigma.window_rows(&state);
+        let delete = rows
+            .iter()
+            .filter(|r| !after.iter().any(|a| a.key == r.key))
+            .map(|r| r.key.clone())
+            .collect();
+        let upsert = after
+            .into_iter()
+            .filter(|a| before.get(&a.key) != Some(&a.state.as_str()))
+            .collect();
+        Fed {
+            alerts,
+            upsert,
+            delete,
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The store's flow, the same on every backend: what a commit, a manual change, an expiry and
+//! a finished delivery write, in which order, driving a backend's `StoreTx`. No SQL here.
+
+use crate::tx::{AlertRow, EventRow, OutboxRow, OutboxSet, QuarantineRow, StoreTx};
+use crate::{CommitSummary, Finish, NewDelivery, Processed, Result, Store, StoreError};
+use chrono::{DateTime, Utc};
+use irene_core::{
+    correlate, expire, reopen_by_hand, resolve_by_hand, Action, Case, Change, Correlator, Judged,
+    Planner, Ticket, TicketState, TimelineEntry, TimelineKind, WindowKey, WindowRow,
+};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use uuid::Uuid;
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T, what: &'static str) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// Writes the outcome of claimed rows in one transaction (see [`Store::commit_processed`]):
+/// 1. the rows `owner` still leases are marked done, the others skipped whole;
+/// 2. the events are stored once per source id; only the new ones count: their detection
+///    hits join the payload's alerts, and they (alone, in payload and item order) are fed to
+///    the correlator, whose window rows are loaded and written back in this transaction;
+/// 3. the cases the alerts touch are read at once and every alert is correlated, in payload
+///    order, against the cases as the batch leaves them;
+/// 4. alerts, quarantined items, case changes, timelines and deliveries are written.
+pub(crate) async fn commit_processed<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    batch: Vec<Processed>,
+    now: DateTime<Utc>,
+) -> Result<CommitSummary> {
+    let mut summary = CommitSummary::default();
+    let mut tx = store.begin(false).await?;
+
+    let ids: Vec<Uuid> = batch.iter().map(|p| p.inbox_id).collect();
+    let done = tx.inbox_mark_done(owner, &ids, now).await?;
+    let batch: Vec<Processed> = batch
+        .into_iter()
+        .filter(|p| done.contains(&p.inbox_id))
+        .collect();
+    summary.rows_done = batch.len();
+    summary.rows_skipped = ids.len() - batch.len();
+
+    let mut event_rows = Vec::new();
+    for p in &batch {
+        for e in &p.events {
+            event_rows.push(EventRow {
+                id: Uuid::now_v7().to_string(),
+                inbox_id: p.inbox_id,
+                index: e.index,
+                received_at: p.received_at,
+                event: &e.event,
+                detections: &e.detections,
+            });
+        }
+    }
+    let stored = tx.events_insert(&event_rows).await?;
+    summary.events = stored.len();
+    let new: Vec<bool> = event_rows.iter().map(|r| stored.contains(&r.id)).collect();
+    let fired = count_new_events(&mut *tx, store.correlator(), &batch, &new, now).await?;
+
+    let mut news = new.iter();
+    let mut fired = fired.iter();
+    let mut alert_lists: Vec<Vec<(i64, &Judged)>> = Vec::with_capacity(batch.len());
+    for p in &batch {
+        let mut list: Vec<(i64, &Judged)> = p.alerts.iter().map(|(i, j)| (*i, j)).collect();
+        for e in &p.events {
+            let is_new = news.next().copied().unwrap_or(false);
+            let more = fired.next();
+            if is_new {
+                list.extend(e.hits.iter().map(|j| (e.index, j)));
+                list.extend(more.into_iter().flatten().map(|j| (e.index, j)));
+            }
+        }
+        list.sort_by_key(|(i, _)| *i);
+        alert_lists.push(list);
+    }
+
+    let mut keys: Vec<&str> = alert_lists
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, j)| j.key.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut cases: HashMap<String, Case> = tx
+        .cases_by_keys(&keys)
+        .await?
+        .into_iter()
+        .map(|c| (c.key.clone(), c))
+        .collect();
+
+    let mut alert_rows: Vec<AlertRow> = Vec::new();
+    let mut quarantine_rows: Vec<QuarantineRow> = Vec::new();
+    for (p, list) in batch.iter().zip(&alert_lists) {
+        for q in &p.quarantine {
+            quarantine_rows.push(QuarantineRow {
+                id: Uuid::now_v7(),
+                inbox_id: p.inbox_id,
+                received_at: p.received_at,
+                item: q,
+            });
+        }
+        for &(index, judged) in list {
+            let alert_id = Uuid::now_v7();
+            let existing = cases.get(&judged.key);
+            let change = correlate(existing, judged, alert_id, Uuid::now_v7(), now);
+            let case_id = change
+                .as_ref()
+                .map(|c| c.case.id)
+                .or(existing.map(|c| c.id));
+            alert_rows.push(AlertRow {
+                id: alert_id,
+                inbox_id: p.inbox_id,
+                index,
+                case_id,
+                received_at: p.received_at,
+                doc: to_json(judged, "alert")?,
+                judged,
+            });
+            if let Some(change) = change {
+                cases.insert(change.case.key.clone(), change.case.clone());
+                summary.changes.push(change);
+            }
+        }
+    }
+    tx.alerts_insert(&alert_rows).await?;
+    summary.alerts = alert_rows.len();
+    tx.quarantine_insert(&quarantine_rows).await?;
+    summary.quarantined = quarantine_rows.len();
+    write_changes(&mut *tx, &summary.changes, store.planner(), None, now).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// Feeds the new events (`new`, one flag per event of `batch` in order) to the correlator, in
+/// order, against the window rows they touch (loaded at once), and writes the rows back.
+/// Returns, per event of the batch, the alerts its correlations fired.
+async fn count_new_events(
+    tx: &mut dyn StoreTx,
+    correlator: &dyn Correlator,
+    batch: &[Processed],
+    new: &[bool],
+    now: DateTime<Utc>,
+) -> Result<Vec<Vec<Judged>>> {
+    let events: Vec<(&Processed, &crate::ProcessedEvent)> = batch
+        .iter()
+        .flat_map(|p| p.events.iter().map(move |e| (p, e)))
+        .collect();
+    let mut fired = vec![Vec::new(); events.len()];
+    let mut keys: Vec<Vec<WindowKey>> = Vec::with_capacity(events.len());
+    let mut all: BTreeSet<WindowKey> = BTreeSet::new();
+    for (&(_, e), &is_new) in events.iter().zip(new) {
+        let k = if is_new && !e.detections.is_empty() {
+            correlator.keys(&e.event, &e.detections)
+        } else {
+            Vec::new()
+        };
+        all.extend(k.iter().cloned());
+        keys.push(k);
+    }
+    if all.is_empty() {
+        return Ok(fired);
+    }
+    let wanted: Vec<WindowKey> = all.into_iter().collect();
+    let mut windows: BTreeMap<WindowKey, WindowRow> = tx
+        .windows_load(&wanted)
+        .await?
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    let mut touched: BTreeSet<WindowKey> = BTreeSet::new();
+    for (i, ((p, e), k)) in events.iter().zip(&keys).enumerate() {
+        if k.is_empty() {
+            continue;
+        }
+        let rows: Vec<WindowRow> = k.iter().filter_map(|k| windows.get(k).cloned()).collect();
+        let at = e.event.observed_at.unwrap_or(p.received_at);
+        let fed = correlator.feed(&e.event, &e.detections, at, &rows);
+        for key in fed.delete {
+            windows.remove(&key);
+            touched.insert(key);
+        }
+        for row in fed.upsert {
+            touched.insert(row.key.clone());
+            windows.insert(row.key.clone(), row);
+        }
+        fired[i] = fed.alerts;
+    }
+    let (save, gone): (Vec<WindowKey>, Vec<WindowKey>) =
+        touched.into_iter().partition(|k| windows.contains_key(k));
+    let save: Vec<WindowRow> = save.iter().filter_map(|k| windows.remove(k)).collect();
+    tx.windows_save(&save, now).await?;
+    tx.windows_delete(&gone).await?;
+    Ok(fired)
+}
+
+/// Writes case changes, their timelines and the deliveries they imply: always together, in the
+/// caller's transaction. A case changed several times is written once, in its last state;
+/// every timeline entry stays. `skip`: an output that is told nothing.
+pub(crate) async fn write_changes(
+    tx: &mut dyn StoreTx,
+    changes: &[Change],
+    planner: &dyn Planner,
+    skip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(changes.len());
+    for (i, ch) in changes.iter().enumerate() {
+        last.insert(ch.case.id, i);
+    }
+    let mut finals: Vec<&Case> = last.values().map(|&i| &changes[i].case).collect();
+    finals.sort_by_key(|c| c.id);
+    tx.cases_upsert(&finals).await?;
+    let entries: Vec<(Uuid, &TimelineEntry)> = changes
+        .iter()
+        .flat_map(|ch| ch.timeline.iter().map(move |t| (ch.case.id, t)))
+        .collect();
+    tx.timeline_insert(&entries).await?;
+    tx.outbox_insert(&plan(changes, planner, skip)?, now).await
+}
+
+/// The deliveries `changes` imply. `skip`: an output told nothing (the one whose ticket a
+/// person changed).
+fn plan(changes: &[Change], planner: &dyn Planner, skip: Option<&str>) -> Result<Vec<OutboxRow>> {
+    let mut rows = Vec::new();
+    for ch in changes {
+        let planned = planner.plan(ch);
+        let mut doc = None;
+        for p in planned {
+            if Some(p.output.as_str()) == skip {
+                continue;
+            }
+            // A repeat says how the case is when it is sent (it folds later repeats), so it
+            // keeps no snapshot and reads the case at claim time: most case changes are
+            // repeats, and this keeps their cost to one small row.
+            let case_doc = if p.action == Action::Repeat {
+                None
+            } else {
+                if doc.is_none() {
+                    doc = Some(to_json(&ch.case, "case")?);
+                }
+                doc.clone()
+            };
+            rows.push(OutboxRow {
+                case_id: Some(ch.case.id),
+                output: p.output,
+                action: p.action,
+                case_doc,
+                detail: to_json(&p.detail, "delivery detail")?,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Resolves a case by hand (durably). `Ok(None)`: no such case.
+pub(crate) async fn case_resolve<S: Store + ?Sized>(
+    store: &S,
+    id: Uuid,
+    by: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Case, Option<Change>)>> {
+    let mut tx = store.begin(true).await?;
+    let Some(case) = tx.case_by_id(id).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let change = resolve_by_hand(&case, now, by, reason);
+    if let Some(ch) = &change {
+        write_changes(
+            &mut *tx,
+            std::slice::from_ref(ch),
+            store.planner(),
+            None,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
+    Ok(Some((case, change)))
+}
+
+/// Resolves open cases of `source` silent since before `now - expiry`.
+pub(crate) async fn cases_expire<S: Store + ?Sized>(
+    store: &S,
+    source: &str,
+    expiry: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Change>> {
+    let mut tx = store.begin(false).await?;
+    let silent = tx.cases_silent(source, now - expiry, 1000).await?;
+    let changes: Vec<Change> = silent
+        .iter()
+        .filter_map(|case| expire(case, now, expiry))
+        .collect();
+    write_changes(&mut *tx, &changes, store.planner(), None, now).await?;
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// A person opened or closed the ticket `reference` on `output` (durably).
+pub(crate) async fn case_set_by_ticket<S: Store + ?Sized>(
+    store: &S,
+    output: &str,
+    reference: &str,
+    open: bool,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Case, Option<Change>)>> {
+    let mut tx = store.begin(true).await?;
+    let Some(case) = tx.case_by_ticket(output, reference).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let change = if open {
+        reopen_by_hand(&case, now, by)
+    } else {
+        resolve_by_hand(&case, now, by, &format!("ticket closed on {output}"))
+    };
+    if let Some(ch) = &change {
+        write_changes(
+            &mut *tx,
+            std::slice::from_ref(ch),
+            store.planner(),
+            Some(output),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
+    Ok(Some((case, change)))
+}
+
+/// Adds deliveries no case change implies (batch jobs), durably.
+pub(crate) async fn outbox_enqueue<S: Store + ?Sized>(
+    store: &S,
+    items: &[NewDelivery],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut rows = Vec::with_capacity(items.len());
+    for it in items {
+        rows.push(OutboxRow {
+            case_id: it.case.as_ref().map(|c| c.id),
+            output: it.output.clone(),
+            action: it.action,
+            case_doc: it.case.as_ref().map(|c| to_json(c, "case")).transpose()?,
+            detail: to_json(&it.detail, "delivery detail")?,
+        });
+    }
+    let mut tx = store.begin(true).await?;
+    tx.outbox_insert(&rows, now).await?;
+    tx.commit().await
+}
+
+/// Records an output's ticket for a case durably (an intent before a call a crash could lose).
+pub(crate) async fn ticket_record<S: Store + ?Sized>(
+    store: &S,
+    case_id: Uuid,
+    output: &str,
+    kind: &str,
+    ticket: &TicketState,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = store.begin(true).await?;
+    save_ticket(&mut *tx, case_id, output, kind, ticket, now).await?;
+    tx.commit().await
+}
+
+/// Writes an output's ticket for a case, and mirrors a made ticket onto the case document so
+/// the API shows it.
+async fn save_ticket(
+    tx: &mut dyn StoreTx,
+    case_id: Uuid,
+    output: &str,
+    kind: &str,
+    ticket: &TicketState,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.ticket_save(case_id, output, kind, ticket, now).await?;
+    if ticket.reference.is_empty() {
+        return Ok(());
+    }
+    let Some(mut case) = tx.case_by_id(case_id).await? else {
+        return Ok(());
+    };
+    let t = Ticket {
+        output: output.to_string(),
+        kind: kind.to_string(),
+        reference: ticket.reference.clone(),
+        url: ticket.url.clone(),
+    };
+    match case.tickets.iter_mut().find(|x| x.output == output) {
+        Some(existing) if *existing == t => return Ok(()),
+        Some(existing) => *existing = t,
+        None => case.tickets.push(t),
+    }
+    tx.cases_upsert(&[&case]).await
+}
+
+/// A note on a case's timeline about a delivery.
+fn note(now: DateTime<Utc>, detail: serde_json::Value) -> TimelineEntry {
+    TimelineEntry {
+        at: now,
+        kind: TimelineKind::Notification,
+        alert_id: None,
+        detail,
+    }
+}
+
+/// Records how an attempt ended. `Ok(false)`: `owner` no longer holds the delivery.
+pub(crate) async fn outbox_finish<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    id: i64,
+    finish: Finish,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut tx = store.begin(false).await?;
+    let Some(d) = tx.outbox_leased(id, owner).await? else {
+        tx.commit().await?;
+        return Ok(false);
+    };
+    let output = d.output.as_str();
+    let action = d.action;
+    match finish {
+        Finish::Done {
+            kind,
+            ticket,
+            note: text,
+        } => {
+            let set = OutboxSet {
+                state: "done",
+                attempt: true,
+                next_at: None,
+                error: None,
+                note: Some(&text),
+            };
+            tx.outbox_set(id, &set, now).await?;
+            if let Some(case_id) = d.case_id {
+                match &ticket {
+                    Some(ticket) => {
+                        save_ticket(&mut *tx, case_id, output, &kind, ticket, now).await?
+                    }
+                    None => tx.ticket_touch(case_id, output, now).await?,
+                }
+                if action == Action::Resolve {
+                    // A close says everything the repeats before it would have said.
+                    tx.outbox_fold_repeats(case_id, output, id, now).await?;
+                }
+                let entry = note(
+                    now,
+                    json!({"output": output, "action": action, "delivery": id, "result": "sent",
+                           "note": text, "reference": ticket.as_ref().map(|t| &t.reference),
+                           "url": ticket.as_ref().and_then(|t| t.url.as_ref())}),
+                );
+                tx.timeline_insert(&[(case_id, &entry)]).await?;
+            }
+        }
+        Finish::Retry { error, next_at } => {
+            let set = OutboxSet {
+                state: "pending",
+                attempt: true,
+                next_at: Some(next_at),
+                error: Some(&error),
+                note: None,
+            };
+            tx.outbox_set(id, &set, now).await?;
+        }
+        Finish::Dead { error } => {
+            let set = OutboxSet {
+                state: "dead",
+                attempt: true,
+                next_at: None,
+                error: Some(&error),
+                note: None,
+            };
+            tx.outbox_set(id, &set, now).await?;
+            if let Some(case_id) = d.case_id {
+                let entry = note(
+                    now,
+                    json!({"output": output, "action": action, "delivery": id,
+                           "result": "dead", "error": error}),
+                );
+                tx.timeline_insert(&[(case_id, &entry)]).await?;
+            }
+        }
+        Finish::Defer { until } => {
+            let set = OutboxSet {
+                state: "pending",
+                attempt: false,
+                next_at: Some(until),
+                error: None,
+                note: None,
+            };
+            tx.outbox_set(id, &set, now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}

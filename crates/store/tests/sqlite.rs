@@ -1,0 +1,62 @@
+//! Runs the Store conformance suite (`suite/`) on SQLite, on real files in temporary
+//! directories. A PostgreSQL backend adds its own file like this one, calling the same checks.
+
+mod suite;
+
+use async_trait::async_trait;
+use irene_core::{Correlator, Planner};
+use irene_store::Location;
+use std::sync::Arc;
+use suite::{Backend, Opened};
+
+struct Sqlite;
+
+#[async_trait]
+impl Backend for Sqlite {
+    async fn open(&self, planner: Arc<dyn Planner>, correlator: Arc<dyn Correlator>) -> Opened {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = irene_store::open(
+            &Location::Sqlite(dir.path().to_path_buf()),
+            planner,
+            correlator,
+        )
+        .await
+        .expect("open store");
+        Opened {
+            store,
+            keep: Box::new(dir),
+        }
+    }
+}
+
+/// One test per check of the suite, named as the check.
+macro_rules! checks {
+    ($($module:ident :: $check:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                suite::$module::$check(&Sqlite).await
+            }
+        )*
+    };
+}
+
+checks!(
+    pipeline::leases_replay_without_doubling,
+    pipeline::a_transaction_dropped_without_commit_writes_nothing,
+    pipeline::case_lifecycle_is_recorded_with_its_timeline,
+    pipeline::a_resolved_alert_for_an_unknown_key_opens_no_case,
+    pipeline::cases_filter_and_paginate,
+    pipeline::quarantine_keeps_the_item_and_requeues_it,
+    pipeline::silent_cases_expire_per_source,
+    pipeline::release_gives_back_claimed_rows,
+    pipeline::every_read_sees_the_latest_commit,
+    pipeline::a_claim_stops_at_its_item_budget,
+    outbox::a_case_change_writes_its_deliveries_and_lanes_go_in_order,
+    outbox::repeats_fold_and_a_resolve_absorbs_them,
+    outbox::dead_letters_are_listed_and_replayed,
+    outbox::tickets_are_kept_shown_on_the_case_and_drive_manual_changes,
+    outbox::jobs_keep_their_clock_and_reminders_wait,
+    events::events_are_kept_once_and_found_by_the_investigators_questions,
+    events::only_new_events_move_correlation_windows,
+);
