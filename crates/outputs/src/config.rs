@@ -60,15 +60,13 @@ pub struct Entry<K> {
 
 impl<'de, K: OutputKind + Deserialize<'de>> Deserialize<'de> for Entry<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// An entry as written. `deny_unknown_fields` with `flatten` still rejects what
-        /// neither part takes (serde checks the leftovers of the flattened struct).
+        /// An entry as written (a missing `Option` is `None`). `deny_unknown_fields` with
+        /// `flatten` still rejects what neither part takes (serde checks the leftovers).
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Written<K> {
             name: String,
-            #[serde(default)]
             min_severity: Option<Severity>,
-            #[serde(default)]
             when: Option<String>,
             #[serde(default = "ten_seconds", deserialize_with = "duration")]
             timeout: Duration,

@@ -3,7 +3,7 @@
 //! Must not know any particular kind.
 
 use crate::config::OutputCommon;
-use crate::plan::Planning;
+use crate::plan::Quirks;
 use crate::{Context, Output, OutputConfig};
 use irene_core::Severity;
 use std::any::Any;
@@ -13,20 +13,25 @@ use std::sync::Arc;
 
 /// One output kind's own settings (the `[[outputs]]` fields beyond [`OutputCommon`]), and what
 /// the kind does with them. Implemented in the kind's module; registered in `lib.rs`'s list.
-pub trait OutputKind: Planning + Send + Sync {
+pub trait OutputKind: Send + Sync {
     /// `min_severity` of an entry that does not set it.
     fn default_min_severity() -> Severity
     where
         Self: Sized;
+    /// How the planner treats this output.
+    fn quirks(&self) -> Quirks;
     /// Problems with the kind's own settings (the shared ones are checked by `validate`).
     fn check(&self, err: &mut dyn FnMut(String));
-    /// Builds the client; `shared` holds what outputs built together share.
-    fn build(
-        &self,
-        common: &OutputCommon,
-        ctx: &Context,
-        shared: &Shared<'_>,
-    ) -> Result<Arc<dyn Output>, String>;
+    /// Builds the client.
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String>;
+}
+
+/// What building one output's client needs besides the kind's own settings.
+pub struct Build<'a> {
+    pub common: &'a OutputCommon,
+    pub ctx: &'a Context,
+    /// What the outputs built together share.
+    pub shared: &'a Shared<'a>,
 }
 
 /// What the outputs built together share: every configuration, and values made once per key

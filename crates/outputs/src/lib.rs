@@ -100,7 +100,12 @@ pub fn build(
     let mut errors = Vec::new();
     for (i, c) in configs.iter().enumerate() {
         let (common, kind) = c.parts();
-        match kind.build(common, ctx, &shared) {
+        let b = kind::Build {
+            common,
+            ctx,
+            shared: &shared,
+        };
+        match kind.build(&b) {
             Ok(o) => outputs.push(o),
             Err(message) => errors.push(ConfigError::new(i, c.name(), message)),
         }

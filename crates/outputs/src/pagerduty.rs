@@ -3,8 +3,8 @@
 
 use crate::config::{check_url, OutputCommon, Secret};
 use crate::http::{plain, Hints, Http, Verdict};
-use crate::kind::{OutputKind, Shared};
-use crate::plan::Planning;
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
 use crate::render;
 use crate::{case_of, not_applicable, Context, Journal, Output};
 use async_trait::async_trait;
@@ -27,8 +27,9 @@ fn pagerduty_events() -> String {
 }
 
 impl OutputKind for PagerDutyConfig {
-    fn default_min_severity() -> Severity {
-        Severity::High
+    /// An incident per case: repeats, downgrades and notes are not sent.
+    fn quirks(&self) -> Quirks {
+        Quirks::PAGE
     }
 
     fn check(&self, err: &mut dyn FnMut(String)) {
@@ -40,26 +41,12 @@ impl OutputKind for PagerDutyConfig {
         }
     }
 
-    fn build(
-        &self,
-        common: &OutputCommon,
-        ctx: &Context,
-        _shared: &Shared<'_>,
-    ) -> Result<Arc<dyn Output>, String> {
-        PagerDutyOutput::new(common, self, ctx).map(|o| Arc::new(o) as _)
+    fn default_min_severity() -> Severity {
+        Severity::High
     }
-}
 
-/// An incident per case, paged once: repeats and notes are not sent, a downgrade is not told.
-impl Planning for PagerDutyConfig {
-    fn repeats(&self) -> bool {
-        false
-    }
-    fn tells_downgrade(&self) -> bool {
-        false
-    }
-    fn takes_notes(&self) -> bool {
-        false
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        PagerDutyOutput::new(b.common, self, b.ctx).map(|o| Arc::new(o) as _)
     }
 }
 

@@ -8,14 +8,40 @@ use irene_rules::cel_env;
 use irene_rules::cel_env::Program;
 use serde_json::{json, Map};
 
-/// What the planner asks of an output kind: its quirks. Each kind's module answers for it.
-pub trait Planning {
+/// What the planner asks of an output kind ([`OutputKind::quirks`](crate::OutputKind::quirks));
+/// each kind's module answers for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
     /// Whether "seen again" is worth a delivery (a comment, a message update, a POST).
-    fn repeats(&self) -> bool;
+    pub repeats: bool,
     /// Whether a case falling below the floor is still told (a relabel, a message).
-    fn tells_downgrade(&self) -> bool;
+    pub tells_downgrade: bool,
     /// Whether notes on a case go to it: it keeps a per-case ticket or message to put them on.
-    fn takes_notes(&self) -> bool;
+    pub takes_notes: bool,
+}
+
+impl Quirks {
+    /// Keeps a ticket per case (an issue, a thread): told everything, notes included.
+    pub const TICKET: Quirks = Quirks {
+        repeats: true,
+        tells_downgrade: true,
+        takes_notes: true,
+    };
+    /// Posts every event (a webhook receiver) and keeps nothing per case to put notes on.
+    pub const FEED: Quirks = Quirks {
+        takes_notes: false,
+        ..Quirks::TICKET
+    };
+    /// Posts each change as a new message (an incoming webhook): repeats would be noise.
+    pub const MESSAGES: Quirks = Quirks {
+        repeats: false,
+        ..Quirks::FEED
+    };
+    /// Pages once per case (an incident): only opens, raises, reopens and the resolve.
+    pub const PAGE: Quirks = Quirks {
+        tells_downgrade: false,
+        ..Quirks::MESSAGES
+    };
 }
 
 /// The `case` variable of `when`: the fields a route may match on.
@@ -45,16 +71,11 @@ fn case_json(case: &Case) -> serde_json::Value {
 
 struct Route {
     name: String,
-    /// The output's configuration: its kind answers [`Planning`].
-    config: OutputConfig,
+    /// `"github" | "pagerduty" | "slack" | "webhook"`.
+    kind: &'static str,
+    quirks: Quirks,
     min_severity: Severity,
     when: Option<(String, Program)>,
-}
-
-impl Route {
-    fn quirks(&self) -> &dyn Planning {
-        self.config.parts().1
-    }
 }
 
 /// The routes of the configured outputs: the `Planner` the store calls.
@@ -68,7 +89,7 @@ impl std::fmt::Debug for Routes {
             .entries(
                 self.routes
                     .iter()
-                    .map(|r| (&r.name, r.config.kind(), r.min_severity)),
+                    .map(|r| (&r.name, r.kind, r.min_severity)),
             )
             .finish()
     }
@@ -81,7 +102,7 @@ impl Routes {
         let mut routes = Vec::with_capacity(configs.len());
         let mut errors = Vec::new();
         for (i, c) in configs.iter().enumerate() {
-            let common = c.common();
+            let (common, kind) = c.parts();
             let when = match &common.when {
                 None => None,
                 Some(src) => match cel_env::compile(src) {
@@ -94,7 +115,8 @@ impl Routes {
             };
             routes.push(Route {
                 name: common.name.clone(),
-                config: c.clone(),
+                kind: c.kind(),
+                quirks: kind.quirks(),
                 min_severity: common.min_severity,
                 when,
             });
@@ -113,20 +135,17 @@ impl Routes {
 
     /// `"github" | "pagerduty" | "slack" | "webhook"` for a configured output.
     pub fn kind(&self, name: &str) -> Option<&'static str> {
-        self.routes
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| r.config.kind())
+        self.routes.iter().find(|r| r.name == name).map(|r| r.kind)
     }
 
     /// The notes of a case (`Action::Note`, `detail` = `{title, markdown, ref}`): one delivery
-    /// per output that takes notes ([`Planning::takes_notes`]) and that the case reaches, by
+    /// per output that takes notes ([`Quirks::takes_notes`]) and that the case reaches, by
     /// the same `min_severity` and `when` as its other deliveries, or that holds a ticket of it
     /// already. Pure: the caller enqueues them.
     pub fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
         self.routes
             .iter()
-            .filter(|r| r.quirks().takes_notes())
+            .filter(|r| r.quirks.takes_notes)
             .filter(|r| {
                 (case.severity >= r.min_severity && r.when_holds(case)) || r.has_ticket(case)
             })
@@ -204,7 +223,7 @@ impl Planner for Routes {
                         }
                     }
                     Transition::Occurrence => {
-                        if r.quirks().repeats() && floor(case.severity) && when(i, r) {
+                        if r.quirks.repeats && floor(case.severity) && when(i, r) {
                             push(&mut out, Action::Repeat, json!({"count": case.count}));
                         }
                     }
@@ -214,7 +233,7 @@ impl Planner for Routes {
                         let detail = json!({"from": from, "to": to, "rule": case.rule});
                         if now && !was {
                             push(&mut out, Action::Open, detail);
-                        } else if was && (now || r.quirks().tells_downgrade()) {
+                        } else if was && (now || r.quirks.tells_downgrade) {
                             push(&mut out, Action::Severity, detail);
                         }
                     }

@@ -5,8 +5,8 @@ use crate::config::{
     check_url, duration, one_day, one_hour, optional_duration, OutputCommon, Secret,
 };
 use crate::http::{Hints, Http, Reply, Verdict};
-use crate::kind::{OutputKind, Shared};
-use crate::plan::Planning;
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
 use crate::render;
 use crate::{case_of, done, not_applicable, Context, Journal, Output};
 use async_trait::async_trait;
@@ -21,13 +21,10 @@ use std::time::Duration;
 /// The Slack output's own settings (`type = "slack"`).
 pub struct SlackConfig {
     /// Incoming-webhook mode (no threads, no updates).
-    #[serde(default)]
     pub webhook_url: Option<Secret>,
     /// Bot mode (`chat.postMessage`/`chat.update`), with `channel`.
-    #[serde(default)]
     pub bot_token: Option<Secret>,
     /// Channel ID (preferred) or name.
-    #[serde(default)]
     pub channel: Option<String>,
     #[serde(default = "slack_api")]
     pub api_url: String,
@@ -52,8 +49,14 @@ fn daily() -> Option<Duration> {
 }
 
 impl OutputKind for SlackConfig {
-    fn default_min_severity() -> Severity {
-        Severity::Low
+    /// Bot mode keeps a root message per case (repeats update it, notes reply in its thread);
+    /// an incoming webhook can only post new messages.
+    fn quirks(&self) -> Quirks {
+        if self.is_bot() {
+            Quirks::TICKET
+        } else {
+            Quirks::MESSAGES
+        }
     }
 
     fn check(&self, err: &mut dyn FnMut(String)) {
@@ -87,27 +90,12 @@ impl OutputKind for SlackConfig {
         }
     }
 
-    fn build(
-        &self,
-        common: &OutputCommon,
-        ctx: &Context,
-        _shared: &Shared<'_>,
-    ) -> Result<Arc<dyn Output>, String> {
-        SlackOutput::new(common, self, ctx).map(|o| Arc::new(o) as _)
+    fn default_min_severity() -> Severity {
+        Severity::Low
     }
-}
 
-/// Bot mode keeps a root message per case: repeats update it and notes reply in its thread.
-/// An incoming webhook can only post: no repeats, and no notes planned (nothing to attach to).
-impl Planning for SlackConfig {
-    fn repeats(&self) -> bool {
-        self.is_bot()
-    }
-    fn tells_downgrade(&self) -> bool {
-        true
-    }
-    fn takes_notes(&self) -> bool {
-        self.is_bot()
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        SlackOutput::new(b.common, self, b.ctx).map(|o| Arc::new(o) as _)
     }
 }
 
@@ -523,10 +511,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn webhook_classification_table() {
+    fn classification_tables() {
         use crate::http::table::{check, hints, retry, secs, Row};
         let none = Hints::default();
-        let table: Vec<Row> = vec![
+        let webhook: Vec<Row> = vec![
             ("slack wh ok", 200, none.clone(), "ok", Verdict::Success),
             (
                 "slack wh 200 not ok",
@@ -571,14 +559,8 @@ mod tests {
                 retry(None),
             ),
         ];
-        check(table, classify_webhook);
-    }
-
-    #[test]
-    fn api_classification_table() {
-        use crate::http::table::{check, hints, retry, secs, Row};
-        let none = Hints::default();
-        let table: Vec<Row> = vec![
+        check(webhook, classify_webhook);
+        let api: Vec<Row> = vec![
             (
                 "slack api ok",
                 200,
@@ -637,7 +619,7 @@ mod tests {
             ),
             ("slack api 503", 503, none.clone(), "", retry(None)),
         ];
-        check(table, classify_api);
+        check(api, classify_api);
     }
 
     #[test]

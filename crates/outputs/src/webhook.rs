@@ -3,8 +3,8 @@
 
 use crate::config::{check_url, OutputCommon, Secret};
 use crate::http::{plain, Hints, Http, Verdict};
-use crate::kind::{OutputKind, Shared};
-use crate::plan::Planning;
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
 use crate::{Context, Journal, Output};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -21,13 +21,14 @@ pub struct WebhookConfig {
     /// May embed credentials, hence a secret.
     pub url: Secret,
     /// Signs bodies with HMAC-SHA256 (`X-Irene-Signature-256`).
-    #[serde(default)]
     pub secret: Option<Secret>,
 }
 
 impl OutputKind for WebhookConfig {
-    fn default_min_severity() -> Severity {
-        Severity::Info
+    /// No per-case ticket, so notes are not planned for it (a `note` delivery enqueued for it
+    /// is still sent, as a `note` event).
+    fn quirks(&self) -> Quirks {
+        Quirks::FEED
     }
 
     fn check(&self, err: &mut dyn FnMut(String)) {
@@ -39,27 +40,12 @@ impl OutputKind for WebhookConfig {
         }
     }
 
-    fn build(
-        &self,
-        common: &OutputCommon,
-        ctx: &Context,
-        _shared: &Shared<'_>,
-    ) -> Result<Arc<dyn Output>, String> {
-        WebhookOutput::new(common, self, ctx).map(|o| Arc::new(o) as _)
+    fn default_min_severity() -> Severity {
+        Severity::Info
     }
-}
 
-/// Every event is POSTed (repeats and downgrades too); it keeps no per-case ticket, so notes
-/// are not planned for it (a `note` delivery enqueued for it is still sent, as a `note` event).
-impl Planning for WebhookConfig {
-    fn repeats(&self) -> bool {
-        true
-    }
-    fn tells_downgrade(&self) -> bool {
-        true
-    }
-    fn takes_notes(&self) -> bool {
-        false
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        WebhookOutput::new(b.common, self, b.ctx).map(|o| Arc::new(o) as _)
     }
 }
 

@@ -3,10 +3,10 @@
 
 use super::gate::{gate_key, Gate};
 use super::GithubOutput;
-use crate::config::{check_url, duration, one_day, one_hour, OutputCommon, Secret};
-use crate::kind::{OutputKind, Shared};
-use crate::plan::Planning;
-use crate::{Context, Output, OutputConfig};
+use crate::config::{check_url, duration, one_day, one_hour, Secret};
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
+use crate::{Output, OutputConfig};
 use irene_core::Severity;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -17,20 +17,15 @@ pub struct GithubConfig {
     /// `owner/repo`.
     pub repository: String,
     /// A personal access token (or fine-grained token); the alternative is a GitHub App.
-    #[serde(default)]
     pub token: Option<Secret>,
-    #[serde(default)]
     pub app_id: Option<u64>,
     /// The app's private key, PEM text.
-    #[serde(default)]
     pub private_key: Option<Secret>,
     /// Looked up with `GET /repos/{owner}/{repo}/installation` when absent.
-    #[serde(default)]
     pub installation_id: Option<u64>,
     #[serde(default = "github_api")]
     pub api_url: String,
     /// Verifies inbound issue webhooks (`X-Hub-Signature-256`).
-    #[serde(default)]
     pub webhook_secret: Option<Secret>,
     /// At most one "seen again" comment per case per interval.
     #[serde(default = "one_hour", deserialize_with = "duration")]
@@ -50,8 +45,9 @@ pub struct GithubConfig {
 }
 
 impl OutputKind for GithubConfig {
-    fn default_min_severity() -> Severity {
-        Severity::Medium
+    /// An issue per case: repeats and notes are comments, a downgrade relabels.
+    fn quirks(&self) -> Quirks {
+        Quirks::TICKET
     }
 
     fn check(&self, err: &mut dyn FnMut(String)) {
@@ -100,18 +96,17 @@ impl OutputKind for GithubConfig {
         }
     }
 
+    fn default_min_severity() -> Severity {
+        Severity::Medium
+    }
+
     /// GitHub outputs with the same credentials share one gate: the largest pace and the
     /// smallest hourly budget any of them asks for.
-    fn build(
-        &self,
-        common: &OutputCommon,
-        ctx: &Context,
-        shared: &Shared<'_>,
-    ) -> Result<Arc<dyn Output>, String> {
-        let key = gate_key(self, &common.name);
-        let gate = shared.get_or_make(&key, || {
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        let key = gate_key(self, &b.common.name);
+        let gate = b.shared.get_or_make(&key, || {
             let (mut pace, mut per_hour) = (self.pace, self.max_per_hour);
-            for c in shared.configs() {
+            for c in b.shared.configs() {
                 if let OutputConfig::Github(g) = c {
                     if gate_key(&g.kind, &g.common.name) == key {
                         pace = pace.max(g.kind.pace);
@@ -121,20 +116,7 @@ impl OutputKind for GithubConfig {
             }
             Gate::new(pace, per_hour)
         })?;
-        GithubOutput::new(common, self, ctx, gate).map(|o| Arc::new(o) as _)
-    }
-}
-
-/// An issue per case: repeats are comments, a downgrade relabels, notes are comments.
-impl Planning for GithubConfig {
-    fn repeats(&self) -> bool {
-        true
-    }
-    fn tells_downgrade(&self) -> bool {
-        true
-    }
-    fn takes_notes(&self) -> bool {
-        true
+        GithubOutput::new(b.common, self, b.ctx, gate).map(|o| Arc::new(o) as _)
     }
 }
 

@@ -189,10 +189,7 @@ impl GithubOutput {
     }
 
     async fn severity(&self, d: &Delivery, case: &Case) -> Result<Outcome, Outcome> {
-        let t = IssueTicket::read(d.ticket.as_ref());
-        let Some(n) = t.number else {
-            return Ok(not_applicable("no issue yet"));
-        };
+        let n = issue_number(d, "no issue yet")?;
         self.sync_issue(n, case, false).await?;
         self.comment(n, &render::severity_comment(case, &d.detail))
             .await?;
@@ -203,10 +200,7 @@ impl GithubOutput {
     }
 
     async fn resolve(&self, d: &Delivery, case: &Case) -> Result<Outcome, Outcome> {
-        let t = IssueTicket::read(d.ticket.as_ref());
-        let Some(n) = t.number else {
-            return Ok(not_applicable("no issue"));
-        };
+        let n = issue_number(d, "no issue")?;
         // the close first: it is idempotent, so a retry after a failed comment repeats nothing
         self.patch_issue(n, json!({"state": "closed", "state_reason": "completed"}))
             .await?;
@@ -235,23 +229,24 @@ impl GithubOutput {
     /// never reached this output) it is done with nothing posted: a note never creates an issue,
     /// and lanes run in order, so no open is still pending when a note's turn comes.
     async fn note(&self, d: &Delivery) -> Result<Outcome, Outcome> {
-        let t = IssueTicket::read(d.ticket.as_ref());
-        let Some(n) = t.number else {
-            return Ok(not_applicable("no issue to post the note on"));
-        };
+        let n = issue_number(d, "no issue to post the note on")?;
         self.comment(n, &render::github_note(&d.detail)).await?;
         Ok(done(None, format!("posted the note on issue #{n}")))
     }
 
     async fn reminder(&self, d: &Delivery, case: &Case) -> Result<Outcome, Outcome> {
-        let t = IssueTicket::read(d.ticket.as_ref());
-        let Some(n) = t.number else {
-            return Ok(not_applicable("no issue to remind on"));
-        };
+        let n = issue_number(d, "no issue to remind on")?;
         self.comment(n, &render::reminder_comment(case, Utc::now()))
             .await?;
         Ok(done(None, format!("reminded on issue #{n}")))
     }
+}
+
+/// The number of the case's issue, or the finished attempt that says `missing`.
+fn issue_number(d: &Delivery, missing: &str) -> Result<u64, Outcome> {
+    IssueTicket::read(d.ticket.as_ref())
+        .number
+        .ok_or_else(|| not_applicable(missing))
 }
 
 #[async_trait]
