@@ -41,13 +41,10 @@ pub use config::{validate, ConfigError, Entry, OutputCommon, Secret};
 pub use github::{parse_issue_event, verify_signature, GithubConfig, GithubOutput, IssueEvent};
 pub use irene_core::{Action, Delivery, Outcome, TicketState};
 pub use kind::OutputKind;
-pub use pagerduty::PagerDutyConfig;
-pub use pagerduty::PagerDutyOutput;
-pub use plan::Routes;
-pub use slack::SlackConfig;
-pub use slack::SlackOutput;
-pub use webhook::WebhookConfig;
-pub use webhook::WebhookOutput;
+pub use pagerduty::{PagerDutyConfig, PagerDutyOutput};
+pub use plan::{Quirks, Routes};
+pub use slack::{SlackConfig, SlackOutput};
+pub use webhook::{WebhookConfig, WebhookOutput};
 
 use async_trait::async_trait;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! The PagerDuty Events v2 output: trigger on open/reopen/severity, resolve on resolve, one
-//! stable `dedup_key` per case. One attempt only; never echoes the routing key or a request body.
+//! The PagerDuty Events v2 output (settings, quirks, reply classification, client): trigger on
+//! open/reopen/severity, resolve on resolve, one `dedup_key` per case. Never echoes the routing key.
 
 use crate::config::{check_url, OutputCommon, Secret};
 use crate::http::{plain, Hints, Http, Verdict};

@@ -1,5 +1,5 @@
-//! The pure planner: which deliveries a case change implies for each output (severity floor,
-//! `when` in CEL, the transition table). No I/O, no clock: it runs inside the store's transaction.
+//! The pure planner: which deliveries a case change (or a note) implies for each output (severity
+//! floor, `when` in CEL, the transition table, each kind's quirks). No I/O, no clock.
 
 use crate::config::ConfigError;
 use crate::OutputConfig;

@@ -1,5 +1,5 @@
-//! The Slack output: incoming-webhook mode (one message per event) or bot mode (a root message
-//! per case, replies in its thread, the root kept up to date). One attempt only.
+//! The Slack output (settings, quirks, reply classification, client): incoming-webhook mode (one
+//! message per event) or bot mode (a root message per case, replies in its thread). One attempt only.
 
 use crate::config::{
     check_url, duration, one_day, one_hour, optional_duration, OutputCommon, Secret,

@@ -1,5 +1,5 @@
-//! The generic webhook output: POSTs the delivery as JSON, signed with HMAC-SHA256 when a
-//! secret is set. One attempt only; the URL (which may embed credentials) never appears in errors.
+//! The generic webhook output (settings, quirks, reply classification, client): POSTs the delivery
+//! as JSON, HMAC-signed when a secret is set. One attempt; the URL never appears in errors.
 
 use crate::config::{check_url, OutputCommon, Secret};
 use crate::http::{plain, Hints, Http, Verdict};

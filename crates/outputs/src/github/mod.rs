@@ -1,5 +1,5 @@
 //! The GitHub issues output (contract §1–§6): one issue per case, found again after a crash by
-//! its marker, rate limits honoured per token. Here: the client, its kind and dispatch by action.
+//! its marker, rate limits honoured per token. Here: the client and its dispatch by action.
 
 mod api;
 mod auth;
