@@ -60,11 +60,18 @@ impl<'a> Shared<'a> {
         key: &str,
         make: impl FnOnce() -> T,
     ) -> Result<Arc<T>, String> {
-        let mut made = self.made.borrow_mut();
-        let value = made
-            .entry(key.to_string())
-            .or_insert_with(|| Arc::new(make()) as Arc<dyn Any + Send + Sync>)
-            .clone();
+        let kept = self.made.borrow().get(key).cloned();
+        let value = match kept {
+            Some(v) => v,
+            None => {
+                // made with no borrow held: `make` may ask for other shared values
+                let v: Arc<dyn Any + Send + Sync> = Arc::new(make());
+                self.made
+                    .borrow_mut()
+                    .insert(key.to_string(), Arc::clone(&v));
+                v
+            }
+        };
         value
             .downcast::<T>()
             .map_err(|_| format!("internal: the shared value {key:?} has another type"))
