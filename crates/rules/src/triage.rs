@@ -406,23 +406,21 @@ impl TriageRules {
                 Ok(true) => {
                     let key = match &rule.key {
                         None => alert.key.clone(),
-                        Some(template) => {
-                            match cel_env::guarded(RULE_PANIC, || template.render(ctx)) {
-                                Ok(key) if !key.is_empty() => key,
-                                Ok(_) => {
-                                    record(errors, rule, "key: the template gave an empty key; the alert's own key is used".to_string());
-                                    alert.key.clone()
-                                }
-                                Err(e) => {
-                                    record(
-                                        errors,
-                                        rule,
-                                        format!("key: {e}; the alert's own key is used"),
-                                    );
-                                    alert.key.clone()
-                                }
+                        Some(template) => match guarded(|| template.render(ctx)) {
+                            Ok(key) if !key.is_empty() => key,
+                            Ok(_) => {
+                                record(errors, rule, "key: the template gave an empty key; the alert's own key is used".to_string());
+                                alert.key.clone()
                             }
-                        }
+                            Err(e) => {
+                                record(
+                                    errors,
+                                    rule,
+                                    format!("key: {e}; the alert's own key is used"),
+                                );
+                                alert.key.clone()
+                            }
+                        },
                     };
                     return Some((i, key));
                 }
@@ -443,12 +441,15 @@ fn record(errors: &mut Option<Vec<EvalError>>, rule: &Rule, message: String) {
     }
 }
 
-/// The error of a rule whose evaluation panicked inside the CEL interpreter.
-const RULE_PANIC: &str = "the CEL interpreter failed on this rule";
+/// Runs `f`, turning a panic inside the CEL interpreter into an error so that one bad rule or
+/// alert cannot take the pipeline down.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    cel_env::guarded("the CEL interpreter failed on this rule", f)
+}
 
 impl Rule {
     fn matches(&self, ctx: &Context<'_, '_>) -> Result<bool, String> {
-        cel_env::guarded(RULE_PANIC, || {
+        guarded(|| {
             let value = Value::resolve_val(&self.when, ctx).map_err(|e| e.to_string())?;
             match value.downcast_ref::<CelBool>() {
                 Some(b) => Ok(*b.inner()),
