@@ -25,10 +25,13 @@ pub enum Action {
     Reminder,
     /// A batch job's summary of open cases (no case; `detail` carries the counts).
     Digest,
+    /// A plain note on a case (an investigation's finding): `detail` is
+    /// `{"title", "markdown", "ref"}`, `ref` an opaque id of what wrote it (an investigation run).
+    Note,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Open,
         Action::Repeat,
         Action::Severity,
@@ -36,6 +39,7 @@ impl Action {
         Action::Reopen,
         Action::Reminder,
         Action::Digest,
+        Action::Note,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +51,7 @@ impl Action {
             Action::Reopen => "reopen",
             Action::Reminder => "reminder",
             Action::Digest => "digest",
+            Action::Note => "note",
         }
     }
 }

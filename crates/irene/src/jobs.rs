@@ -62,17 +62,17 @@ impl Jobs {
         for o in &self.outputs {
             match o {
                 OutputConfig::Slack(s) => {
-                    let Some(every) = s.digest_every else {
+                    let Some(every) = s.kind.digest_every else {
                         continue;
                     };
                     if self
                         .store
-                        .job_due(&format!("digest:{}", s.name), every, now)
+                        .job_due(&format!("digest:{}", s.common.name), every, now)
                         .await?
                     {
                         queued.push(NewDelivery {
                             case: None,
-                            output: s.name.clone(),
+                            output: s.common.name.clone(),
                             action: Action::Digest,
                             detail: self.digest().await?,
                         });
@@ -80,16 +80,16 @@ impl Jobs {
                 }
                 OutputConfig::Github(g) => {
                     let since = now
-                        - chrono::Duration::from_std(g.remind_after)
+                        - chrono::Duration::from_std(g.kind.remind_after)
                             .unwrap_or(chrono::Duration::days(1));
                     let cases = self
                         .store
-                        .cases_to_remind(&g.name, Severity::High, since, REMINDERS_PER_RUN)
+                        .cases_to_remind(&g.common.name, Severity::High, since, REMINDERS_PER_RUN)
                         .await?;
                     for case in cases {
                         let idle_since = case.last_seen.max(case.updated_at);
                         queued.push(NewDelivery {
-                            output: g.name.clone(),
+                            output: g.common.name.clone(),
                             action: Action::Reminder,
                             detail: json!({"untouched_since": since, "last_seen": idle_since}),
                             case: Some(case),

@@ -1,5 +1,5 @@
-//! The one HTTP helper (send a request, read a bounded reply, never leak a secret) and the one
-//! classifier (status + headers + body → success, retry or dead). Must not know any output's flow.
+//! The one HTTP helper (send a request, read a bounded reply, never leak a secret), the reply
+//! hints and verdicts, and the plain HTTP rule. Each service's own classification is in its module.
 
 use crate::config::Secret;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -11,16 +11,6 @@ use std::time::Duration;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// How much of a response body an error keeps.
 pub(crate) const ERROR_BODY: usize = 2048;
-
-/// The service a reply comes from: each has its own success and failure rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Service {
-    Github,
-    PagerDuty,
-    SlackWebhook,
-    SlackApi,
-    Webhook,
-}
 
 /// The headers the classifier reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,100 +69,19 @@ pub(crate) enum Verdict {
     Dead,
 }
 
-/// Classifies one reply. Pure.
-pub(crate) fn classify(
-    service: Service,
-    status: u16,
-    hints: &Hints,
-    body: &str,
-    now: DateTime<Utc>,
-) -> Verdict {
-    let retry = |at| Verdict::Retry { at, limited: false };
-    let limited = |at| Verdict::Retry {
-        at: Some(at),
-        limited: true,
-    };
-    match service {
-        Service::Github => {
-            if (200..300).contains(&status) {
-                return Verdict::Success;
-            }
-            if status == 403 || status == 429 {
-                // contract §6.2: retry-after, then x-ratelimit-reset, then "rate limit" → ≥ 60 s
-                if let Some(at) = hints.retry_at(now) {
-                    return limited(at);
-                }
-                if let Some(at) = hints.primary_reset() {
-                    return limited(at.max(now));
-                }
-                if status == 429 || body.to_ascii_lowercase().contains("rate limit") {
-                    return limited(now + ChronoDuration::seconds(60));
-                }
-                return Verdict::Dead;
-            }
-            if status >= 500 {
-                return retry(hints.retry_at(now));
-            }
-            Verdict::Dead
-        }
-        Service::PagerDuty | Service::Webhook => {
-            if (200..300).contains(&status) {
-                return Verdict::Success;
-            }
-            if status == 429 || status == 408 || status >= 500 {
-                return retry(hints.retry_at(now));
-            }
-            Verdict::Dead
-        }
-        Service::SlackWebhook => {
-            if status == 200 && body.trim() == "ok" {
-                return Verdict::Success;
-            }
-            if status == 429 || status >= 500 {
-                return retry(hints.retry_at(now));
-            }
-            Verdict::Dead
-        }
-        Service::SlackApi => {
-            if status == 429 {
-                return retry(hints.retry_at(now));
-            }
-            if status >= 500 {
-                return retry(hints.retry_at(now));
-            }
-            if status != 200 {
-                return Verdict::Dead;
-            }
-            match slack_error(body) {
-                Ok(None) => Verdict::Success,
-                Ok(Some(code)) => match code.as_str() {
-                    "ratelimited" => retry(hints.retry_at(now)),
-                    "internal_error"
-                    | "fatal_error"
-                    | "service_unavailable"
-                    | "request_timeout" => retry(None),
-                    _ => Verdict::Dead,
-                },
-                Err(()) => Verdict::Dead,
-            }
-        }
+/// The plain HTTP rule (PagerDuty, webhooks): 2xx is a success; 408, 429 and 5xx are worth
+/// a retry (at `Retry-After` when given); anything else is dead. Pure.
+pub(crate) fn plain(status: u16, hints: &Hints, now: DateTime<Utc>) -> Verdict {
+    if (200..300).contains(&status) {
+        return Verdict::Success;
     }
-}
-
-/// A Slack Web API envelope: `Ok(None)` when `ok: true`, `Ok(Some(code))` when `ok: false`,
-/// `Err` when the body is not such an envelope.
-pub(crate) fn slack_error(body: &str) -> Result<Option<String>, ()> {
-    let v: serde_json::Value = serde_json::from_str(body).map_err(|_| ())?;
-    match v.get("ok").and_then(serde_json::Value::as_bool) {
-        Some(true) => Ok(None),
-        Some(false) => Ok(Some(
-            v.get("error")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("unknown_error")
-                .to_string(),
-        )),
-        None => Err(()),
+    if status == 429 || status == 408 || status >= 500 {
+        return Verdict::Retry {
+            at: hints.retry_at(now),
+            limited: false,
+        };
     }
+    Verdict::Dead
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
@@ -322,18 +231,30 @@ impl Http {
     }
 }
 
+/// What every service's classification table uses.
 #[cfg(test)]
-mod tests {
+pub(crate) mod table {
     use super::*;
     use chrono::TimeZone;
 
-    fn now() -> DateTime<Utc> {
+    /// One row: what, status, hints, body, the verdict wanted.
+    pub(crate) type Row = (&'static str, u16, Hints, &'static str, Verdict);
+
+    pub(crate) fn now() -> DateTime<Utc> {
         Utc.timestamp_opt(1_775_593_000, 0)
             .single()
             .unwrap_or_default()
     }
 
-    fn hints(retry_after: Option<&str>, remaining: Option<&str>, reset: Option<&str>) -> Hints {
+    pub(crate) fn secs(s: i64) -> DateTime<Utc> {
+        now() + ChronoDuration::seconds(s)
+    }
+
+    pub(crate) fn hints(
+        retry_after: Option<&str>,
+        remaining: Option<&str>,
+        reset: Option<&str>,
+    ) -> Hints {
         Hints {
             retry_after: retry_after.map(str::to_string),
             ratelimit_remaining: remaining.map(str::to_string),
@@ -341,321 +262,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn classification_table() {
-        use Service::*;
-        let n = now();
-        let secs = |s: i64| n + ChronoDuration::seconds(s);
-        let reset = Utc
-            .timestamp_opt(1_775_593_261, 0)
-            .single()
-            .unwrap_or_default();
-        let lim = |at| Verdict::Retry {
+    pub(crate) fn retry(at: Option<DateTime<Utc>>) -> Verdict {
+        Verdict::Retry { at, limited: false }
+    }
+
+    pub(crate) fn limited(at: DateTime<Utc>) -> Verdict {
+        Verdict::Retry {
             at: Some(at),
             limited: true,
-        };
-        let retry = |at| Verdict::Retry { at, limited: false };
-        let none = Hints::default();
-        let table: Vec<(&str, Service, u16, Hints, &str, Verdict)> = vec![
-            ("gh 201", Github, 201, none.clone(), "{}", Verdict::Success),
-            (
-                "gh primary 403",
-                Github,
-                403,
-                hints(None, Some("0"), Some("1775593261")),
-                "{\"message\":\"API rate limit exceeded for user ID 1.\"}",
-                lim(reset),
-            ),
-            (
-                "gh primary 429",
-                Github,
-                429,
-                hints(None, Some("0"), Some("1775593261")),
-                "{}",
-                lim(reset),
-            ),
-            (
-                "gh secondary 403 retry-after",
-                Github,
-                403,
-                hints(Some("60"), None, None),
-                "{\"message\":\"You have exceeded a secondary rate limit.\"}",
-                lim(secs(60)),
-            ),
-            (
-                "gh secondary 429 retry-after",
-                Github,
-                429,
-                hints(Some("30"), None, None),
-                "{}",
-                lim(secs(30)),
-            ),
-            (
-                "gh retry-after wins over reset",
-                Github,
-                403,
-                hints(Some("5"), Some("0"), Some("1775593261")),
-                "{}",
-                lim(secs(5)),
-            ),
-            (
-                "gh 403 rate limit, no headers",
-                Github,
-                403,
-                none.clone(),
-                "{\"message\":\"You have exceeded a secondary Rate Limit\"}",
-                lim(secs(60)),
-            ),
-            (
-                "gh 429 no headers",
-                Github,
-                429,
-                none.clone(),
-                "{}",
-                lim(secs(60)),
-            ),
-            (
-                "gh 403 permission",
-                Github,
-                403,
-                hints(None, Some("4000"), Some("1775593261")),
-                "{\"message\":\"Resource not accessible by integration\"}",
-                Verdict::Dead,
-            ),
-            (
-                "gh 401",
-                Github,
-                401,
-                none.clone(),
-                "{\"message\":\"Bad credentials\"}",
-                Verdict::Dead,
-            ),
-            (
-                "gh 404",
-                Github,
-                404,
-                none.clone(),
-                "{\"message\":\"Not Found\"}",
-                Verdict::Dead,
-            ),
-            (
-                "gh 410",
-                Github,
-                410,
-                none.clone(),
-                "{\"message\":\"Issues are disabled for this repo\"}",
-                Verdict::Dead,
-            ),
-            (
-                "gh 422",
-                Github,
-                422,
-                none.clone(),
-                "{\"message\":\"Validation Failed\"}",
-                Verdict::Dead,
-            ),
-            (
-                "gh 502",
-                Github,
-                502,
-                none.clone(),
-                "bad gateway",
-                retry(None),
-            ),
-            (
-                "gh 503 retry-after",
-                Github,
-                503,
-                hints(Some("7"), None, None),
-                "",
-                retry(Some(secs(7))),
-            ),
-            (
-                "pd 202",
-                PagerDuty,
-                202,
-                none.clone(),
-                "{\"status\":\"success\"}",
-                Verdict::Success,
-            ),
-            (
-                "pd 400",
-                PagerDuty,
-                400,
-                none.clone(),
-                "{\"status\":\"invalid event\"}",
-                Verdict::Dead,
-            ),
-            (
-                "pd 429",
-                PagerDuty,
-                429,
-                none.clone(),
-                "{\"status\":\"throttle exceeded\"}",
-                retry(None),
-            ),
-            (
-                "pd 429 retry-after",
-                PagerDuty,
-                429,
-                hints(Some("120"), None, None),
-                "",
-                retry(Some(secs(120))),
-            ),
-            ("pd 500", PagerDuty, 500, none.clone(), "", retry(None)),
-            ("pd 403", PagerDuty, 403, none.clone(), "", Verdict::Dead),
-            (
-                "slack wh ok",
-                SlackWebhook,
-                200,
-                none.clone(),
-                "ok",
-                Verdict::Success,
-            ),
-            (
-                "slack wh 200 not ok",
-                SlackWebhook,
-                200,
-                none.clone(),
-                "invalid_payload",
-                Verdict::Dead,
-            ),
-            (
-                "slack wh 400",
-                SlackWebhook,
-                400,
-                none.clone(),
-                "invalid_payload",
-                Verdict::Dead,
-            ),
-            (
-                "slack wh 404",
-                SlackWebhook,
-                404,
-                none.clone(),
-                "no_service",
-                Verdict::Dead,
-            ),
-            (
-                "slack wh 410",
-                SlackWebhook,
-                410,
-                none.clone(),
-                "channel_is_archived",
-                Verdict::Dead,
-            ),
-            (
-                "slack wh 429",
-                SlackWebhook,
-                429,
-                hints(Some("30"), None, None),
-                "",
-                retry(Some(secs(30))),
-            ),
-            (
-                "slack wh 500",
-                SlackWebhook,
-                500,
-                none.clone(),
-                "rollup_error",
-                retry(None),
-            ),
-            (
-                "slack api ok",
-                SlackApi,
-                200,
-                none.clone(),
-                "{\"ok\":true,\"ts\":\"1.2\"}",
-                Verdict::Success,
-            ),
-            (
-                "slack api ratelimited",
-                SlackApi,
-                429,
-                hints(Some("3"), None, None),
-                "{\"ok\":false,\"error\":\"ratelimited\"}",
-                retry(Some(secs(3))),
-            ),
-            (
-                "slack api internal_error",
-                SlackApi,
-                200,
-                none.clone(),
-                "{\"ok\":false,\"error\":\"internal_error\"}",
-                retry(None),
-            ),
-            (
-                "slack api fatal_error",
-                SlackApi,
-                200,
-                none.clone(),
-                "{\"ok\":false,\"error\":\"fatal_error\"}",
-                retry(None),
-            ),
-            (
-                "slack api service_unavailable",
-                SlackApi,
-                200,
-                none.clone(),
-                "{\"ok\":false,\"error\":\"service_unavailable\"}",
-                retry(None),
-            ),
-            (
-                "slack api channel_not_found",
-                SlackApi,
-                200,
-                none.clone(),
-                "{\"ok\":false,\"error\":\"channel_not_found\"}",
-                Verdict::Dead,
-            ),
-            (
-                "slack api invalid_auth",
-                SlackApi,
-                200,
-                none.clone(),
-                "{\"ok\":false,\"error\":\"invalid_auth\"}",
-                Verdict::Dead,
-            ),
-            (
-                "slack api not json",
-                SlackApi,
-                200,
-                none.clone(),
-                "<html>",
-                Verdict::Dead,
-            ),
-            (
-                "slack api 503",
-                SlackApi,
-                503,
-                none.clone(),
-                "",
-                retry(None),
-            ),
-            (
-                "webhook 204",
-                Webhook,
-                204,
-                none.clone(),
-                "",
-                Verdict::Success,
-            ),
-            ("webhook 408", Webhook, 408, none.clone(), "", retry(None)),
-            (
-                "webhook 429",
-                Webhook,
-                429,
-                hints(Some("Wed, 21 Oct 2015 07:28:00 GMT"), None, None),
-                "",
-                retry(Some(n)),
-            ),
-            ("webhook 301", Webhook, 301, none.clone(), "", Verdict::Dead),
-            ("webhook 404", Webhook, 404, none.clone(), "", Verdict::Dead),
-        ];
-        for (what, service, status, h, body, want) in table {
-            assert_eq!(classify(service, status, &h, body, n), want, "{what}");
         }
     }
+
+    /// Checks `classify` against every row.
+    pub(crate) fn check(
+        rows: Vec<Row>,
+        classify: impl Fn(u16, &Hints, &str, DateTime<Utc>) -> Verdict,
+    ) {
+        for (what, status, h, body, want) in rows {
+            assert_eq!(classify(status, &h, body, now()), want, "{what}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table::{hints, now};
+    use super::*;
 
     #[test]
     fn retry_after_forms() {

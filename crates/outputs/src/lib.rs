@@ -5,10 +5,15 @@
 //! `Delivery` rows, calls [`Output::deliver`], stores the [`Outcome`] and computes backoff.
 //!
 //! # Layout
-//! - [`config`]: `[[outputs]]` entries, defaults, [`Secret`], [`validate`].
-//! - [`plan`]: [`Routes`], the `Planner` (severity floor, `when` in CEL, transition table).
-//! - [`github`], [`pagerduty`], [`slack`], [`webhook`]: the clients.
-//! - `http`: the one HTTP helper and the one reply classifier; [`render`]: every text sent.
+//! - [`config`]: the shared settings ([`OutputCommon`]), [`Secret`], [`validate`].
+//! - [`kind`]: [`OutputKind`], what each kind implements; the one list of kinds is below.
+//! - [`plan`]: [`Routes`], the `Planner` (severity floor, `when` in CEL, transition table, notes).
+//! - [`github`], [`pagerduty`], [`slack`], [`webhook`]: one module per kind: its settings, its
+//!   client, its reply classification and its planning quirks.
+//! - `http`: the one HTTP helper (sending, hints, redaction); [`render`]: every text sent.
+//!
+//! Adding an output kind: one module implementing [`OutputKind`] and [`Output`], and one line
+//! in the list below.
 
 // `Outcome` is the error of every step of an attempt: it is built once per attempt and moved up,
 // so its size (a ticket inside `Done`) costs nothing worth boxing it for.
@@ -17,25 +22,31 @@
 pub mod config;
 pub mod github;
 mod http;
+pub mod kind;
 pub mod pagerduty;
 pub mod plan;
 pub mod render;
 pub mod slack;
 pub mod webhook;
 
-pub use config::{
-    validate, ConfigError, GithubConfig, OutputConfig, PagerDutyConfig, Secret, SlackConfig,
-    WebhookConfig,
-};
-pub use github::{parse_issue_event, verify_signature, GithubOutput, IssueEvent};
+// The output kinds, one line each: `Variant = "type" => its settings (an OutputKind)`.
+kind::output_kinds! {
+    Github = "github" => github::GithubConfig,
+    Pagerduty = "pagerduty" => pagerduty::PagerDutyConfig,
+    Slack = "slack" => slack::SlackConfig,
+    Webhook = "webhook" => webhook::WebhookConfig,
+}
+
+pub use config::{validate, ConfigError, Entry, OutputCommon, Secret};
+pub use github::{parse_issue_event, verify_signature, GithubConfig, GithubOutput, IssueEvent};
 pub use irene_core::{Action, Delivery, Outcome, TicketState};
-pub use pagerduty::PagerDutyOutput;
-pub use plan::Routes;
-pub use slack::SlackOutput;
-pub use webhook::WebhookOutput;
+pub use kind::OutputKind;
+pub use pagerduty::{PagerDutyConfig, PagerDutyOutput};
+pub use plan::{Quirks, Routes};
+pub use slack::{SlackConfig, SlackOutput};
+pub use webhook::{WebhookConfig, WebhookOutput};
 
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Where an output records state that must survive a crash in the middle of an attempt.
@@ -75,42 +86,23 @@ impl Context {
     }
 }
 
-/// Validates the configs and builds one client per output, in order. GitHub outputs that use
-/// the same credentials share one rate-limit gate (one queue per token).
+/// Validates the configs and builds one client per output, in order.
 pub fn build(
     configs: &[OutputConfig],
     ctx: &Context,
 ) -> Result<Vec<Arc<dyn Output>>, Vec<ConfigError>> {
     validate(configs)?;
-    // one gate per GitHub credential: the largest pace and the smallest hourly budget any of
-    // its outputs asks for
-    let mut limits: HashMap<String, (std::time::Duration, usize)> = HashMap::new();
-    for c in configs {
-        if let OutputConfig::Github(g) = c {
-            let l = limits
-                .entry(github::gate_key(g))
-                .or_insert((g.pace, g.max_per_hour));
-            l.0 = l.0.max(g.pace);
-            l.1 = l.1.min(g.max_per_hour);
-        }
-    }
-    let gates: HashMap<String, Arc<github::Gate>> = limits
-        .into_iter()
-        .map(|(k, (pace, per_hour))| (k, Arc::new(github::Gate::new(pace, per_hour))))
-        .collect();
+    let shared = kind::Shared::new(configs);
     let mut outputs: Vec<Arc<dyn Output>> = Vec::with_capacity(configs.len());
     let mut errors = Vec::new();
     for (i, c) in configs.iter().enumerate() {
-        let built: Result<Arc<dyn Output>, String> = match c {
-            OutputConfig::Github(g) => match gates.get(&github::gate_key(g)) {
-                Some(gate) => GithubOutput::new(g, ctx, Arc::clone(gate)).map(|o| Arc::new(o) as _),
-                None => Err("internal: no rate-limit gate for this output".into()),
-            },
-            OutputConfig::Pagerduty(p) => PagerDutyOutput::new(p, ctx).map(|o| Arc::new(o) as _),
-            OutputConfig::Slack(s) => SlackOutput::new(s, ctx).map(|o| Arc::new(o) as _),
-            OutputConfig::Webhook(w) => WebhookOutput::new(w, ctx).map(|o| Arc::new(o) as _),
+        let (common, kind) = c.parts();
+        let b = kind::Build {
+            common,
+            ctx,
+            shared: &shared,
         };
-        match built {
+        match kind.build(&b) {
             Ok(o) => outputs.push(o),
             Err(message) => errors.push(ConfigError::new(i, c.name(), message)),
         }
@@ -129,12 +121,17 @@ pub(crate) fn case_of(d: &Delivery) -> Result<&irene_core::Case, Outcome> {
     })
 }
 
-/// A finished attempt that needed nothing done on this output.
-pub(crate) fn not_applicable(note: impl Into<String>) -> Outcome {
+/// A finished attempt: `ticket` replaces the stored one when set; `note` goes on the timeline.
+pub(crate) fn done(ticket: Option<irene_core::TicketState>, note: impl Into<String>) -> Outcome {
     Outcome::Done {
-        ticket: None,
+        ticket,
         note: note.into(),
     }
+}
+
+/// A finished attempt that needed nothing done on this output.
+pub(crate) fn not_applicable(note: impl Into<String>) -> Outcome {
+    done(None, note)
 }
 
 #[cfg(test)]

@@ -1,14 +1,60 @@
-//! The PagerDuty Events v2 output: trigger on open/reopen/severity, resolve on resolve, one
-//! stable `dedup_key` per case. One attempt only; never echoes the routing key or a request body.
+//! The PagerDuty Events v2 output (settings, quirks, reply classification, client): trigger on
+//! open/reopen/severity, resolve on resolve, one `dedup_key` per case. Never echoes the routing key.
 
-use crate::config::{PagerDutyConfig, Secret};
-use crate::http::{classify, Http, Service, Verdict};
+use crate::config::{check_url, OutputCommon, Secret};
+use crate::http::{plain, Hints, Http, Verdict};
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
 use crate::render;
 use crate::{case_of, not_applicable, Context, Journal, Output};
 use async_trait::async_trait;
-use chrono::Utc;
-use irene_core::{Action, Case, Delivery, Outcome, TicketState};
+use chrono::{DateTime, Utc};
+use irene_core::{Action, Case, Delivery, Outcome, Severity, TicketState};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// The PagerDuty output's own settings (`type = "pagerduty"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PagerDutyConfig {
+    pub routing_key: Secret,
+    #[serde(default = "pagerduty_events")]
+    pub events_url: String,
+}
+
+fn pagerduty_events() -> String {
+    "https://events.pagerduty.com/v2/enqueue".into()
+}
+
+impl OutputKind for PagerDutyConfig {
+    /// An incident per case: repeats, downgrades and notes are not sent.
+    fn quirks(&self) -> Quirks {
+        Quirks::PAGE
+    }
+
+    fn check(&self, err: &mut dyn FnMut(String)) {
+        if self.routing_key.expose().trim().is_empty() {
+            err("routing_key must not be empty".into());
+        }
+        if let Err(e) = check_url(&self.events_url) {
+            err(format!("events_url {:?}: {e}", self.events_url));
+        }
+    }
+
+    fn default_min_severity() -> Severity {
+        Severity::High
+    }
+
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        PagerDutyOutput::new(b.common, self, b.ctx).map(|o| Arc::new(o) as _)
+    }
+}
+
+/// Classifies one Events API reply: the plain HTTP rule (202 accepted; 429 throttled and 5xx
+/// retried; a 400 invalid event is dead).
+fn classify(status: u16, hints: &Hints, _body: &str, now: DateTime<Utc>) -> Verdict {
+    plain(status, hints, now)
+}
 
 /// Events larger than this lose their bulkiest details (PagerDuty's limit is 512 KB).
 const MAX_EVENT_BYTES: usize = 400 * 1024;
@@ -28,12 +74,16 @@ pub fn dedup_key(case_id: uuid::Uuid) -> String {
 }
 
 impl PagerDutyOutput {
-    pub(crate) fn new(c: &PagerDutyConfig, ctx: &Context) -> Result<PagerDutyOutput, String> {
+    fn new(
+        common: &OutputCommon,
+        c: &PagerDutyConfig,
+        ctx: &Context,
+    ) -> Result<PagerDutyOutput, String> {
         Ok(PagerDutyOutput {
-            name: c.name.clone(),
+            name: common.name.clone(),
             url: c.events_url.clone(),
             routing_key: c.routing_key.clone(),
-            http: Http::new(&ctx.user_agent, c.timeout, &[&c.routing_key])?,
+            http: Http::new(&ctx.user_agent, common.timeout, &[&c.routing_key])?,
             public_url: ctx.public_url.clone(),
         })
     }
@@ -98,7 +148,7 @@ impl Output for PagerDutyOutput {
 
     async fn deliver(&self, d: &Delivery, _journal: &dyn Journal) -> Outcome {
         let (event, status) = match d.action {
-            Action::Repeat | Action::Reminder | Action::Digest => {
+            Action::Repeat | Action::Reminder | Action::Digest | Action::Note => {
                 return not_applicable(format!("{} is not sent to PagerDuty", d.action.as_str()))
             }
             Action::Open | Action::Reopen | Action::Severity => match case_of(d) {
@@ -123,13 +173,7 @@ impl Output for PagerDutyOutput {
             Ok(r) => r,
             Err(o) => return o,
         };
-        match classify(
-            Service::PagerDuty,
-            reply.status,
-            &reply.hints(),
-            &reply.body,
-            Utc::now(),
-        ) {
+        match classify(reply.status, &reply.hints(), &reply.body, Utc::now()) {
             Verdict::Success => Outcome::Done {
                 ticket: Some(TicketState {
                     reference: key.clone(),
@@ -150,7 +194,7 @@ mod tests {
     use irene_core::Severity;
 
     fn output() -> PagerDutyOutput {
-        let c: PagerDutyConfig = serde_json::from_value(
+        let e: crate::Entry<PagerDutyConfig> = serde_json::from_value(
             json!({"name": "pd", "routing_key": "R0123456789abcdef0123456789abcde"}),
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -158,7 +202,46 @@ mod tests {
             public_url: "https://irene.example.com/".into(),
             user_agent: "irene-test".into(),
         };
-        PagerDutyOutput::new(&c, &ctx).unwrap_or_else(|e| panic!("{e}"))
+        PagerDutyOutput::new(&e.common, &e.kind, &ctx).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn classification_table() {
+        use crate::http::table::{check, hints, retry, secs, Row};
+        let none = Hints::default();
+        let table: Vec<Row> = vec![
+            (
+                "pd 202",
+                202,
+                none.clone(),
+                "{\"status\":\"success\"}",
+                Verdict::Success,
+            ),
+            (
+                "pd 400",
+                400,
+                none.clone(),
+                "{\"status\":\"invalid event\"}",
+                Verdict::Dead,
+            ),
+            (
+                "pd 429",
+                429,
+                none.clone(),
+                "{\"status\":\"throttle exceeded\"}",
+                retry(None),
+            ),
+            (
+                "pd 429 retry-after",
+                429,
+                hints(Some("120"), None, None),
+                "",
+                retry(Some(secs(120))),
+            ),
+            ("pd 500", 500, none.clone(), "", retry(None)),
+            ("pd 403", 403, none.clone(), "", Verdict::Dead),
+        ];
+        check(table, classify);
     }
 
     #[test]

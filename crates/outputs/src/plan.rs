@@ -1,36 +1,47 @@
-//! The pure planner: which deliveries a case change implies for each output (severity floor,
-//! `when` in CEL, the transition table). No I/O, no clock: it runs inside the store's transaction.
+//! The pure planner: which deliveries a case change (or a note) implies for each output (severity
+//! floor, `when` in CEL, the transition table, each kind's quirks). No I/O, no clock.
 
-use crate::config::{ConfigError, OutputConfig};
-use cel::common::types::CelBool;
-use cel::common::value::Val;
-use cel::{Context, Env, Program, Value};
+use crate::config::ConfigError;
+use crate::OutputConfig;
 use irene_core::{Action, Case, Change, Planned, Planner, Severity, TimelineKind, Transition};
+use irene_rules::cel_env;
+use irene_rules::cel_env::Program;
 use serde_json::{json, Map};
-use std::sync::{Arc, OnceLock};
 
-/// The CEL environment `when` is compiled and run with: the standard library and strings.
-fn env() -> Arc<Env> {
-    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Env::stdlib();
-        // a fresh standard environment cannot conflict with the strings extension; if a later
-        // `cel` ever made it, `when` would simply not have those functions
-        let _ = env.add_extension(cel::extensions::strings);
-        Arc::new(env)
-    })
-    .clone()
+/// What the planner asks of an output kind ([`OutputKind::quirks`](crate::OutputKind::quirks));
+/// each kind's module answers for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quirks {
+    /// Whether "seen again" is worth a delivery (a comment, a message update, a POST).
+    pub repeats: bool,
+    /// Whether a case falling below the floor is still told (a relabel, a message).
+    pub tells_downgrade: bool,
+    /// Whether notes on a case go to it: it keeps a per-case ticket or message to put them on.
+    pub takes_notes: bool,
 }
 
-/// Compiles a `when` expression; the error says what and where.
-pub(crate) fn compile_when(src: &str) -> Result<Program, String> {
-    if src.trim().is_empty() {
-        return Err("the expression is empty".into());
-    }
-    let env = env();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| env.compile(src)))
-        .map_err(|_| "the CEL compiler failed on this expression".to_string())?
-        .map_err(|e| e.to_string().trim().to_string())
+impl Quirks {
+    /// Keeps a ticket per case (an issue, a thread): told everything, notes included.
+    pub const TICKET: Quirks = Quirks {
+        repeats: true,
+        tells_downgrade: true,
+        takes_notes: true,
+    };
+    /// Posts every event (a webhook receiver) and keeps nothing per case to put notes on.
+    pub const FEED: Quirks = Quirks {
+        takes_notes: false,
+        ..Quirks::TICKET
+    };
+    /// Posts each change as a new message (an incoming webhook): repeats would be noise.
+    pub const MESSAGES: Quirks = Quirks {
+        repeats: false,
+        ..Quirks::FEED
+    };
+    /// Pages once per case (an incident): only opens, raises, reopens and the resolve.
+    pub const PAGE: Quirks = Quirks {
+        tells_downgrade: false,
+        ..Quirks::MESSAGES
+    };
 }
 
 /// The `case` variable of `when`: the fields a route may match on.
@@ -58,64 +69,11 @@ fn case_json(case: &Case) -> serde_json::Value {
     })
 }
 
-/// Evaluates `when` over `case`. An error is returned as text (never a panic).
-fn eval_when(program: &Program, case: &Case) -> Result<bool, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let value = cel::to_value(case_json(case)).map_err(|e| e.to_string())?;
-        let value: Box<dyn Val> = value
-            .try_into()
-            .map_err(|e: cel::ExecutionError| e.to_string())?;
-        let mut ctx = Context::with_env(env());
-        ctx.add_variable_as_val("case", value);
-        match program.execute(&ctx).map_err(|e| e.to_string())? {
-            Value::Bool(b) => Ok(b),
-            other => {
-                let boxed: Result<Box<dyn Val>, _> = other.try_into();
-                match boxed {
-                    Ok(v) => match v.downcast_ref::<CelBool>() {
-                        Some(b) => Ok(*b.inner()),
-                        None => Err(format!("gave a {}, not a bool", v.get_type().name())),
-                    },
-                    Err(_) => Err("did not give a bool".to_string()),
-                }
-            }
-        }
-    }))
-    .unwrap_or_else(|_| Err("the CEL interpreter failed on this expression".to_string()))
-}
-
-/// The kind of output a route delivers to, as far as planning cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Github,
-    PagerDuty,
-    SlackWebhook,
-    SlackBot,
-    Webhook,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Github => "github",
-            Kind::PagerDuty => "pagerduty",
-            Kind::SlackWebhook | Kind::SlackBot => "slack",
-            Kind::Webhook => "webhook",
-        }
-    }
-    /// Whether "seen again" is worth a delivery (a comment, a message update, a POST).
-    fn repeats(self) -> bool {
-        matches!(self, Kind::Github | Kind::Webhook | Kind::SlackBot)
-    }
-    /// Whether a case falling below the floor is still told (a relabel, a message).
-    fn tells_downgrade(self) -> bool {
-        !matches!(self, Kind::PagerDuty)
-    }
-}
-
 struct Route {
     name: String,
-    kind: Kind,
+    /// `"github" | "pagerduty" | "slack" | "webhook"`.
+    kind: &'static str,
+    quirks: Quirks,
     min_severity: Severity,
     when: Option<(String, Program)>,
 }
@@ -131,7 +89,7 @@ impl std::fmt::Debug for Routes {
             .entries(
                 self.routes
                     .iter()
-                    .map(|r| (&r.name, r.kind.as_str(), r.min_severity)),
+                    .map(|r| (&r.name, r.kind, r.min_severity)),
             )
             .finish()
     }
@@ -144,16 +102,10 @@ impl Routes {
         let mut routes = Vec::with_capacity(configs.len());
         let mut errors = Vec::new();
         for (i, c) in configs.iter().enumerate() {
-            let kind = match c {
-                OutputConfig::Github(_) => Kind::Github,
-                OutputConfig::Pagerduty(_) => Kind::PagerDuty,
-                OutputConfig::Slack(s) if s.is_bot() => Kind::SlackBot,
-                OutputConfig::Slack(_) => Kind::SlackWebhook,
-                OutputConfig::Webhook(_) => Kind::Webhook,
-            };
-            let when = match c.when() {
+            let (common, kind) = c.parts();
+            let when = match &common.when {
                 None => None,
-                Some(src) => match compile_when(src) {
+                Some(src) => match cel_env::compile(src) {
                     Ok(p) => Some((src.to_string(), p)),
                     Err(e) => {
                         errors.push(ConfigError::new(i, c.name(), format!("when: {e}")));
@@ -162,9 +114,10 @@ impl Routes {
                 },
             };
             routes.push(Route {
-                name: c.name().to_string(),
-                kind,
-                min_severity: c.min_severity(),
+                name: common.name.clone(),
+                kind: c.kind(),
+                quirks: kind.quirks(),
+                min_severity: common.min_severity,
                 when,
             });
         }
@@ -182,10 +135,26 @@ impl Routes {
 
     /// `"github" | "pagerduty" | "slack" | "webhook"` for a configured output.
     pub fn kind(&self, name: &str) -> Option<&'static str> {
+        self.routes.iter().find(|r| r.name == name).map(|r| r.kind)
+    }
+
+    /// The notes of a case (`Action::Note`, `detail` = `{title, markdown, ref}`): one delivery
+    /// per output that takes notes ([`Quirks::takes_notes`]) and that the case reaches, by
+    /// the same `min_severity` and `when` as its other deliveries, or that holds a ticket of it
+    /// already. Pure: the caller enqueues them.
+    pub fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
         self.routes
             .iter()
-            .find(|r| r.name == name)
-            .map(|r| r.kind.as_str())
+            .filter(|r| r.quirks.takes_notes)
+            .filter(|r| {
+                (case.severity >= r.min_severity && r.when_holds(case)) || r.has_ticket(case)
+            })
+            .map(|r| Planned {
+                output: r.name.clone(),
+                action: Action::Note,
+                detail: detail.clone(),
+            })
+            .collect()
     }
 }
 
@@ -194,7 +163,7 @@ impl Route {
         let Some((src, program)) = &self.when else {
             return true;
         };
-        match eval_when(program, case) {
+        match cel_env::eval_bool(program, &[("case", case_json(case))]) {
             Ok(b) => b,
             Err(error) => {
                 tracing::warn!(output = %self.name, when = %src, case = %case.id, %error,
@@ -254,7 +223,7 @@ impl Planner for Routes {
                         }
                     }
                     Transition::Occurrence => {
-                        if r.kind.repeats() && floor(case.severity) && when(i, r) {
+                        if r.quirks.repeats && floor(case.severity) && when(i, r) {
                             push(&mut out, Action::Repeat, json!({"count": case.count}));
                         }
                     }
@@ -264,7 +233,7 @@ impl Planner for Routes {
                         let detail = json!({"from": from, "to": to, "rule": case.rule});
                         if now && !was {
                             push(&mut out, Action::Open, detail);
-                        } else if was && (now || r.kind.tells_downgrade()) {
+                        } else if was && (now || r.quirks.tells_downgrade) {
                             push(&mut out, Action::Severity, detail);
                         }
                     }
@@ -304,10 +273,8 @@ impl Planner for Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::*;
     use chrono::{TimeZone, Utc};
     use irene_core::{CaseStatus, Resolution, Resource, TimelineEntry};
-    use std::time::Duration;
     use uuid::Uuid;
 
     pub(crate) fn case(sev: Severity) -> Case {
@@ -344,67 +311,19 @@ mod tests {
     }
 
     fn configs(when: Option<&str>) -> Vec<OutputConfig> {
-        let w = when.map(str::to_string);
-        vec![
-            OutputConfig::Github(GithubConfig {
-                name: "gh".into(),
-                min_severity: Severity::Medium,
-                when: w.clone(),
-                timeout: Duration::from_secs(10),
-                repository: "o/r".into(),
-                token: Some(Secret::new("t")),
-                app_id: None,
-                private_key: None,
-                installation_id: None,
-                api_url: "https://api.github.com".into(),
-                webhook_secret: None,
-                repeat_interval: Duration::from_secs(3600),
-                pace: Duration::from_secs(1),
-                max_per_hour: 500,
-                remind_after: Duration::from_secs(86400),
-                extra_labels: vec![],
-            }),
-            OutputConfig::Pagerduty(PagerDutyConfig {
-                name: "pd".into(),
-                min_severity: Severity::High,
-                when: w.clone(),
-                timeout: Duration::from_secs(10),
-                routing_key: Secret::new("k"),
-                events_url: "https://events.pagerduty.com/v2/enqueue".into(),
-            }),
-            OutputConfig::Slack(SlackConfig {
-                name: "slw".into(),
-                min_severity: Severity::Low,
-                when: w.clone(),
-                timeout: Duration::from_secs(10),
-                webhook_url: Some(Secret::new("https://hooks.example.com/x")),
-                bot_token: None,
-                channel: None,
-                api_url: "https://slack.com/api".into(),
-                repeat_interval: Duration::from_secs(3600),
-                digest_every: None,
-            }),
-            OutputConfig::Slack(SlackConfig {
-                name: "slb".into(),
-                min_severity: Severity::Low,
-                when: w.clone(),
-                timeout: Duration::from_secs(10),
-                webhook_url: None,
-                bot_token: Some(Secret::new("xoxb")),
-                channel: Some("C1".into()),
-                api_url: "https://slack.com/api".into(),
-                repeat_interval: Duration::from_secs(3600),
-                digest_every: None,
-            }),
-            OutputConfig::Webhook(WebhookConfig {
-                name: "wh".into(),
-                min_severity: Severity::Info,
-                when: w,
-                timeout: Duration::from_secs(10),
-                url: Secret::new("https://example.com/hook"),
-                secret: None,
-            }),
-        ]
+        let mut entries = json!([
+            {"type": "github", "name": "gh", "repository": "o/r", "token": "t"},
+            {"type": "pagerduty", "name": "pd", "routing_key": "k"},
+            {"type": "slack", "name": "slw", "webhook_url": "https://hooks.example.com/x", "digest_every": "off"},
+            {"type": "slack", "name": "slb", "bot_token": "xoxb", "channel": "C1", "digest_every": "off"},
+            {"type": "webhook", "name": "wh", "url": "https://example.com/hook"},
+        ]);
+        if let (Some(when), Some(all)) = (when, entries.as_array_mut()) {
+            for e in all.iter_mut().filter_map(serde_json::Value::as_object_mut) {
+                e.insert("when".into(), json!(when));
+            }
+        }
+        serde_json::from_value(entries).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn change(sev: Severity, transitions: Vec<Transition>) -> Change {
@@ -605,6 +524,47 @@ mod tests {
             plan_of(&routes, &ch).join(" "),
             "gh:open pd:open slw:severity slb:severity wh:severity"
         );
+    }
+
+    #[test]
+    fn notes_go_where_the_case_has_a_ticket_or_a_thread() {
+        let detail = json!({"title": "t", "markdown": "m", "ref": "run-1"});
+        let ticket = |output: &str| irene_core::case::Ticket {
+            output: output.into(),
+            kind: "github".into(),
+            reference: "12".into(),
+            url: None,
+        };
+        // (severity, when, tickets, outputs a note goes to)
+        let table: Vec<(Severity, Option<&str>, Vec<&str>, &str)> = vec![
+            // only GitHub and the Slack bot keep a per-case ticket or thread
+            (Severity::Urgent, None, vec![], "gh slb"),
+            (Severity::Medium, None, vec![], "gh slb"),
+            // below GitHub's floor
+            (Severity::Low, None, vec![], "slb"),
+            (Severity::Info, None, vec![], ""),
+            // an issue made earlier still gets it
+            (Severity::Low, None, vec!["gh"], "gh slb"),
+            // `when` as for every other delivery
+            (Severity::Urgent, Some("case.account == \"2\""), vec![], ""),
+            (
+                Severity::Urgent,
+                Some("case.account == \"111111111111\""),
+                vec![],
+                "gh slb",
+            ),
+        ];
+        for (sev, when, tickets, want) in table {
+            let routes = Routes::new(&configs(when)).unwrap_or_else(|e| panic!("{e:?}"));
+            let mut c = case(sev);
+            c.tickets = tickets.into_iter().map(ticket).collect();
+            let planned = routes.plan_note(&c, &detail);
+            let got: Vec<&str> = planned.iter().map(|p| p.output.as_str()).collect();
+            assert_eq!(got.join(" "), want, "{sev} {when:?}");
+            assert!(planned
+                .iter()
+                .all(|p| p.action == Action::Note && p.detail == detail));
+        }
     }
 
     #[test]

@@ -329,6 +329,56 @@ pub fn reminder_comment(case: &Case, now: DateTime<Utc>) -> String {
     )
 }
 
+/// A text field of a note's `detail`, or `""`.
+fn note_field<'a>(detail: &'a Value, key: &str) -> &'a str {
+    detail.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Makes `@name` and `@org/team` inert (a word joiner after the `@`): text an alert controls
+/// must not ping people. E-mail addresses (`a@b`) are left alone.
+pub fn defuse_mentions(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let starts_word = prev.is_none_or(|p| !p.is_alphanumeric() && p != '`');
+        if c == '@' && starts_word && chars.peek().is_some_and(|n| n.is_alphanumeric()) {
+            out.push('\u{2060}');
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// A note as an issue comment: the title as a heading, the Markdown, and what wrote it; within
+/// 65,536 characters, mentions defused.
+pub fn github_note(detail: &Value) -> String {
+    let title = one_line(note_field(detail, "title"));
+    let reference = one_line(note_field(detail, "ref"));
+    let footer = if reference.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n\n<sub>Irene note {}</sub>",
+            code(&truncate(&reference, 200))
+        )
+    };
+    let head = if title.is_empty() {
+        String::new()
+    } else {
+        format!("### {}\n\n", truncate(&title, GITHUB_TITLE_MAX))
+    };
+    let room = GITHUB_BODY_MAX
+        .saturating_sub(head.chars().count())
+        .saturating_sub(footer.chars().count());
+    let markdown = truncate(note_field(detail, "markdown").trim(), room);
+    defuse_mentions(&format!("{head}{markdown}{footer}"))
+        .chars()
+        .take(GITHUB_BODY_MAX)
+        .collect()
+}
+
 // ---------------------------------------------------------------- PagerDuty
 
 pub fn pd_severity(s: Severity) -> &'static str {
@@ -497,6 +547,63 @@ pub fn slack_event(case: &Case, what: &str, case_url: &str, in_thread: bool) -> 
         blocks.extend(slack_link(case_url, "Case in Irene").map(|l| context(&[l])));
     }
     message(text, blocks)
+}
+
+/// A note as a Slack message: its title (a header, or bold in a thread), the Markdown as plain
+/// escaped text in sections of ≤ 3,000 characters and ≤ 8,000 in all (Slack rejects messages
+/// whose blocks hold much more than 10k, §6), and what wrote it. Escaping `<`, `>` and `&`
+/// leaves no `<!here>` or `<@U…>`: alert text cannot ping anyone.
+pub fn slack_note(case: &Case, detail: &Value, case_url: &str, in_thread: bool) -> Value {
+    const NOTE_TEXT_MAX: usize = 8_000;
+    let title = one_line(note_field(detail, "title"));
+    let title = if title.is_empty() {
+        "Note".to_string()
+    } else {
+        title
+    };
+    let markdown = note_field(detail, "markdown").trim();
+    let mut blocks = Vec::new();
+    if in_thread {
+        blocks.push(section(&format!(
+            "*{}*",
+            slack_escape(&truncate(&title, 500))
+        )));
+    } else {
+        blocks.push(header(&format!("{}: {title}", titled(case, 60))));
+    }
+    let text = slack_escape(markdown);
+    let cut_short = text.chars().count() > NOTE_TEXT_MAX;
+    let text: String = text.chars().take(NOTE_TEXT_MAX).collect();
+    let mut rest = text.as_str();
+    while !rest.is_empty() {
+        let cut = rest
+            .char_indices()
+            .nth(SLACK_SECTION_MAX)
+            .map_or(rest.len(), |(i, _)| i);
+        // a break at a line end when there is one in the last third
+        let cut = match rest[..cut].rfind('\n') {
+            Some(nl) if cut < rest.len() && nl > cut / 3 * 2 => nl + 1,
+            _ => cut,
+        };
+        blocks.push(section(rest[..cut].trim_end()));
+        rest = &rest[cut..];
+    }
+    let mut footer = Vec::new();
+    if cut_short {
+        footer.push("… cut; the whole note is in Irene".to_string());
+    }
+    let reference = one_line(note_field(detail, "ref"));
+    if !reference.is_empty() {
+        footer.push(format!("note {}", slack_escape(&truncate(&reference, 200))));
+    }
+    footer.extend(slack_link(case_url, "Case in Irene"));
+    blocks.push(context(&footer));
+    let fallback = if in_thread {
+        format!("{title}: {markdown}")
+    } else {
+        format!("{}: {title}: {markdown}", titled(case, 200))
+    };
+    message(slack_escape(&fallback), blocks)
 }
 
 /// The digest: `detail` is whatever the digest job counted; shown key by key, and
@@ -770,6 +877,58 @@ pub(crate) mod tests {
         assert_eq!(pd_severity(Severity::Medium), "warning");
         assert_eq!(pd_severity(Severity::Low), "info");
         assert_eq!(pd_severity(Severity::Info), "info");
+    }
+
+    #[test]
+    fn mentions_are_defused() {
+        let j = '\u{2060}';
+        let table = [
+            ("ping @alice now", format!("ping @{j}alice now")),
+            ("@org/admins", format!("@{j}org/admins")),
+            ("mail bob@example.com", "mail bob@example.com".to_string()),
+            ("a lone @ sign", "a lone @ sign".to_string()),
+            ("(@bob)", format!("(@{j}bob)")),
+        ];
+        for (input, want) in table {
+            assert_eq!(defuse_mentions(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn notes_fit_each_service() {
+        let case = sample_case(Severity::High);
+        let detail = json!({"title": "Credential revoked", "markdown": "Key rotated by @everyone <!here>\n\n- step 1", "ref": "run-7"});
+        let c = github_note(&detail);
+        assert!(
+            c.starts_with("### Credential revoked\n\nKey rotated by @\u{2060}everyone"),
+            "{c}"
+        );
+        assert!(c.ends_with("<sub>Irene note `run-7`</sub>"), "{c}");
+        let huge = json!({"title": "t".repeat(1000), "markdown": "m".repeat(200_000), "ref": "r"});
+        assert!(github_note(&huge).chars().count() <= GITHUB_BODY_MAX);
+        assert!(github_note(&huge).ends_with("<sub>Irene note `r`</sub>"));
+        for in_thread in [true, false] {
+            let m = slack_note(&case, &detail, "https://i/cases/1", in_thread);
+            check_slack_limits(&m);
+            let s = m.to_string();
+            assert!(s.contains("&lt;!here&gt;") && !s.contains("<!here>"), "{s}");
+            assert!(s.contains("run-7"), "{s}");
+            let big = slack_note(&case, &huge, "https://i/cases/1", in_thread);
+            check_slack_limits(&big);
+            let total: usize = big["blocks"]
+                .as_array()
+                .map(|bs| {
+                    bs.iter()
+                        .map(|b| b["text"]["text"].as_str().unwrap_or("").chars().count())
+                        .sum()
+                })
+                .unwrap_or(0);
+            assert!(total < 10_000, "{total}");
+            assert!(big.to_string().contains("… cut"));
+        }
+        assert!(slack_note(&case, &json!({}), "https://i/cases/1", true)
+            .to_string()
+            .contains("*Note*"));
     }
 
     #[test]

@@ -1,14 +1,156 @@
-//! The Slack output: incoming-webhook mode (one message per event) or bot mode (a root message
-//! per case, replies in its thread, the root kept up to date). One attempt only.
+//! The Slack output (settings, quirks, reply classification, client): incoming-webhook mode (one
+//! message per event) or bot mode (a root message per case, replies in its thread). One attempt only.
 
-use crate::config::{Secret, SlackConfig};
-use crate::http::{classify, Http, Reply, Service, Verdict};
+use crate::config::{
+    check_url, duration, one_day, one_hour, optional_duration, OutputCommon, Secret,
+};
+use crate::http::{Hints, Http, Reply, Verdict};
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
 use crate::render;
-use crate::{case_of, not_applicable, Context, Journal, Output};
+use crate::{case_of, done, not_applicable, Context, Journal, Output};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use irene_core::{Action, Case, Delivery, Outcome, TicketState};
+use irene_core::{Action, Case, Delivery, Outcome, Severity, TicketState};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// The Slack output's own settings (`type = "slack"`).
+pub struct SlackConfig {
+    /// Incoming-webhook mode (no threads, no updates).
+    pub webhook_url: Option<Secret>,
+    /// Bot mode (`chat.postMessage`/`chat.update`), with `channel`.
+    pub bot_token: Option<Secret>,
+    /// Channel ID (preferred) or name.
+    pub channel: Option<String>,
+    #[serde(default = "slack_api")]
+    pub api_url: String,
+    #[serde(default = "one_hour", deserialize_with = "duration")]
+    pub repeat_interval: Duration,
+    /// The digest job's period; `"off"` disables it.
+    #[serde(default = "daily", deserialize_with = "optional_duration")]
+    pub digest_every: Option<Duration>,
+}
+
+impl SlackConfig {
+    pub fn is_bot(&self) -> bool {
+        self.bot_token.is_some()
+    }
+}
+
+fn slack_api() -> String {
+    "https://slack.com/api".into()
+}
+fn daily() -> Option<Duration> {
+    Some(one_day())
+}
+
+impl OutputKind for SlackConfig {
+    /// Bot mode keeps a root message per case (repeats update it, notes reply in its thread);
+    /// an incoming webhook can only post new messages.
+    fn quirks(&self) -> Quirks {
+        if self.is_bot() {
+            Quirks::TICKET
+        } else {
+            Quirks::MESSAGES
+        }
+    }
+
+    fn check(&self, err: &mut dyn FnMut(String)) {
+        let s = self;
+        match (&s.webhook_url, &s.bot_token, &s.channel) {
+            (Some(url), None, None) => {
+                if let Err(e) = check_url(url.expose()) {
+                    err(format!("webhook_url (not shown, it is a secret): {e}"));
+                }
+            }
+            (None, Some(token), Some(channel)) => {
+                if token.expose().trim().is_empty() {
+                    err("bot_token must not be empty".into());
+                }
+                if channel.trim().is_empty() {
+                    err("channel must not be empty".into());
+                }
+            }
+            (None, Some(_), None) => err("bot_token needs channel".into()),
+            (None, None, Some(_)) => err("channel needs bot_token".into()),
+            (None, None, None) => err("set webhook_url, or bot_token and channel".into()),
+            (Some(_), _, _) => {
+                err("set either webhook_url or bot_token and channel, not both".into())
+            }
+        }
+        if let Err(e) = check_url(&s.api_url) {
+            err(format!("api_url {:?}: {e}", s.api_url));
+        }
+        if s.repeat_interval.is_zero() {
+            err("repeat_interval must be more than 0s".into());
+        }
+    }
+
+    fn default_min_severity() -> Severity {
+        Severity::Low
+    }
+
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        SlackOutput::new(b.common, self, b.ctx).map(|o| Arc::new(o) as _)
+    }
+}
+
+/// Classifies an incoming webhook's reply: only `200 ok` is a success; 429 and 5xx are retried.
+fn classify_webhook(status: u16, hints: &Hints, body: &str, now: DateTime<Utc>) -> Verdict {
+    if status == 200 && body.trim() == "ok" {
+        return Verdict::Success;
+    }
+    if status == 429 || status >= 500 {
+        return Verdict::Retry {
+            at: hints.retry_at(now),
+            limited: false,
+        };
+    }
+    Verdict::Dead
+}
+
+/// Classifies a Web API reply: an HTTP 200 with `ok: true` is a success; 429, 5xx and the
+/// transient error codes are retried; other codes (and a body that is no envelope) are dead.
+fn classify_api(status: u16, hints: &Hints, body: &str, now: DateTime<Utc>) -> Verdict {
+    let retry = |at| Verdict::Retry { at, limited: false };
+    if status == 429 || status >= 500 {
+        return retry(hints.retry_at(now));
+    }
+    if status != 200 {
+        return Verdict::Dead;
+    }
+    match slack_error(body) {
+        Ok(None) => Verdict::Success,
+        Ok(Some(code)) => match code.as_str() {
+            "ratelimited" => retry(hints.retry_at(now)),
+            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+                retry(None)
+            }
+            _ => Verdict::Dead,
+        },
+        Err(()) => Verdict::Dead,
+    }
+}
+
+/// A Slack Web API envelope: `Ok(None)` when `ok: true`, `Ok(Some(code))` when `ok: false`,
+/// `Err` when the body is not such an envelope.
+fn slack_error(body: &str) -> Result<Option<String>, ()> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|_| ())?;
+    match v.get("ok").and_then(serde_json::Value::as_bool) {
+        Some(true) => Ok(None),
+        Some(false) => Ok(Some(
+            v.get("error")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("unknown_error")
+                .to_string(),
+        )),
+        None => Err(()),
+    }
+}
 
 enum Mode {
     Webhook {
@@ -20,6 +162,9 @@ enum Mode {
         api: String,
     },
 }
+
+/// A reply classifier of one of Slack's two APIs.
+type Classify = fn(u16, &Hints, &str, DateTime<Utc>) -> Verdict;
 
 /// The Slack output.
 pub struct SlackOutput {
@@ -85,15 +230,8 @@ impl Root {
     }
 }
 
-fn done(ticket: Option<TicketState>, note: impl Into<String>) -> Outcome {
-    Outcome::Done {
-        ticket,
-        note: note.into(),
-    }
-}
-
 impl SlackOutput {
-    pub(crate) fn new(c: &SlackConfig, ctx: &Context) -> Result<SlackOutput, String> {
+    fn new(common: &OutputCommon, c: &SlackConfig, ctx: &Context) -> Result<SlackOutput, String> {
         let mode = match (&c.webhook_url, &c.bot_token, &c.channel) {
             (Some(url), None, _) => Mode::Webhook { url: url.clone() },
             (None, Some(token), Some(channel)) => Mode::Bot {
@@ -107,9 +245,9 @@ impl SlackOutput {
         secrets.extend(c.webhook_url.as_ref());
         secrets.extend(c.bot_token.as_ref());
         Ok(SlackOutput {
-            name: c.name.clone(),
+            name: common.name.clone(),
             mode,
-            http: Http::new(&ctx.user_agent, c.timeout, &secrets)?,
+            http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
             public_url: ctx.public_url.clone(),
             repeat_interval: ChronoDuration::from_std(c.repeat_interval)
                 .unwrap_or(ChronoDuration::MAX),
@@ -131,18 +269,12 @@ impl SlackOutput {
             Action::Reopen => render::reopen_comment(case, &d.detail),
             Action::Reminder => render::reminder_comment(case, Utc::now()),
             Action::Repeat => render::repeat_comment(case),
-            Action::Digest => String::new(),
+            Action::Digest | Action::Note => String::new(),
         }
     }
 
-    fn failure(&self, service: Service, reply: &Reply) -> Outcome {
-        match classify(
-            service,
-            reply.status,
-            &reply.hints(),
-            &reply.body,
-            Utc::now(),
-        ) {
+    fn failure(&self, classify: Classify, reply: &Reply) -> Outcome {
+        match classify(reply.status, &reply.hints(), &reply.body, Utc::now()) {
             // ok:true without what we need, or a success the caller did not expect
             Verdict::Success => self.http.failure(&Verdict::Dead, reply),
             v => self.http.failure(&v, reply),
@@ -154,15 +286,9 @@ impl SlackOutput {
     async fn post_webhook(&self, url: &Secret, message: &Value) -> Result<(), Outcome> {
         let req = self.http.client().post(url.expose()).json(message);
         let reply = self.http.send(req).await?;
-        match classify(
-            Service::SlackWebhook,
-            reply.status,
-            &reply.hints(),
-            &reply.body,
-            Utc::now(),
-        ) {
+        match classify_webhook(reply.status, &reply.hints(), &reply.body, Utc::now()) {
             Verdict::Success => Ok(()),
-            _ => Err(self.failure(Service::SlackWebhook, &reply)),
+            _ => Err(self.failure(classify_webhook, &reply)),
         }
     }
 
@@ -174,6 +300,10 @@ impl SlackOutput {
                 ))
             }
             Action::Digest => render::slack_digest(&d.detail, &self.public_url),
+            Action::Note => {
+                let case = case_of(d)?;
+                render::slack_note(case, &d.detail, &self.link(case), false)
+            }
             Action::Open => {
                 let case = case_of(d)?;
                 render::slack_case(case, d.alert.as_ref(), &self.link(case), false)
@@ -208,15 +338,9 @@ impl SlackOutput {
             )
             .body(body.to_string());
         let reply = self.http.send(req).await?;
-        match classify(
-            Service::SlackApi,
-            reply.status,
-            &reply.hints(),
-            &reply.body,
-            Utc::now(),
-        ) {
+        match classify_api(reply.status, &reply.hints(), &reply.body, Utc::now()) {
             Verdict::Success => Ok(reply.json().unwrap_or(Value::Null)),
-            _ => Err(self.failure(Service::SlackApi, &reply)),
+            _ => Err(self.failure(classify_api, &reply)),
         }
     }
 
@@ -304,6 +428,14 @@ impl SlackOutput {
                 Ok(done(Some(root.state()), note))
             }
             (Action::Digest, _) => self.post_digest(token, api, channel, d).await,
+            // a note never makes the case's message: without it there is no thread to reply in
+            (Action::Note, None) => Ok(not_applicable("no case message to reply to")),
+            (Action::Note, Some(root)) => {
+                let message = render::slack_note(case, &d.detail, &link, true);
+                self.post(token, api, &root.channel, message, Some(&root.ts))
+                    .await?;
+                Ok(done(None, "replied with the note in the case's thread"))
+            }
             (Action::Repeat, None) => Ok(not_applicable("no message yet")),
             (Action::Repeat, Some(mut root)) => {
                 let now = Utc::now();
@@ -377,6 +509,118 @@ impl Output for SlackOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classification_tables() {
+        use crate::http::table::{check, hints, retry, secs, Row};
+        let none = Hints::default();
+        let webhook: Vec<Row> = vec![
+            ("slack wh ok", 200, none.clone(), "ok", Verdict::Success),
+            (
+                "slack wh 200 not ok",
+                200,
+                none.clone(),
+                "invalid_payload",
+                Verdict::Dead,
+            ),
+            (
+                "slack wh 400",
+                400,
+                none.clone(),
+                "invalid_payload",
+                Verdict::Dead,
+            ),
+            (
+                "slack wh 404",
+                404,
+                none.clone(),
+                "no_service",
+                Verdict::Dead,
+            ),
+            (
+                "slack wh 410",
+                410,
+                none.clone(),
+                "channel_is_archived",
+                Verdict::Dead,
+            ),
+            (
+                "slack wh 429",
+                429,
+                hints(Some("30"), None, None),
+                "",
+                retry(Some(secs(30))),
+            ),
+            (
+                "slack wh 500",
+                500,
+                none.clone(),
+                "rollup_error",
+                retry(None),
+            ),
+        ];
+        check(webhook, classify_webhook);
+        let api: Vec<Row> = vec![
+            (
+                "slack api ok",
+                200,
+                none.clone(),
+                "{\"ok\":true,\"ts\":\"1.2\"}",
+                Verdict::Success,
+            ),
+            (
+                "slack api ratelimited",
+                429,
+                hints(Some("3"), None, None),
+                "{\"ok\":false,\"error\":\"ratelimited\"}",
+                retry(Some(secs(3))),
+            ),
+            (
+                "slack api internal_error",
+                200,
+                none.clone(),
+                "{\"ok\":false,\"error\":\"internal_error\"}",
+                retry(None),
+            ),
+            (
+                "slack api fatal_error",
+                200,
+                none.clone(),
+                "{\"ok\":false,\"error\":\"fatal_error\"}",
+                retry(None),
+            ),
+            (
+                "slack api service_unavailable",
+                200,
+                none.clone(),
+                "{\"ok\":false,\"error\":\"service_unavailable\"}",
+                retry(None),
+            ),
+            (
+                "slack api channel_not_found",
+                200,
+                none.clone(),
+                "{\"ok\":false,\"error\":\"channel_not_found\"}",
+                Verdict::Dead,
+            ),
+            (
+                "slack api invalid_auth",
+                200,
+                none.clone(),
+                "{\"ok\":false,\"error\":\"invalid_auth\"}",
+                Verdict::Dead,
+            ),
+            (
+                "slack api not json",
+                200,
+                none.clone(),
+                "<html>",
+                Verdict::Dead,
+            ),
+            ("slack api 503", 503, none.clone(), "", retry(None)),
+        ];
+        check(api, classify_api);
+    }
 
     #[test]
     fn root_round_trip() {

@@ -1,15 +1,58 @@
-//! The generic webhook output: POSTs the delivery as JSON, signed with HMAC-SHA256 when a
-//! secret is set. One attempt only; the URL (which may embed credentials) never appears in errors.
+//! The generic webhook output (settings, quirks, reply classification, client): POSTs the delivery
+//! as JSON, HMAC-signed when a secret is set. One attempt; the URL never appears in errors.
 
-use crate::config::{Secret, WebhookConfig};
-use crate::http::{classify, Http, Service, Verdict};
+use crate::config::{check_url, OutputCommon, Secret};
+use crate::http::{plain, Hints, Http, Verdict};
+use crate::kind::{Build, OutputKind};
+use crate::plan::Quirks;
 use crate::{Context, Journal, Output};
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use irene_core::{Delivery, Outcome};
+use irene_core::{Delivery, Outcome, Severity};
+use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
+use std::sync::Arc;
+
+/// The webhook output's own settings (`type = "webhook"`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WebhookConfig {
+    /// May embed credentials, hence a secret.
+    pub url: Secret,
+    /// Signs bodies with HMAC-SHA256 (`X-Irene-Signature-256`).
+    pub secret: Option<Secret>,
+}
+
+impl OutputKind for WebhookConfig {
+    /// No per-case ticket, so notes are not planned for it (a `note` delivery enqueued for it
+    /// is still sent, as a `note` event).
+    fn quirks(&self) -> Quirks {
+        Quirks::FEED
+    }
+
+    fn check(&self, err: &mut dyn FnMut(String)) {
+        if let Err(e) = check_url(self.url.expose()) {
+            err(format!("url (not shown, it is a secret): {e}"));
+        }
+        if self.secret.as_ref().is_some_and(|s| s.expose().is_empty()) {
+            err("secret must not be empty when set".into());
+        }
+    }
+
+    fn default_min_severity() -> Severity {
+        Severity::Info
+    }
+
+    fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String> {
+        WebhookOutput::new(b.common, self, b.ctx).map(|o| Arc::new(o) as _)
+    }
+}
+
+/// Classifies one receiver's reply: the plain HTTP rule (a redirect is not followed: dead).
+fn classify(status: u16, hints: &Hints, _body: &str, now: DateTime<Utc>) -> Verdict {
+    plain(status, hints, now)
+}
 
 /// The generic webhook output.
 pub struct WebhookOutput {
@@ -32,19 +75,24 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 impl WebhookOutput {
-    pub(crate) fn new(c: &WebhookConfig, ctx: &Context) -> Result<WebhookOutput, String> {
+    fn new(
+        common: &OutputCommon,
+        c: &WebhookConfig,
+        ctx: &Context,
+    ) -> Result<WebhookOutput, String> {
         let mut secrets = vec![&c.url];
         secrets.extend(c.secret.as_ref());
         Ok(WebhookOutput {
-            name: c.name.clone(),
+            name: common.name.clone(),
             url: c.url.clone(),
             secret: c.secret.clone(),
-            http: Http::new(&ctx.user_agent, c.timeout, &secrets)?,
+            http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
         })
     }
 }
 
-/// The body a receiver gets.
+/// The body a receiver gets (`action` is its `X-Irene-Event`; a `note`'s `detail` is
+/// `{title, markdown, ref}`).
 pub fn payload(d: &Delivery) -> serde_json::Value {
     json!({
         "delivery": d.id,
@@ -88,13 +136,7 @@ impl Output for WebhookOutput {
             Ok(r) => r,
             Err(o) => return o,
         };
-        match classify(
-            Service::Webhook,
-            reply.status,
-            &reply.hints(),
-            &reply.body,
-            Utc::now(),
-        ) {
+        match classify(reply.status, &reply.hints(), &reply.body, Utc::now()) {
             Verdict::Success => Outcome::Done {
                 ticket: None,
                 note: format!("delivered (HTTP {})", reply.status),
@@ -107,6 +149,27 @@ impl Output for WebhookOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classification_table() {
+        use crate::http::table::{check, hints, now, retry, Row};
+        let n = now();
+        let none = Hints::default();
+        let table: Vec<Row> = vec![
+            ("webhook 204", 204, none.clone(), "", Verdict::Success),
+            ("webhook 408", 408, none.clone(), "", retry(None)),
+            (
+                "webhook 429",
+                429,
+                hints(Some("Wed, 21 Oct 2015 07:28:00 GMT"), None, None),
+                "",
+                retry(Some(n)),
+            ),
+            ("webhook 301", 301, none.clone(), "", Verdict::Dead),
+            ("webhook 404", 404, none.clone(), "", Verdict::Dead),
+        ];
+        check(table, classify);
+    }
 
     #[test]
     fn signature_matches_verify() {

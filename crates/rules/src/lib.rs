@@ -2,6 +2,7 @@
 //! and case key, and the Sigma engine over audit-log events. Pure: no I/O, no clock, no async.
 
 mod cel_alert;
+pub mod cel_env;
 pub mod sigma;
 mod template;
 mod triage;

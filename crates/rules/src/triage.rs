@@ -2,6 +2,7 @@
 //! Pure: the caller reads the files and hands over their text; no I/O, no clock, no async here.
 
 use crate::cel_alert;
+use crate::cel_env;
 use crate::template::{self, KeyTemplate, TemplateError};
 use crate::triage_index::{self, CandidateIndex};
 use crate::triage_native::{Outcome, Prefilter, RawCache, RawSlots};
@@ -167,16 +168,6 @@ impl Default for TriageRules {
     }
 }
 
-/// The CEL environment rules are compiled and run with: the standard library and the strings
-/// extension (`lowerAscii`, `split`, `join`, `replace`, …).
-fn new_env() -> Env {
-    let mut env = Env::stdlib();
-    // Declaring the strings extension on a fresh standard environment cannot conflict; if a
-    // later version of `cel` ever made it, rules would simply not have those functions.
-    let _ = env.add_extension(cel::extensions::strings);
-    env
-}
-
 /// Where a file's rules are being checked, to place errors.
 struct FileCtx<'a> {
     file: &'a RuleFile,
@@ -207,7 +198,7 @@ impl TriageRules {
     /// A rule set without rules: every alert keeps its source severity.
     pub fn empty() -> Self {
         TriageRules {
-            env: Arc::new(new_env()),
+            env: cel_env::env(),
             rules: Vec::new(),
             index: CandidateIndex::default(),
             raw_slots: 0,
@@ -244,7 +235,7 @@ impl TriageRules {
     }
 
     fn compile_here(files: &[RuleFile]) -> Result<Self, Vec<RuleError>> {
-        let env = new_env();
+        let env = cel_env::env();
         let mut rules = Vec::new();
         let mut errors = Vec::new();
         // name → (file, position in file from 1) of its first definition
@@ -277,7 +268,7 @@ impl TriageRules {
             rule.prefilter.assign_slots(&mut slots);
         }
         Ok(TriageRules {
-            env: Arc::new(env),
+            env,
             index: CandidateIndex::build(&guards),
             raw_slots: slots.len(),
             rules,
@@ -453,8 +444,7 @@ fn record(errors: &mut Option<Vec<EvalError>>, rule: &Rule, message: String) {
 /// Runs `f`, turning a panic inside the CEL interpreter into an error so that one bad rule or
 /// alert cannot take the pipeline down.
 fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err("the CEL interpreter failed on this rule".to_string()))
+    cel_env::guarded("the CEL interpreter failed on this rule", f)
 }
 
 impl Rule {

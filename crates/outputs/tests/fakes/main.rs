@@ -2,6 +2,7 @@
 //! attempt at a time, as the delivery worker would. Shared helpers here; one module per output.
 
 mod github;
+mod notes;
 mod pagerduty;
 mod slack;
 mod webhook;
