@@ -315,6 +315,7 @@ async fn pipeline_phase(
             received_at: chrono::Utc::now(),
             body: body.to_string().into_bytes(),
             items: per_payload as i64,
+            idempotency_key: None,
         });
         if batch.len() == 100 {
             store.inbox_append(&batch).await?;

@@ -5,7 +5,8 @@ use irene_store::{NewInbox, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
-type Reply = oneshot::Sender<Result<(), String>>;
+/// `Ok(None)`: stored; `Ok(Some(id))`: its idempotency key is held by payload `id`.
+type Reply = oneshot::Sender<Result<Option<uuid::Uuid>, String>>;
 
 /// The handle request handlers use. Dropping every handle stops the writer after it drains.
 #[derive(Clone)]
@@ -28,11 +29,18 @@ impl Intake {
             while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
                 let (items, replies): (Vec<NewInbox>, Vec<Reply>) = group.drain(..).unzip();
                 let result = store.inbox_append(&items).await.map_err(|e| e.to_string());
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, payloads = items.len(), "inbox write failed; requests answered 503");
-                }
-                for r in replies {
-                    let _ = r.send(result.clone());
+                match result {
+                    Ok(seen) => {
+                        for (r, s) in replies.into_iter().zip(seen) {
+                            let _ = r.send(Ok(s));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, payloads = items.len(), "inbox write failed; requests answered 503");
+                        for r in replies {
+                            let _ = r.send(Err(e.clone()));
+                        }
+                    }
                 }
                 // One pipeline worker waits; notify_one keeps a permit if it is busy right now.
                 written.notify_one();
@@ -41,8 +49,9 @@ impl Intake {
         (Intake { tx }, task)
     }
 
-    /// Returns once the payload is durable, or an error (the caller answers 503).
-    pub async fn append(&self, item: NewInbox) -> Result<(), String> {
+    /// Returns once the payload is durable (`None`), or the id of the payload that already holds
+    /// its idempotency key (nothing stored), or an error (the caller answers 503).
+    pub async fn append(&self, item: NewInbox) -> Result<Option<uuid::Uuid>, String> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((item, reply))

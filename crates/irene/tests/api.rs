@@ -555,3 +555,44 @@ async fn status_lists_every_worker_with_its_state_and_last_error() {
     // Without outputs the batch jobs have nothing to do and say so.
     assert_eq!(by_name("jobs")["state"], "done");
 }
+
+#[tokio::test]
+async fn a_payload_redelivered_under_its_idempotency_key_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let body = generic_alert("idem-1", "medium").to_string();
+    let key = [("idempotency-key", "sqs:0b9e0f2a-msg")];
+    let (status, first) = s
+        .post_raw("/api/v1/ingest/generic", body.clone(), &key)
+        .await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["duplicate"], false);
+    let (status, again) = s
+        .post_raw("/api/v1/ingest/generic", body.clone(), &key)
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], first["id"], "the first delivery's inbox id");
+    // Without the key, the same body is a new delivery (a repeat of the alert).
+    let (status, _) = s.post_raw("/api/v1/ingest/generic", body, &[]).await;
+    assert_eq!(status, 202);
+    s.drained().await;
+    let cases = s.all_cases("").await;
+    assert_eq!(cases.len(), 1);
+    assert_eq!(
+        cases[0]["count"], 2,
+        "the redelivery was not counted: {}",
+        cases[0]
+    );
+    let (status, bad) = s
+        .post_raw(
+            "/api/v1/ingest/generic",
+            generic_alert("idem-2", "low").to_string(),
+            &[("idempotency-key", "")],
+        )
+        .await;
+    assert_eq!(
+        (status, bad["error"]["code"].as_str()),
+        (400, Some("invalid_idempotency_key"))
+    );
+}

@@ -69,8 +69,10 @@ pub trait Store: Send + Sync + 'static {
     fn correlator(&self) -> &dyn Correlator;
 
     /// Appends payloads to the inbox in ONE durable transaction (group commit). When it returns
-    /// Ok, every payload is on disk.
-    async fn inbox_append(&self, items: &[NewInbox]) -> Result<()>;
+    /// Ok, every payload is on disk. Per item, in order: `None` when it was stored, or the id of
+    /// the payload that already holds its idempotency key (then nothing of it is stored; a key
+    /// repeated within `items` is stored once, the first time).
+    async fn inbox_append(&self, items: &[NewInbox]) -> Result<Vec<Option<Uuid>>>;
 
     /// Claims pending inbox rows, oldest first and within `limit`, for `owner` until
     /// `now + lease`. Rows whose lease expired (a crashed worker) are claimed again.

@@ -16,6 +16,9 @@ pub struct NewInbox {
     pub received_at: DateTime<Utc>,
     pub body: Vec<u8>,
     pub items: i64,
+    /// The transport's id of this delivery: a payload whose key is already in the inbox is not
+    /// stored again (see `Store::inbox_append`).
+    pub idempotency_key: Option<String>,
 }
 
 /// How much one claim may take: at most `payloads` rows, and rows only while the items of

@@ -19,6 +19,7 @@ use irene_core::{
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -121,22 +122,47 @@ async fn inbox_insert(
     fsync: bool,
 ) -> Result<()> {
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(if fsync {
-        "PRAGMA synchronous = FULL; INSERT INTO inbox (id, source, received_at, body, items) "
+        "PRAGMA synchronous = FULL; INSERT INTO inbox (id, source, received_at, body, items, idempotency_key) "
     } else {
-        "INSERT INTO inbox (id, source, received_at, body, items) "
+        "INSERT INTO inbox (id, source, received_at, body, items, idempotency_key) "
     });
     qb.push_values(items, |mut b, it| {
         b.push_bind(it.id.to_string())
             .push_bind(it.source.clone())
             .push_bind(micros(it.received_at))
             .push_bind(it.body.clone())
-            .push_bind(it.items);
+            .push_bind(it.items)
+            .push_bind(it.idempotency_key.clone());
     });
     if fsync {
         qb.push("; PRAGMA synchronous = NORMAL");
     }
     qb.build().execute(&mut *conn).await?;
     Ok(())
+}
+
+/// The inbox ids that hold these idempotency keys.
+async fn inbox_keys(
+    conn: &mut sqlx::SqliteConnection,
+    keys: &[&str],
+) -> Result<HashMap<String, Uuid>> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT idempotency_key, id FROM inbox WHERE idempotency_key IN (");
+        let mut sep = qb.separated(", ");
+        for k in chunk {
+            sep.push_bind(k.to_string());
+        }
+        qb.push(")");
+        for r in qb.build().fetch_all(&mut *conn).await? {
+            out.insert(
+                r.get::<String, _>(0),
+                uuid(r.get::<&str, _>(1), "inbox id")?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 // Reads use `fetch_all`, never `fetch_one`/`fetch_optional`: sqlx resets a statement whose
@@ -209,21 +235,52 @@ impl Store for SqliteStore {
         &*self.correlator
     }
 
-    async fn inbox_append(&self, items: &[NewInbox]) -> Result<()> {
+    async fn inbox_append(&self, items: &[NewInbox]) -> Result<Vec<Option<Uuid>>> {
+        let mut seen = vec![None; items.len()];
         if items.is_empty() {
-            return Ok(());
+            return Ok(seen);
+        }
+        let mut conn = self.writer.acquire().await?;
+        // Keys already taken (the writer is this process's only inbox writer, so nothing can
+        // take one between this read and the insert; the unique index holds regardless).
+        let keyed: Vec<&str> = items
+            .iter()
+            .filter_map(|i| i.idempotency_key.as_deref())
+            .collect();
+        let owners = if keyed.is_empty() {
+            HashMap::new()
+        } else {
+            inbox_keys(&mut conn, &keyed).await?
+        };
+        let mut fresh: Vec<NewInbox> = Vec::new();
+        let mut taken: HashMap<&str, Uuid> = HashMap::new();
+        for (i, it) in items.iter().enumerate() {
+            if let Some(k) = it.idempotency_key.as_deref() {
+                if let Some(id) = owners.get(k).or_else(|| taken.get(k)) {
+                    seen[i] = Some(*id);
+                    continue;
+                }
+                taken.insert(k, it.id);
+            }
+            fresh.push(it.clone());
+        }
+        let items = &fresh[..];
+        if items.is_empty() {
+            return Ok(seen);
         }
         // Every statement is a round trip to SQLite's thread, so a group that fits one
         // multi-row INSERT is written by that statement alone (atomic on its own).
         if items.len() <= CHUNK {
-            let mut conn = self.writer.acquire().await?;
-            return inbox_insert(&mut conn, items, true).await;
+            inbox_insert(&mut conn, items, true).await?;
+            return Ok(seen);
         }
+        drop(conn);
         let mut tx = SqliteTx::begin(&self.writer, true).await?;
         for chunk in items.chunks(CHUNK) {
             inbox_insert(tx.conn(), chunk, false).await?;
         }
-        Box::new(tx).commit().await
+        Box::new(tx).commit().await?;
+        Ok(seen)
     }
 
     async fn inbox_claim(

@@ -52,6 +52,7 @@ checks!(
     pipeline::release_gives_back_claimed_rows,
     pipeline::every_read_sees_the_latest_commit,
     pipeline::a_claim_stops_at_its_item_budget,
+    pipeline::an_idempotency_key_is_stored_once,
     outbox::a_case_change_writes_its_deliveries_and_lanes_go_in_order,
     outbox::repeats_fold_and_a_resolve_absorbs_them,
     outbox::dead_letters_are_listed_and_replayed,

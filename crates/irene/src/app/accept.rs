@@ -109,16 +109,18 @@ impl App {
             received_at: chrono::Utc::now(),
             body: body.into_owned(),
             items: items as i64,
+            idempotency_key: p.idempotency_key.map(str::to_string),
         };
         let id = item.id;
-        self.intake
+        let held_by = self
+            .intake
             .append(item)
             .await
             .map_err(AcceptError::Unavailable)?;
         Ok(Accepted {
-            id,
+            id: held_by.unwrap_or(id),
             accepted: items,
-            duplicate: false,
+            duplicate: held_by.is_some(),
         })
     }
 }

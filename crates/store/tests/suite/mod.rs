@@ -56,6 +56,7 @@ pub fn payload(source: &str) -> NewInbox {
         received_at: Utc::now(),
         body: b"{}".to_vec(),
         items: 1,
+        idempotency_key: None,
     }
 }
 

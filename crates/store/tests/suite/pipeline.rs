@@ -535,3 +535,40 @@ pub async fn a_claim_stops_at_its_item_budget(b: &dyn Backend) {
         "a payload over the budget is still taken, alone"
     );
 }
+
+pub async fn an_idempotency_key_is_stored_once(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let keyed = |key: &str| NewInbox {
+        idempotency_key: Some(key.to_string()),
+        ..payload("generic")
+    };
+    let first = keyed("sqs:msg-1");
+    let seen = store
+        .inbox_append(&[first.clone(), payload("generic"), keyed("sqs:msg-2")])
+        .await
+        .expect("append");
+    assert_eq!(seen, vec![None, None, None]);
+    // Redelivered, alone and within a group that repeats a key: only the new key is stored.
+    let again = keyed("sqs:msg-1");
+    let seen = store
+        .inbox_append(&[again, keyed("sqs:msg-3"), keyed("sqs:msg-3")])
+        .await
+        .expect("append");
+    assert_eq!(seen[0], Some(first.id), "the first delivery's id");
+    assert_eq!(seen[1], None);
+    assert!(
+        seen[2].is_some(),
+        "a key repeated in one group is stored once"
+    );
+    let rows = store
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(100),
+            Duration::from_secs(60),
+            Utc::now(),
+        )
+        .await
+        .expect("claim");
+    assert_eq!(rows.len(), 4, "three keyed payloads and one without a key");
+}
