@@ -1,5 +1,7 @@
 //! Tests of the shared machinery through the generic receiver: recording, fault rules, chaos, shutdown.
 //! Every fake uses the same layer, so these pin its behaviour once.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use irene_fakes::{Chaos, FakeReceiver, Fault, FaultKind};
 use reqwest::Client;

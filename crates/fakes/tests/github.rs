@@ -1,5 +1,7 @@
 //! Contract tests for the fake GitHub: headers, auth, issues, comments, labels, list, search, apps.
 //! They talk to the fake over real HTTP with reqwest, as Irene's client will.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use irene_fakes::{sign_webhook, FakeGitHub, Fault, FaultKind};
 use reqwest::{Client, Method, StatusCode};

@@ -1,5 +1,7 @@
 //! Contract tests for the fake PagerDuty Events API v2: validation, the alert state machine, change events.
 //! They post real HTTP requests with reqwest and inspect the fake's recorded alerts.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use irene_fakes::{FakePagerDuty, Fault, FaultKind};
 use reqwest::Client;

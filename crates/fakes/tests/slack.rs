@@ -1,5 +1,7 @@
 //! Contract tests for the fake Slack: incoming webhooks, chat.postMessage, chat.update, rate limits.
 //! They post real HTTP requests with reqwest and inspect the fake's recorded messages.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use irene_fakes::{FakeSlack, Fault, FaultKind};
 use reqwest::Client;

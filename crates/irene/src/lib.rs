@@ -1,5 +1,16 @@
-//! The `irene` binary's parts: configuration, HTTP API, intake, pipeline workers and CLI commands.
-//! The only crate that speaks HTTP or reads files; the crates below it stay pure or store-only.
+//! The `irene` binary's parts: configuration, the HTTP API, the application layer, the workers and
+//! the CLI. The only crate that reads config and rule files and serves HTTP; as a client it speaks
+//! HTTP only to its own server (CLI) — the outputs' clients live in `irene-outputs`.
+//!
+//! # Layout
+//! - `server`: wiring (store, outputs, intake, workers, router) and orderly shutdown.
+//! - `app`: what Irene does when asked, whatever the transport (accept, resolve, replay, …).
+//! - `api`: HTTP handlers that translate to `app` and to store reads.
+//! - `evaluate`: decode → Sigma → triage, shared by the pipeline and the dry runs.
+//! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
+//!   `retention` are its implementations. `detect`: the Sigma correlator the store feeds.
+//! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
+//! - `cmd_*`, `remote`: the CLI's commands; `bench`: the benchmark.
 
 pub mod api;
 pub mod app;

@@ -1,4 +1,6 @@
 //! The HTTP API of DESIGN.md, spoken to a real `irene serve` process.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The command line as a user runs it: `rules check`, `rules test`, and `ingest` of every
 //! fixture through `auto` into a running server.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

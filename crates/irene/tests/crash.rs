@@ -1,5 +1,7 @@
 //! Promise 1 and 2 under a crash: SIGKILL the server while clients post concurrently; after a
 //! restart every alert that got a 202 has its case, and none has two.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

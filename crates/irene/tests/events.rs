@@ -1,5 +1,7 @@
 //! Audit logs end to end: CloudTrail and GCP audit payloads posted to the real server become
 //! stored events, found by the investigator's filters, with their raw records.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

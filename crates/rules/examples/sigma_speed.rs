@@ -11,6 +11,8 @@
 //! Batches of 20,000 events alternate: "cold" ones are made whole, then matched (each event has
 //! left the CPU caches by then), "warm" ones are matched event by event right after each is
 //! made, as the pipeline matches an event it has just decoded.
+// Benchmark programs may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use irene_rules::sigma::{logsource_of, SigmaRules};
 use irene_rules::RuleFile;

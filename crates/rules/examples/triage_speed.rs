@@ -7,6 +7,8 @@
 //! alerts look like GuardDuty findings, with a nested `raw`. Only `judge` is timed: alerts are
 //! cloned before the clock starts, in batches ("cold": the alert is no longer in the CPU caches)
 //! and one by one ("warm": judged right after it is made, as the pipeline does after decoding).
+// Benchmark programs may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use irene_core::{Alert, IndicatorKind, Severity};
 use irene_rules::{RuleFile, TriageRules};

@@ -1,5 +1,7 @@
 //! The Sigma engine through its public API: the SigmaHQ fixture rules load, each modifier and
 //! condition form as the specification words it, rejections, fixture events, the index, alerts.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use irene_core::{Actor, Event, Severity};
 use irene_rules::sigma::{hit_alert, logsource_of, LogSource, SigmaError, SigmaRules};

@@ -2,6 +2,8 @@
 //! file and reason), the four types over timed event sequences, `generate`, chains, aliases, the
 //! window state's serde round trip (a restart gives what an uninterrupted run gives), its bounds,
 //! and the alert.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use irene_core::{Actor, Event, Severity, WindowKey, WindowRow};

@@ -19,6 +19,8 @@
 //!
 //! Needs pySigma: `scripts/python-deps.sh` installs it into a venv that this test finds (see
 //! [`python`]); without it the test fails, saying so.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use base64::Engine as _;
 use irene_rules::sigma::{logsource_of, SigmaRules};

@@ -1,5 +1,7 @@
 //! Triage rules through the public API: verdicts, load errors, and the candidate index against
 //! evaluating every rule.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use irene_core::{Alert, Severity};
 use irene_rules::{RuleError, RuleFile, TriageRules};

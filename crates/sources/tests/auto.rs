@@ -1,6 +1,8 @@
 //! `auto` must pick, for every fixture item, exactly the decoder named for the fixture (audit
 //! logs included, bare or in their transport envelopes), and must leave look-alike payloads of
 //! other sources (S3 notifications, other EventBridge events, non-audit log entries) alone.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

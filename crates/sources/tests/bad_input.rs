@@ -1,5 +1,7 @@
 //! Bad input gets a clear error with a position or a JSON pointer, and never a panic.
 //! Covers body splitting (encoding, depth, syntax, shapes) and every decoder's type checks.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

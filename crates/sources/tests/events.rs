@@ -1,5 +1,7 @@
 //! The audit-log decoders' mappings, asserted field by field: CloudTrail records (delivery
 //! files, single records, EventBridge) and GCP audit LogEntries (bare and through Pub/Sub).
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The mappings that matter most, asserted one by one: severities, resolved states, keys,
 //! casing, envelopes and `raw`.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Pins the normalized alerts (and, for audit logs, events) of every fixture, decoded by the
 //! decoder named for its directory. `raw` is redacted (it is the input); errors are pinned too,
 //! so a fixture that stops decoding shows.
+// Tests may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

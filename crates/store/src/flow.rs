@@ -271,19 +271,9 @@ pub(crate) async fn case_resolve<S: Store + ?Sized>(
         return Ok(None);
     };
     let change = resolve_by_hand(&case, now, by, reason);
-    if let Some(ch) = &change {
-        write_changes(
-            &mut *tx,
-            std::slice::from_ref(ch),
-            store.planner(),
-            None,
-            now,
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
-    Ok(Some((case, change)))
+    commit_one(tx, store.planner(), case, change, None, now)
+        .await
+        .map(Some)
 }
 
 /// Resolves open cases of `source` silent since before `now - expiry`.
@@ -323,19 +313,27 @@ pub(crate) async fn case_set_by_ticket<S: Store + ?Sized>(
     } else {
         resolve_by_hand(&case, now, by, &format!("ticket closed on {output}"))
     };
+    commit_one(tx, store.planner(), case, change, Some(output), now)
+        .await
+        .map(Some)
+}
+
+/// Writes one case's change (if any) with its deliveries (none to `skip`), commits, and gives
+/// the case as it is now.
+async fn commit_one(
+    mut tx: Box<dyn StoreTx + '_>,
+    planner: &dyn Planner,
+    case: Case,
+    change: Option<Change>,
+    skip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Case, Option<Change>)> {
     if let Some(ch) = &change {
-        write_changes(
-            &mut *tx,
-            std::slice::from_ref(ch),
-            store.planner(),
-            Some(output),
-            now,
-        )
-        .await?;
+        write_changes(&mut *tx, std::slice::from_ref(ch), planner, skip, now).await?;
     }
     tx.commit().await?;
     let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);
-    Ok(Some((case, change)))
+    Ok((case, change))
 }
 
 /// Adds deliveries no case change implies (batch jobs), durably.

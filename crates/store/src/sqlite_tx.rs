@@ -94,15 +94,7 @@ impl StoreTx for SqliteTx {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "SELECT correlation, grp, state, expires_at FROM correlation_windows WHERE (correlation, grp) IN (VALUES ",
             );
-            let mut sep = qb.separated(", ");
-            for k in chunk {
-                sep.push("(")
-                    .push_bind_unseparated(k.correlation.clone())
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(k.group.clone())
-                    .push_unseparated(")");
-            }
-            qb.push(")");
+            push_keys(&mut qb, chunk);
             for r in qb.build().fetch_all(self.conn()).await? {
                 out.push(WindowRow {
                     key: WindowKey {
@@ -143,15 +135,7 @@ impl StoreTx for SqliteTx {
             let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "DELETE FROM correlation_windows WHERE (correlation, grp) IN (VALUES ",
             );
-            let mut sep = qb.separated(", ");
-            for k in chunk {
-                sep.push("(")
-                    .push_bind_unseparated(k.correlation.clone())
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(k.group.clone())
-                    .push_unseparated(")");
-            }
-            qb.push(")");
+            push_keys(&mut qb, chunk);
             qb.build().execute(self.conn()).await?;
         }
         Ok(())
@@ -423,4 +407,17 @@ impl StoreTx for SqliteTx {
         self.open = false;
         Ok(())
     }
+}
+
+/// `(correlation, grp), …)`: the keys of a `(correlation, grp) IN (VALUES ` list, closed.
+fn push_keys(qb: &mut QueryBuilder<'_, Sqlite>, keys: &[WindowKey]) {
+    let mut sep = qb.separated(", ");
+    for k in keys {
+        sep.push("(")
+            .push_bind_unseparated(k.correlation.clone())
+            .push_unseparated(", ")
+            .push_bind_unseparated(k.group.clone())
+            .push_unseparated(")");
+    }
+    qb.push(")");
 }

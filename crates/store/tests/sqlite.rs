@@ -1,5 +1,7 @@
 //! Runs the Store conformance suite (`suite/`) on SQLite, on real files in temporary
 //! directories. A PostgreSQL backend adds its own file like this one, calling the same checks.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod suite;
 

@@ -1,5 +1,7 @@
 //! What only the SQLite backend has: one process per data directory (a lock file), so a
 //! restart frees the leases a crashed run left at once; and what survives a restart on disk.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod suite;
 

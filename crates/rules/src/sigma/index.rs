@@ -274,6 +274,7 @@ mod tests {
     /// `userAgent` or `userIdentity.type`), and every GCP audit rule under `protoPayload.*`: an
     /// event meets only the rules that name what it did, or who did it.
     #[test]
+    #[allow(clippy::disallowed_methods)] // the fixture rules are read from disk
     fn fixture_rules_are_guarded() {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigma/rules");
         let mut stack = vec![base];
