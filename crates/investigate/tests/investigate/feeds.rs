@@ -127,3 +127,25 @@ fn nested_networks_all_match_most_specific_first() {
     );
     assert_eq!(set.lists_of("10.1.2.3".parse().expect("ip")), ["b", "a"]);
 }
+
+#[test]
+fn ipv6_and_host_entries_match_by_containment() {
+    let mut set = irene_investigate::FeedSet::new();
+    set.add_body(
+        "v6",
+        &FeedFormat::CidrLines,
+        b"2001:db8::/32\n2001:db8:1::42\n2a00::/16\n",
+    )
+    .expect("add");
+    let cases: &[(&str, usize)] = &[
+        ("2001:db8:1::42", 2),
+        ("2001:db8:ffff::1", 1),
+        ("2a00:1:2::3", 1),
+        ("2a01::1", 0),
+        ("1.2.3.4", 0),
+    ];
+    for (ip, n) in cases {
+        assert_eq!(set.match_ip(ip.parse().expect("ip")).len(), *n, "{ip}");
+    }
+    assert_eq!(set.stats()[0].networks, 3);
+}

@@ -149,3 +149,26 @@ async fn sigma_hit_on_cloudtrail_checks_the_callers_ip_against_tor() {
     assert_eq!(out.findings["tor_ips"], json!(["185.220.101.50"]));
     assert_eq!(out.status, Status::Done);
 }
+
+#[tokio::test]
+async fn security_hub_threat_intel_indicators() {
+    // The AWS docs' GuardDuty ASFF finding, with ThreatIntelIndicators added in the shape the
+    // ASFF reference gives (no fixture carries them).
+    let mut item = super::common::json("securityhub/awsdocs_asff_from_guardduty.json");
+    item["ThreatIntelIndicators"] = json!([
+        {"Type": "IPV4_ADDRESS", "Value": "185.220.101.18", "Category": "BACKDOOR", "Source": "ExampleFeed"},
+        {"Type": "DOMAIN", "Value": "evil.example", "Category": "COMMAND_AND_CONTROL", "Source": "ExampleFeed"}
+    ]);
+    let a = super::common::alerts_of("aws.securityhub", &item).remove(0);
+    let out = run(&ThreatContext::new(feeds_arc()), &a).await;
+    let f = &out.findings;
+    assert_eq!(f["threat_lists"], json!(["ExampleFeed"]), "{f}");
+    assert_eq!(
+        f["threat_names"],
+        json!(["BACKDOOR", "COMMAND_AND_CONTROL"])
+    );
+    assert_eq!(f["indicator_ips"], json!(["185.220.101.18"]));
+    assert_eq!(f["indicator_domains"], json!(["evil.example"]));
+    assert_eq!(f["tor"], true);
+    assert_eq!(f["tor_ips"], json!(["185.220.101.18"]));
+}
