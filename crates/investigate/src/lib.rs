@@ -1,0 +1,174 @@
+//! Investigators: what Irene finds out about a case on its own, as findings, a markdown summary
+//! and attachments. Never writes to the store, never calls an output, reads no files or clock.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: the [`Investigator`] trait, its [`Input`] and [`Outcome`], and [`registry`], the
+//!   ONE list of investigators (adding one is one module and one line in `INVESTIGATORS`).
+//! - `events.rs`: [`EventReader`], the narrow read access to stored audit-log events
+//!   (the store implements it with its indexed queries), and [`EventSummary`].
+//! - `ips.rs`: [`ips_of`], every IP an alert names (actor, indicators, remote IPs in the raw).
+//! - `walk.rs`: the leaf walker over raw JSON that `ips.rs` and `threat_context.rs` share.
+//! - `feeds.rs`: threat-intel feed formats, parsing, the built-in feeds, and [`FeedSet`]
+//!   (CIDR containment over every feed, plus ASN lists).
+//! - `markdown.rs`: table, `<details>` and escaping helpers for summaries.
+//! - One file per investigator: `reputation.rs`, `geoip.rs` (and its [`GeoDb`]),
+//!   `actor_history.rs`, `threat_context.rs`. Each documents the `enrichment.<name>.<field>`
+//!   fields its findings expose to triage rules.
+
+pub mod actor_history;
+pub mod events;
+pub mod feeds;
+pub mod geoip;
+mod ips;
+mod markdown;
+pub mod reputation;
+pub mod threat_context;
+mod walk;
+
+pub use events::{EventReader, EventSummary, ReadError};
+pub use feeds::{FeedDef, FeedFormat, FeedSet, FeedStats, Parsed};
+pub use geoip::{GeoDb, GeoError, GeoInfo};
+pub use ips::ips_of;
+
+use chrono::{DateTime, Utc};
+use irene_core::{Alert, Case};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// What an investigator is given: the case, its latest alert, the time, and read access to
+/// stored events. Nothing else: it cannot write anywhere.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub case: &'a Case,
+    pub alert: &'a Alert,
+    /// The only clock an investigator may read.
+    pub now: DateTime<Utc>,
+    pub events: &'a dyn EventReader,
+}
+
+/// How an investigation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Status {
+    /// It found something worth reading.
+    Done,
+    /// It ran and there was nothing to say (no IPs, nothing listed, no events…).
+    NothingFound,
+    /// It could not run; `reason` says why (for the ticket and the retry decision).
+    Failed { reason: String },
+}
+
+/// A file to attach to the investigation (a screenshot, a CSV of events…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What an investigation returns. `findings` is what triage rules see as
+/// `enrichment.<investigator>.<field>`; `summary` is markdown for the ticket comment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub findings: serde_json::Value,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+impl Outcome {
+    pub fn done(findings: serde_json::Value, summary: String) -> Self {
+        Outcome {
+            status: Status::Done,
+            findings,
+            summary,
+            attachments: Vec::new(),
+        }
+    }
+
+    pub fn nothing_found(findings: serde_json::Value, summary: impl Into<String>) -> Self {
+        Outcome {
+            status: Status::NothingFound,
+            findings,
+            summary: summary.into(),
+            attachments: Vec::new(),
+        }
+    }
+
+    pub fn failed(reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Outcome {
+            summary: format!("Failed: {}", markdown::escape(&reason)),
+            status: Status::Failed { reason },
+            findings: serde_json::Value::Object(Default::default()),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+/// One investigator. It reads its input and returns an outcome; it never writes to the store
+/// nor calls an output (the worker stores the outcome and posts the summary).
+#[async_trait::async_trait]
+pub trait Investigator: Send + Sync {
+    /// Its name in config, in `enrichment.<name>` and in the case's investigations.
+    fn name(&self) -> &'static str;
+    async fn investigate(&self, input: &Input<'_>) -> Outcome;
+}
+
+/// What investigators are built from: loaded threat-intel feeds, GeoIP databases, settings.
+/// The caller (the binary) fetches feeds and reads mmdb files; this crate gets bytes.
+#[derive(Clone)]
+pub struct Context {
+    pub feeds: Arc<FeedSet>,
+    /// `None` when no GeoIP database is configured: `geoip` is then not registered, and
+    /// reputation cannot match ASN lists.
+    pub geo: Option<Arc<GeoDb>>,
+    /// How far around the alert's time `actor_history` looks (default ±7 days).
+    pub history_window: chrono::Duration,
+    /// At most this many events per `actor_history` query.
+    pub history_limit: usize,
+}
+
+impl Context {
+    pub fn new(feeds: Arc<FeedSet>, geo: Option<Arc<GeoDb>>) -> Self {
+        Context {
+            feeds,
+            geo,
+            history_window: chrono::Duration::days(7),
+            history_limit: 1000,
+        }
+    }
+}
+
+type Constructor = fn(&Context) -> Option<Arc<dyn Investigator>>;
+
+/// THE list of investigators: name and constructor (`None`: not usable with this context).
+const INVESTIGATORS: &[(&str, Constructor)] = &[
+    (reputation::NAME, reputation::Reputation::build),
+    (geoip::NAME, geoip::GeoIp::build),
+    (actor_history::NAME, actor_history::ActorHistory::build),
+    (threat_context::NAME, threat_context::ThreatContext::build),
+];
+
+/// The names of every investigator this build knows.
+pub fn names() -> Vec<&'static str> {
+    INVESTIGATORS.iter().map(|(name, _)| *name).collect()
+}
+
+/// Every investigator usable with `ctx`, in list order.
+pub fn registry(ctx: &Context) -> Vec<Arc<dyn Investigator>> {
+    INVESTIGATORS
+        .iter()
+        .filter_map(|(_, build)| build(ctx))
+        .collect()
+}
+
+/// One investigator by name, if known and usable with `ctx`.
+pub fn investigator(name: &str, ctx: &Context) -> Option<Arc<dyn Investigator>> {
+    INVESTIGATORS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, build)| build(ctx))
+}

@@ -1,0 +1,11 @@
+//! Tests of irene-investigate: one binary (cheap to link), one module per investigator, on the
+//! real fixtures under `tests/fixtures/` (copied unmodified from `shared/fixtures`).
+
+mod actor_history;
+mod common;
+mod feeds;
+mod geoip;
+mod ips;
+mod registry;
+mod reputation;
+mod threat_context;
