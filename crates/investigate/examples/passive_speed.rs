@@ -1,6 +1,8 @@
 //! How fast the passive investigators run: reputation + geoip + threat_context on generated
 //! GuardDuty-shaped alerts, against a 100k-CIDR feed set and a small mmdb pair.
 //! `cargo run --release -p irene-investigate --example passive_speed`
+// Benchmark programs may unwrap, expect and read fixture files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use chrono::{TimeZone, Utc};
 use irene_core::{Alert, Case, CaseStatus, Severity};
