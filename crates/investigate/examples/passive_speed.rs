@@ -167,10 +167,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n * investigators.len() as f64 / secs,
         listed
     );
+    let feeds = ctx.feeds.load();
     let t = Instant::now();
     let mut hits = 0usize;
     for _ in 0..1_000_000 {
-        hits += ctx.feeds.match_ip(std::net::IpAddr::V4(rng.ip())).len();
+        hits += feeds.match_ip(std::net::IpAddr::V4(rng.ip())).len();
     }
     println!(
         "match_ip: {:.0} lookups/s over 100k CIDRs ({hits} hits)",

@@ -17,7 +17,7 @@
 //! - `window`: `{since, until}`; `truncated`: a query hit its limit, counts are lower bounds.
 
 use crate::events::EventSummary;
-use crate::feeds::FeedSet;
+use crate::feeds::{FeedSet, SharedFeeds};
 use crate::reputation::matches_of;
 use crate::{markdown, Context, GeoDb, Input, Investigator, Outcome};
 use chrono::{DateTime, Duration, Utc};
@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub const NAME: &str = "actor_history";
 
 pub struct ActorHistory {
-    feeds: Arc<FeedSet>,
+    feeds: Arc<SharedFeeds>,
     geo: Option<Arc<GeoDb>>,
     window: Duration,
     limit: usize,
@@ -43,7 +43,7 @@ impl ActorHistory {
         limit: usize,
     ) -> Self {
         ActorHistory {
-            feeds,
+            feeds: SharedFeeds::new(feeds),
             geo,
             window,
             limit: limit.max(1),
@@ -51,12 +51,12 @@ impl ActorHistory {
     }
 
     pub(crate) fn build(ctx: &Context) -> Option<Arc<dyn Investigator>> {
-        Some(Arc::new(ActorHistory::new(
-            ctx.feeds.clone(),
-            ctx.geo.clone(),
-            ctx.history_window,
-            ctx.history_limit,
-        )))
+        Some(Arc::new(ActorHistory {
+            feeds: ctx.feeds.clone(),
+            geo: ctx.geo.clone(),
+            window: ctx.history_window,
+            limit: ctx.history_limit.max(1),
+        }))
     }
 }
 
@@ -179,10 +179,11 @@ impl Investigator for ActorHistory {
         let mut candidates: BTreeSet<IpAddr> =
             source_ips.iter().filter_map(|s| s.parse().ok()).collect();
         candidates.extend(ip);
+        let feeds = self.feeds.load();
         let mut listed_ips: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for c in candidates {
             let mut names: Vec<String> = Vec::new();
-            for (feed, _) in matches_of(&self.feeds, self.geo.as_deref(), c) {
+            for (feed, _) in matches_of(&feeds, self.geo.as_deref(), c) {
                 if !names.contains(&feed) {
                     names.push(feed);
                 }

@@ -468,3 +468,29 @@ fn net_of(v6: bool, len: u8, addr: u128) -> Option<IpNet> {
     };
     IpNet::new(ip, len).ok()
 }
+
+/// The feed set investigators read: replaced whole when a feed is refreshed (the binary's feed
+/// job builds a new [`FeedSet`] and stores it), read once per investigation.
+#[derive(Debug, Default)]
+pub struct SharedFeeds(std::sync::RwLock<std::sync::Arc<FeedSet>>);
+
+impl SharedFeeds {
+    pub fn new(set: std::sync::Arc<FeedSet>) -> std::sync::Arc<SharedFeeds> {
+        std::sync::Arc::new(SharedFeeds(std::sync::RwLock::new(set)))
+    }
+
+    /// The current set (a poisoned lock still holds a whole set: it is replaced, never edited).
+    pub fn load(&self) -> std::sync::Arc<FeedSet> {
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn store(&self, set: std::sync::Arc<FeedSet>) {
+        match self.0.write() {
+            Ok(mut g) => *g = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+    }
+}

@@ -27,7 +27,7 @@ pub mod threat_context;
 mod walk;
 
 pub use events::{EventReader, EventSummary, ReadError};
-pub use feeds::{FeedDef, FeedFormat, FeedSet, FeedStats, Parsed};
+pub use feeds::{FeedDef, FeedFormat, FeedSet, FeedStats, Parsed, SharedFeeds};
 pub use geoip::{GeoDb, GeoError, GeoInfo};
 pub use ips::ips_of;
 
@@ -121,7 +121,8 @@ pub trait Investigator: Send + Sync {
 /// The caller (the binary) fetches feeds and reads mmdb files; this crate gets bytes.
 #[derive(Clone)]
 pub struct Context {
-    pub feeds: Arc<FeedSet>,
+    /// The loaded feeds, refreshed in place by the binary's feed job.
+    pub feeds: Arc<SharedFeeds>,
     /// `None` when no GeoIP database is configured: `geoip` is then not registered, and
     /// reputation cannot match ASN lists.
     pub geo: Option<Arc<GeoDb>>,
@@ -133,6 +134,11 @@ pub struct Context {
 
 impl Context {
     pub fn new(feeds: Arc<FeedSet>, geo: Option<Arc<GeoDb>>) -> Self {
+        Self::shared(SharedFeeds::new(feeds), geo)
+    }
+
+    /// A context over feeds that a feed job refreshes.
+    pub fn shared(feeds: Arc<SharedFeeds>, geo: Option<Arc<GeoDb>>) -> Self {
         Context {
             feeds,
             geo,

@@ -8,7 +8,7 @@
 //! - `matches`: `{ip: [{feed, entry}]}`, the entry that matched (`185.220.101.0/24`, `AS209`);
 //! - `checked`: how many IPs were checked.
 
-use crate::feeds::{FeedSet, TOR};
+use crate::feeds::{FeedSet, SharedFeeds, TOR};
 use crate::{ips_of, markdown, Context, GeoDb, Input, Investigator, Outcome};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub const NAME: &str = "reputation";
 
 pub struct Reputation {
-    feeds: Arc<FeedSet>,
+    feeds: Arc<SharedFeeds>,
     geo: Option<Arc<GeoDb>>,
 }
 
@@ -43,14 +43,17 @@ pub(crate) fn matches_of(
 
 impl Reputation {
     pub fn new(feeds: Arc<FeedSet>, geo: Option<Arc<GeoDb>>) -> Self {
-        Reputation { feeds, geo }
+        Reputation {
+            feeds: SharedFeeds::new(feeds),
+            geo,
+        }
     }
 
     pub(crate) fn build(ctx: &Context) -> Option<Arc<dyn Investigator>> {
-        Some(Arc::new(Reputation::new(
-            ctx.feeds.clone(),
-            ctx.geo.clone(),
-        )))
+        Some(Arc::new(Reputation {
+            feeds: ctx.feeds.clone(),
+            geo: ctx.geo.clone(),
+        }))
     }
 }
 
@@ -68,7 +71,8 @@ impl Investigator for Reputation {
                 "No IP address in this alert.",
             );
         }
-        if self.feeds.is_empty() {
+        let feeds = self.feeds.load();
+        if feeds.is_empty() {
             return Outcome::failed("no threat-intel feed is loaded");
         }
         let mut lists = BTreeSet::new();
@@ -76,7 +80,7 @@ impl Investigator for Reputation {
         let mut matches = serde_json::Map::new();
         let mut rows = Vec::new();
         for ip in &ips {
-            let found = matches_of(&self.feeds, self.geo.as_deref(), *ip);
+            let found = matches_of(&feeds, self.geo.as_deref(), *ip);
             if found.is_empty() {
                 continue;
             }

@@ -15,7 +15,7 @@
 //!   audit events this is the caller's IP), or the source's finding type says Tor;
 //!   `tor_ips`: those IPs.
 
-use crate::feeds::{FeedSet, TOR};
+use crate::feeds::{FeedSet, SharedFeeds, TOR};
 use crate::{ips_of, markdown, walk, Context, Input, Investigator, Outcome};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -24,16 +24,20 @@ use std::sync::Arc;
 pub const NAME: &str = "threat_context";
 
 pub struct ThreatContext {
-    feeds: Arc<FeedSet>,
+    feeds: Arc<SharedFeeds>,
 }
 
 impl ThreatContext {
     pub fn new(feeds: Arc<FeedSet>) -> Self {
-        ThreatContext { feeds }
+        ThreatContext {
+            feeds: SharedFeeds::new(feeds),
+        }
     }
 
     pub(crate) fn build(ctx: &Context) -> Option<Arc<dyn Investigator>> {
-        Some(Arc::new(ThreatContext::new(ctx.feeds.clone())))
+        Some(Arc::new(ThreatContext {
+            feeds: ctx.feeds.clone(),
+        }))
     }
 }
 
@@ -100,9 +104,10 @@ impl Investigator for ThreatContext {
     async fn investigate(&self, input: &Input<'_>) -> Outcome {
         let alert = input.alert;
         let said = gather(&alert.raw);
+        let feeds = self.feeds.load();
         let tor_ips: Vec<String> = ips_of(alert)
             .into_iter()
-            .filter(|ip| self.feeds.lists(TOR, *ip))
+            .filter(|ip| feeds.lists(TOR, *ip))
             .map(|ip| ip.to_string())
             .collect();
         let tor_by_type = alert.source == "aws.guardduty" && alert.kind.contains("Tor");
