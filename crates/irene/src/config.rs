@@ -43,6 +43,80 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub events: EventsConfig,
+    /// Threat-intel feeds the reputation investigators match against (`[[feeds]]`). None: no
+    /// feed is downloaded (Irene calls out to no list unless told to).
+    #[serde(default, skip_serializing)]
+    pub feeds: Vec<FeedConfig>,
+}
+
+/// One `[[feeds]]` entry. A built-in name (`tor`, `spamhaus_drop`, `spamhaus_asndrop`,
+/// `feodo`, `firehol_level1`) needs nothing else; any other needs `url` and `format`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `ip-lines`, `cidr-lines`, `csv:COLUMN` (a header name or a 0-based index), `jsonl:FIELD`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// How often to download it (`"1h"`); the built-in feeds have their own default, others 1h.
+    #[serde(default)]
+    pub every: Option<String>,
+    /// Larger downloads are refused (the last good copy stays).
+    #[serde(default = "default_feed_max_bytes")]
+    pub max_bytes: usize,
+}
+
+fn default_feed_max_bytes() -> usize {
+    50 << 20
+}
+
+impl FeedConfig {
+    /// The feed's definition: the built-in one completed or overridden by what is set.
+    pub fn definition(&self) -> anyhow::Result<irene_investigate::FeedDef> {
+        let builtin = irene_investigate::feeds::builtin_feeds()
+            .into_iter()
+            .find(|f| f.name == self.name);
+        let url = match (&self.url, &builtin) {
+            (Some(u), _) => u.clone(),
+            (None, Some(b)) => b.url.clone(),
+            (None, None) => bail!(
+                "feed {:?}: url is required (it is not a built-in feed)",
+                self.name
+            ),
+        };
+        let parsed = reqwest::Url::parse(&url)
+            .with_context(|| format!("feed {:?}: url is not a valid URL", self.name))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("feed {:?}: url must be http:// or https://", self.name);
+        }
+        let format = match (&self.format, &builtin) {
+            (Some(f), _) => f
+                .parse()
+                .map_err(|e| anyhow::anyhow!("feed {:?}: {e}", self.name))?,
+            (None, Some(b)) => b.format.clone(),
+            (None, None) => bail!(
+                "feed {:?}: format is required (ip-lines, cidr-lines, csv:COLUMN or jsonl:FIELD)",
+                self.name
+            ),
+        };
+        let every = match (&self.every, &builtin) {
+            (Some(e), _) => humantime::parse_duration(e)
+                .with_context(|| format!("feed {:?}: every {e:?} is not a duration", self.name))?,
+            (None, Some(b)) => b.every,
+            (None, None) => Duration::from_secs(3600),
+        };
+        if every.is_zero() {
+            bail!("feed {:?}: every must be more than 0s", self.name);
+        }
+        Ok(irene_investigate::FeedDef {
+            name: self.name.clone(),
+            url,
+            format,
+            every,
+        })
+    }
 }
 
 /// Audit-log events (`[events]`).
@@ -317,7 +391,21 @@ impl Config {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             bail!("invalid [[outputs]]:\n{}", lines.join("\n"));
         }
+        self.feed_defs()?;
         Ok(())
+    }
+
+    /// The `[[feeds]]` as definitions (checked: URL, format, period, unique names).
+    pub fn feed_defs(&self) -> anyhow::Result<Vec<irene_investigate::FeedDef>> {
+        let mut names = std::collections::HashSet::new();
+        let mut defs = Vec::with_capacity(self.feeds.len());
+        for f in &self.feeds {
+            if !names.insert(f.name.as_str()) {
+                bail!("[[feeds]]: the name {:?} is used twice", f.name);
+            }
+            defs.push(f.definition()?);
+        }
+        Ok(defs)
     }
 
     pub fn public_url(&self) -> String {

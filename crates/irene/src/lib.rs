@@ -8,7 +8,7 @@
 //! - `api`: HTTP handlers that translate to `app` and to store reads.
 //! - `evaluate`: decode → Sigma → triage, shared by the pipeline and the dry runs.
 //! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
-//!   `retention` are its implementations. `detect`: the Sigma correlator the store feeds.
+//!   `retention`, `feeds` (threat-intel downloads) are its implementations. `detect`: the Sigma correlator the store feeds.
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
 //! - `cmd_*`, `remote`: the CLI's commands; `bench`: the benchmark.
 
@@ -24,6 +24,7 @@ pub mod deliver;
 pub mod detect;
 pub mod evaluate;
 pub mod expiry;
+pub mod feeds;
 pub mod intake;
 pub mod jobs;
 pub mod pipeline;

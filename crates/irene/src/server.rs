@@ -144,6 +144,23 @@ pub async fn run(
         },
         stop_rx.clone(),
     ));
+    // The feed set the investigators read, refreshed in place by the feed worker.
+    let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
+    let feed_defs = cfg
+        .feeds
+        .iter()
+        .zip(cfg.feed_defs()?)
+        .map(|(c, d)| (d, c.max_bytes))
+        .collect();
+    tasks.push(workers.spawn(
+        crate::feeds::FeedWorker::new(
+            store.clone(),
+            feed_defs,
+            feeds.clone(),
+            &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+        )?,
+        stop_rx.clone(),
+    ));
     let deliverer = Deliverer {
         store: store.clone(),
         outputs: Arc::new(outputs),

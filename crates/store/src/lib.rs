@@ -223,6 +223,21 @@ pub trait Store: Send + Sync + 'static {
     /// Open cases per severity.
     async fn open_counts(&self) -> Result<Vec<(Severity, i64)>>;
 
+    /// Every feed's copy and state; bodies only when `with_bodies`.
+    async fn feeds_list(&self, with_bodies: bool) -> Result<Vec<FeedCopy>>;
+    /// Stores a new good copy of a feed (it replaces the last; the error is cleared), durably.
+    async fn feed_saved(&self, copy: &FeedCopy) -> Result<()>;
+    /// Records a download that brought no new copy: `error` `None` means the copy is still
+    /// current (304 Not Modified); otherwise the copy stays and the error is shown.
+    async fn feed_checked(
+        &self,
+        name: &str,
+        url: &str,
+        format: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
     async fn status(&self) -> Result<StatusCounts>;
     /// Readiness: the database answers.
     async fn ping(&self) -> Result<()>;

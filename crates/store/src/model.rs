@@ -240,3 +240,22 @@ pub struct NewDelivery {
     pub action: Action,
     pub detail: serde_json::Value,
 }
+
+/// A threat-intel feed's last good copy and the state of its last download.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeedCopy {
+    pub name: String,
+    pub url: String,
+    /// `ip-lines`, `cidr-lines`, `csv:COLUMN`, `jsonl:FIELD`.
+    pub format: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// The body as downloaded (empty when listed without bodies, or before a first copy).
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    pub entries: i64,
+    /// When the copy was last known current (a 200, or a 304 Not Modified).
+    pub fetched_at: Option<DateTime<Utc>>,
+    pub checked_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}

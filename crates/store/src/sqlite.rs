@@ -7,8 +7,8 @@ use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
 use crate::{sqlite_events, sqlite_outbox};
 use crate::{
-    CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, InboxRow,
-    NewInbox, Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError,
+    CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
+    InboxRow, NewInbox, Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError,
     StoredAlert, StoredEvent,
 };
 use async_trait::async_trait;
@@ -541,6 +541,88 @@ impl Store for SqliteStore {
             .await?;
         Box::new(tx).commit().await?;
         Ok(Some(inbox_id))
+    }
+
+    async fn feeds_list(&self, with_bodies: bool) -> Result<Vec<FeedCopy>> {
+        let body = if with_bodies { "body" } else { "NULL" };
+        let rows = sqlx::query(&format!(
+            "SELECT name, url, format, etag, last_modified, {body}, entries, fetched_at,
+                    checked_at, last_error FROM feeds ORDER BY name"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FeedCopy {
+                name: r.get(0),
+                url: r.get(1),
+                format: r.get(2),
+                etag: r.get(3),
+                last_modified: r.get(4),
+                body: r.get::<Option<Vec<u8>>, _>(5).unwrap_or_default(),
+                entries: r.get(6),
+                fetched_at: r.get::<Option<i64>, _>(7).map(from_micros),
+                checked_at: from_micros(r.get(8)),
+                last_error: r.get(9),
+            })
+            .collect())
+    }
+
+    async fn feed_saved(&self, c: &FeedCopy) -> Result<()> {
+        let mut tx = SqliteTx::begin(&self.writer, true).await?;
+        sqlx::query(
+            "INSERT INTO feeds (name, url, format, etag, last_modified, body, entries, fetched_at,
+                                checked_at, last_error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url, format = excluded.format,
+               etag = excluded.etag, last_modified = excluded.last_modified, body = excluded.body,
+               entries = excluded.entries, fetched_at = excluded.fetched_at,
+               checked_at = excluded.checked_at, last_error = NULL",
+        )
+        .bind(&c.name)
+        .bind(&c.url)
+        .bind(&c.format)
+        .bind(&c.etag)
+        .bind(&c.last_modified)
+        .bind(&c.body)
+        .bind(c.entries)
+        .bind(c.fetched_at.map(micros))
+        .bind(micros(c.checked_at))
+        .execute(tx.conn())
+        .await?;
+        Box::new(tx).commit().await
+    }
+
+    async fn feed_checked(
+        &self,
+        name: &str,
+        url: &str,
+        format: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        // not modified: the copy is current as of now; an error leaves fetched_at alone
+        let fetched = if error.is_none() {
+            Some(micros(now))
+        } else {
+            None
+        };
+        sqlx::query(
+            "INSERT INTO feeds (name, url, format, fetched_at, checked_at, last_error)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url, format = excluded.format,
+               fetched_at = COALESCE(excluded.fetched_at, feeds.fetched_at),
+               checked_at = excluded.checked_at, last_error = excluded.last_error",
+        )
+        .bind(name)
+        .bind(url)
+        .bind(format)
+        .bind(fetched)
+        .bind(micros(now))
+        .bind(error)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn status(&self) -> Result<StatusCounts> {

@@ -18,6 +18,23 @@ pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     let mut body = serde_json::to_value(s).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut body {
         m.insert("workers".into(), json!(state.workers.list()));
+        let now = chrono::Utc::now();
+        let feeds: Vec<Value> = state
+            .app
+            .store
+            .feeds_list(false)
+            .await?
+            .into_iter()
+            .map(|f| {
+                let age = f.fetched_at.map(|t| (now - t).num_seconds());
+                let mut v = serde_json::to_value(&f).unwrap_or(Value::Null);
+                if let Value::Object(o) = &mut v {
+                    o.insert("age_seconds".into(), json!(age));
+                }
+                v
+            })
+            .collect();
+        m.insert("feeds".into(), Value::Array(feeds));
     }
     Ok(Json(body))
 }

@@ -412,3 +412,70 @@ pub async fn only_new_events_move_correlation_windows(b: &dyn Backend) {
     got.sort();
     assert_eq!(got, vec!["pair:alice", "pair:bob"]);
 }
+
+pub async fn a_feed_keeps_its_last_good_copy(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let t0 = chrono::Utc::now();
+    // A first attempt that fails leaves a row without a copy, and says why.
+    store
+        .feed_checked(
+            "tor",
+            "http://feeds.test/tor",
+            "ip-lines",
+            Some("502 Bad Gateway"),
+            t0,
+        )
+        .await
+        .expect("checked");
+    let feeds = store.feeds_list(true).await.expect("list");
+    assert_eq!(feeds.len(), 1);
+    assert!(feeds[0].body.is_empty() && feeds[0].fetched_at.is_none());
+    assert_eq!(feeds[0].last_error.as_deref(), Some("502 Bad Gateway"));
+    let copy = irene_store::FeedCopy {
+        name: "tor".into(),
+        url: "http://feeds.test/tor".into(),
+        format: "ip-lines".into(),
+        etag: Some("\"v1\"".into()),
+        last_modified: None,
+        body: b"185.220.101.18\n".to_vec(),
+        entries: 1,
+        fetched_at: Some(t0),
+        checked_at: t0,
+        last_error: None,
+    };
+    store.feed_saved(&copy).await.expect("saved");
+    // A later failure keeps the copy and its time; a 304 makes it current again.
+    let t1 = t0 + chrono::Duration::minutes(10);
+    store
+        .feed_checked(
+            "tor",
+            "http://feeds.test/tor",
+            "ip-lines",
+            Some("timed out"),
+            t1,
+        )
+        .await
+        .expect("checked");
+    let f = &store.feeds_list(true).await.expect("list")[0];
+    assert_eq!(f.body, copy.body);
+    assert_eq!(f.etag, copy.etag);
+    assert_eq!(
+        f.fetched_at.map(|t| t.timestamp_micros()),
+        Some(t0.timestamp_micros())
+    );
+    assert_eq!(f.last_error.as_deref(), Some("timed out"));
+    let t2 = t1 + chrono::Duration::minutes(10);
+    store
+        .feed_checked("tor", "http://feeds.test/tor", "ip-lines", None, t2)
+        .await
+        .expect("checked");
+    let f = &store.feeds_list(false).await.expect("list")[0];
+    assert!(f.body.is_empty(), "listed without bodies");
+    assert_eq!(f.entries, 1);
+    assert_eq!(
+        f.fetched_at.map(|t| t.timestamp_micros()),
+        Some(t2.timestamp_micros())
+    );
+    assert_eq!(f.last_error, None);
+}
