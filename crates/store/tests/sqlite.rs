@@ -62,4 +62,5 @@ checks!(
     outbox::jobs_keep_their_clock_and_reminders_wait,
     events::events_are_kept_once_and_found_by_the_investigators_questions,
     events::only_new_events_move_correlation_windows,
+    investigations::investigations_run_once_and_a_batch_ends_in_one_note,
 );
