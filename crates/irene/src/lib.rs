@@ -25,6 +25,7 @@ pub mod detect;
 pub mod evaluate;
 pub mod expiry;
 pub mod intake;
+pub mod investigate;
 pub mod jobs;
 pub mod pipeline;
 pub mod remote;
