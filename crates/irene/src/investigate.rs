@@ -217,6 +217,18 @@ pub fn result_of(outcome: irene_investigate::Outcome) -> InvestigationResult {
     }
 }
 
+/// Runs one investigator for at most `timeout` (then: failed, "timed out after …").
+pub async fn investigate_within(
+    investigator: &dyn Investigator,
+    input: &Input<'_>,
+    timeout: Duration,
+) -> InvestigationResult {
+    match tokio::time::timeout(timeout, investigator.investigate(input)).await {
+        Ok(outcome) => result_of(outcome),
+        Err(_) => failed(format!("timed out after {timeout:?}")),
+    }
+}
+
 fn failed(reason: String) -> InvestigationResult {
     result_of(irene_investigate::Outcome::failed(reason))
 }
@@ -245,10 +257,7 @@ impl Shared {
             now: Utc::now(),
             events: &self.events,
         };
-        match tokio::time::timeout(self.cfg.timeout, investigator.investigate(&input)).await {
-            Ok(outcome) => result_of(outcome),
-            Err(_) => failed(format!("timed out after {:?}", self.cfg.timeout)),
-        }
+        investigate_within(&**investigator, &input, self.cfg.timeout).await
     }
 
     async fn run_and_finish(&self, job: InvestigationJob) -> anyhow::Result<()> {
@@ -336,5 +345,110 @@ impl Worker for InvestigationWorker {
                 tracing::warn!(error = %e, "releasing investigations failed; their leases expire")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irene_core::{correlate, Alert, AlertState, Judged, NoOutputs};
+    use irene_investigate::events::NoEvents;
+    use irene_investigate::Outcome;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn judged(key: &str, sev: Severity, state: AlertState) -> Judged {
+        let mut a = Alert::new("generic", "t", key, "title", sev, json!({}));
+        a.state = state;
+        Judged::unjudged(a)
+    }
+
+    fn planner() -> InvestigatingPlanner<NoOutputs> {
+        InvestigatingPlanner {
+            outputs: NoOutputs,
+            investigators: vec!["a".into(), "b".into()],
+        }
+    }
+
+    #[test]
+    fn cases_of_medium_and_above_are_investigated_when_they_open_or_reopen() {
+        let p = planner();
+        let now = Utc::now();
+        let open = |sev| {
+            correlate(
+                None,
+                &judged("k", sev, AlertState::Active),
+                Uuid::now_v7(),
+                Uuid::now_v7(),
+                now,
+            )
+            .expect("opens")
+        };
+        let opened = open(Severity::Medium);
+        let planned = p.investigations(&opened);
+        assert_eq!(planned.len(), 2);
+        assert!(planned.iter().all(|j| j.trigger == "open"));
+        assert!(p.investigations(&open(Severity::Low)).is_empty());
+
+        let again = correlate(
+            Some(&opened.case),
+            &judged("k", Severity::Medium, AlertState::Active),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("occurrence");
+        assert!(
+            p.investigations(&again).is_empty(),
+            "an occurrence plans nothing"
+        );
+        let resolved = correlate(
+            Some(&again.case),
+            &judged("k", Severity::Medium, AlertState::Resolved),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("resolve");
+        let reopened = correlate(
+            Some(&resolved.case),
+            &judged("k", Severity::High, AlertState::Active),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("reopen");
+        let planned = p.investigations(&reopened);
+        assert_eq!(planned.len(), 2, "{:?}", reopened.transitions);
+        assert!(planned.iter().all(|j| j.trigger == "reopen"));
+    }
+
+    struct Slow;
+
+    #[async_trait]
+    impl Investigator for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        async fn investigate(&self, _input: &Input<'_>) -> Outcome {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Outcome::done(json!({}), "never".into())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_investigator_that_runs_too_long_fails_with_the_time() {
+        let j = judged("k", Severity::High, AlertState::Active);
+        let change =
+            correlate(None, &j, Uuid::now_v7(), Uuid::now_v7(), Utc::now()).expect("opens");
+        let input = Input {
+            case: &change.case,
+            alert: &j.alert,
+            now: Utc::now(),
+            events: &NoEvents,
+        };
+        let r = investigate_within(&Slow, &input, Duration::from_secs(30)).await;
+        assert_eq!(r.status, "failed");
+        assert_eq!(r.reason.as_deref(), Some("timed out after 30s"));
     }
 }
