@@ -76,10 +76,27 @@ pub struct Planned {
     pub detail: serde_json::Value,
 }
 
-/// Decides which deliveries a case change implies. Called inside the transaction that writes
-/// the change, so it must be pure and quick (no I/O).
+/// An investigation a case change calls for, before it is stored: which investigator, and
+/// what started it (`open`, `reopen`). The jobs of one trigger form one batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedInvestigation {
+    pub investigator: String,
+    pub trigger: String,
+}
+
+/// Decides which deliveries (and investigations) a case change implies. Called inside the
+/// transaction that writes the change, so it must be pure and quick (no I/O).
 pub trait Planner: Send + Sync {
     fn plan(&self, change: &Change) -> Vec<Planned>;
+    /// The investigations `change` calls for (default: none).
+    fn investigations(&self, _change: &Change) -> Vec<PlannedInvestigation> {
+        Vec::new()
+    }
+    /// The deliveries of a note on `case` (`Action::Note`, `detail` = `{title, markdown, ref}`);
+    /// default: none.
+    fn plan_note(&self, _case: &Case, _detail: &serde_json::Value) -> Vec<Planned> {
+        Vec::new()
+    }
 }
 
 /// The planner of an Irene with no outputs: nothing is delivered.

@@ -14,7 +14,9 @@ pub use case::{Case, CaseStatus, Resolution, Ticket, TimelineEntry, TimelineKind
 pub use correlate::{
     correlate, expire, reopen_by_hand, resolve_by_hand, Change, Judged, Transition,
 };
-pub use delivery::{Action, Delivery, NoOutputs, Outcome, Planned, Planner, TicketState};
+pub use delivery::{
+    Action, Delivery, NoOutputs, Outcome, Planned, PlannedInvestigation, Planner, TicketState,
+};
 pub use detect::{Correlator, Fed, NoCorrelations, WindowKey, WindowRow};
 pub use event::Event;
 pub use severity::{ParseSeverityError, Severity};

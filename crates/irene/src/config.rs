@@ -47,6 +47,8 @@ pub struct Config {
     /// feed is downloaded (Irene calls out to no list unless told to).
     #[serde(default, skip_serializing)]
     pub feeds: Vec<FeedConfig>,
+    #[serde(default)]
+    pub investigate: InvestigateConfig,
 }
 
 /// One `[[feeds]]` entry. A built-in name (`tor`, `spamhaus_drop`, `spamhaus_asndrop`,
@@ -117,6 +119,48 @@ impl FeedConfig {
             every,
         })
     }
+}
+
+/// Investigations (`[investigate]`): whether cases of severity medium or above are investigated
+/// when they open or reopen, and how the worker runs the investigators.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvestigateConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How long one investigator may run (then: failed, "timed out after …").
+    #[serde(default = "seconds_30", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// Investigations run at once.
+    #[serde(default = "four")]
+    pub concurrency: usize,
+    /// How long a claim holds before a job runs again (a crashed worker).
+    #[serde(default = "minutes_2", deserialize_with = "duration")]
+    pub lease: Duration,
+}
+
+impl Default for InvestigateConfig {
+    fn default() -> Self {
+        InvestigateConfig {
+            enabled: true,
+            timeout: seconds_30(),
+            concurrency: four(),
+            lease: minutes_2(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn four() -> usize {
+    4
+}
+fn seconds_30() -> Duration {
+    Duration::from_secs(30)
+}
+fn minutes_2() -> Duration {
+    Duration::from_secs(120)
 }
 
 /// Audit-log events (`[events]`).

@@ -26,6 +26,7 @@ pub mod evaluate;
 pub mod expiry;
 pub mod feeds;
 pub mod intake;
+pub mod investigate;
 pub mod jobs;
 pub mod pipeline;
 pub mod remote;

@@ -29,6 +29,8 @@ pub struct Pipeline {
     pub wake: Arc<Notify>,
     /// Wakes the delivery worker after a commit that changed cases.
     pub deliver_wake: Arc<Notify>,
+    /// Woken after a commit that changed cases (it may have planned investigations).
+    pub investigate_wake: Arc<Notify>,
     /// No outputs are configured: log case openings, reopenings and resolutions instead.
     pub log_changes: bool,
 }
@@ -204,6 +206,7 @@ impl Pipeline {
             .record(commit_started.elapsed().as_secs_f64());
         if !summary.changes.is_empty() {
             self.deliver_wake.notify_one();
+            self.investigate_wake.notify_one();
         }
         if self.log_changes {
             log_changes(&summary.changes);

@@ -1,5 +1,5 @@
 //! `irene serve`: opens the store, builds the outputs, starts the intake writer and every
-//! background worker (pipeline, delivery, jobs, expiry, retention), serves the API, and shuts it
+//! background worker (pipeline, delivery, investigations, jobs, expiry, retention), serves the API, and shuts it
 //! all down in order on SIGTERM/SIGINT. No request logic and no work loops here.
 
 use crate::api::webhooks::GithubHook;
@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::deliver::Deliverer;
 use crate::expiry::ExpiryWorker;
 use crate::intake::Intake;
+use crate::investigate::{InvestigatingPlanner, InvestigationWorker};
 use crate::jobs::Jobs;
 use crate::pipeline::Pipeline;
 use crate::retention::RetentionWorker;
@@ -89,9 +90,21 @@ pub async fn run(
         sigma: sigma.clone(),
         rules: rules.clone(),
     });
+    // The feed set the investigators read, refreshed in place by the feed worker. No GeoIP
+    // database is configured yet: geoip is not registered.
+    let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
+    let investigators = if cfg.investigate.enabled {
+        irene_investigate::registry(&irene_investigate::Context::shared(feeds.clone(), None))
+    } else {
+        Vec::new()
+    };
+    let planner = InvestigatingPlanner {
+        outputs: routes,
+        investigators: investigators.iter().map(|i| i.name().to_string()).collect(),
+    };
     let store: Arc<dyn Store> = irene_store::open(
         &Location::Sqlite(cfg.data_dir.clone()),
-        Arc::new(routes),
+        Arc::new(planner),
         correlator,
     )
     .await
@@ -111,6 +124,7 @@ pub async fn run(
     }
     let wake = Arc::new(Notify::new());
     let deliver_wake = Arc::new(Notify::new());
+    let investigate_wake = Arc::new(Notify::new());
     let (intake, intake_task) = Intake::start(store.clone(), wake.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let limits = Arc::new(Limits {
@@ -125,6 +139,7 @@ pub async fn run(
         owner: worker_name(),
         wake: wake.clone(),
         deliver_wake: deliver_wake.clone(),
+        investigate_wake: investigate_wake.clone(),
         log_changes: outputs.is_empty(),
     };
     let workers = Workers::new();
@@ -144,8 +159,6 @@ pub async fn run(
         },
         stop_rx.clone(),
     ));
-    // The feed set the investigators read, refreshed in place by the feed worker.
-    let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
     let feed_defs = cfg
         .feeds
         .iter()
@@ -159,6 +172,17 @@ pub async fn run(
             feeds.clone(),
             &format!("irene/{}", env!("CARGO_PKG_VERSION")),
         )?,
+        stop_rx.clone(),
+    ));
+    tasks.push(workers.spawn(
+        InvestigationWorker::new(
+            store.clone(),
+            investigators,
+            cfg.investigate.clone(),
+            worker_name(),
+            investigate_wake,
+            deliver_wake.clone(),
+        ),
         stop_rx.clone(),
     ));
     let deliverer = Deliverer {

@@ -61,6 +61,10 @@ fn config(dir: &Path, f: &Fakes, extra_github: &str, slack_block: &str, delivery
     let text = format!(
         r#"public_url = "https://irene.example"
 
+# These tests count tickets, comments and messages: no investigation notes among them.
+[investigate]
+enabled = false
+
 [delivery]
 backoff_base = "50ms"
 backoff_max = "1s"

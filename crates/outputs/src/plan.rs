@@ -199,6 +199,10 @@ fn timeline_detail(
 }
 
 impl Planner for Routes {
+    fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
+        Routes::plan_note(self, case, detail)
+    }
+
     fn plan(&self, change: &Change) -> Vec<Planned> {
         let case = &change.case;
         // `when` depends only on the case: evaluate it once per route

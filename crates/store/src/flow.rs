@@ -1,8 +1,13 @@
 //! The store's flow, the same on every backend: what a commit, a manual change, an expiry and
 //! a finished delivery write, in which order, driving a backend's `StoreTx`. No SQL here.
 
-use crate::tx::{AlertRow, EventRow, OutboxRow, OutboxSet, QuarantineRow, StoreTx};
-use crate::{CommitSummary, Finish, NewDelivery, Processed, Result, Store, StoreError};
+use crate::tx::{
+    AlertRow, EventRow, InvestigationRow, OutboxRow, OutboxSet, QuarantineRow, StoreTx,
+};
+use crate::{
+    CommitSummary, Finish, Finished, InvestigationRecord, InvestigationResult, NewDelivery,
+    Processed, Result, Store, StoreError,
+};
 use chrono::{DateTime, Utc};
 use irene_core::{
     correlate, expire, reopen_by_hand, resolve_by_hand, Action, Case, Change, Correlator, Judged,
@@ -220,7 +225,109 @@ pub(crate) async fn write_changes(
         .flat_map(|ch| ch.timeline.iter().map(move |t| (ch.case.id, t)))
         .collect();
     tx.timeline_insert(&entries).await?;
-    tx.outbox_insert(&plan(changes, planner, skip)?, now).await
+    tx.outbox_insert(&plan(changes, planner, skip)?, now)
+        .await?;
+    tx.investigations_insert(&plan_investigations(changes, planner), now)
+        .await
+}
+
+/// The investigation jobs `changes` call for: one batch per change and trigger.
+fn plan_investigations(changes: &[Change], planner: &dyn Planner) -> Vec<InvestigationRow> {
+    let mut rows = Vec::new();
+    for ch in changes {
+        let mut batches: Vec<(String, Uuid)> = Vec::new();
+        for p in planner.investigations(ch) {
+            let batch = match batches.iter().find(|(t, _)| *t == p.trigger) {
+                Some((_, b)) => *b,
+                None => {
+                    let b = Uuid::now_v7();
+                    batches.push((p.trigger.clone(), b));
+                    b
+                }
+            };
+            rows.push(InvestigationRow {
+                id: Uuid::now_v7(),
+                case_id: ch.case.id,
+                investigator: p.investigator,
+                trigger: p.trigger,
+                batch,
+            });
+        }
+    }
+    rows
+}
+
+/// Records an investigation's result (see [`Store::investigation_finish`]): only while `owner`
+/// holds the job, so a job that ran twice (a crashed worker's lease expired) is written once;
+/// the batch's last job to finish enqueues its one note per output, in the same transaction.
+pub(crate) async fn investigation_finish<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    id: Uuid,
+    result: InvestigationResult,
+    now: DateTime<Utc>,
+) -> Result<Finished> {
+    let mut tx = store.begin(false).await?;
+    let Some(job) = tx.investigation_leased(id, owner).await? else {
+        tx.commit().await?;
+        return Ok(Finished::NotHeld);
+    };
+    tx.investigation_record(id, job.case_id, &result, now)
+        .await?;
+    let entry = TimelineEntry {
+        at: now,
+        kind: TimelineKind::Investigation,
+        alert_id: None,
+        detail: json!({"investigation": id, "investigator": job.investigator,
+                       "trigger": job.trigger, "batch": job.batch, "status": result.status,
+                       "reason": result.reason}),
+    };
+    tx.timeline_insert(&[(job.case_id, &entry)]).await?;
+    let jobs = tx.investigations_of_batch(job.batch).await?;
+    let mut notes = 0;
+    if jobs.iter().all(|j| j.state == "done") {
+        if let Some(case) = tx.case_by_id(job.case_id).await? {
+            let detail = json!({"title": "Investigation", "markdown": batch_markdown(&jobs),
+                                "ref": job.batch});
+            let case_doc = to_json(&case, "case")?;
+            let rows: Vec<OutboxRow> = store
+                .planner()
+                .plan_note(&case, &detail)
+                .into_iter()
+                .map(|p| -> Result<OutboxRow> {
+                    Ok(OutboxRow {
+                        case_id: Some(case.id),
+                        output: p.output,
+                        action: p.action,
+                        case_doc: Some(case_doc.clone()),
+                        detail: to_json(&p.detail, "delivery detail")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            notes = rows.len();
+            tx.outbox_insert(&rows, now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(Finished::Recorded { notes })
+}
+
+/// The note of a finished batch: one section per investigator, in planning order.
+fn batch_markdown(jobs: &[InvestigationRecord]) -> String {
+    let mut md = String::new();
+    for j in jobs {
+        if !md.is_empty() {
+            md.push_str("\n\n");
+        }
+        let status = match (j.status.as_deref(), j.reason.as_deref()) {
+            (Some("failed"), Some(reason)) => format!("failed: {reason}"),
+            (Some(s), _) => s.replace('_', " "),
+            (None, _) => "unknown".to_string(),
+        };
+        md.push_str(&format!("### {} ({status})\n\n", j.investigator));
+        md.push_str(j.summary.as_deref().unwrap_or("").trim());
+    }
+    md
 }
 
 /// The deliveries `changes` imply. `skip`: an output told nothing (the one whose ticket a

@@ -7,6 +7,7 @@ mod model;
 mod page;
 mod sqlite;
 mod sqlite_events;
+mod sqlite_investigations;
 mod sqlite_outbox;
 mod sqlite_tx;
 mod time;
@@ -15,7 +16,10 @@ mod tx;
 pub use error::StoreError;
 pub use model::*;
 pub use sqlite::SqliteStore;
-pub use tx::{AlertRow, EventRow, LeasedDelivery, OutboxRow, OutboxSet, QuarantineRow, StoreTx};
+pub use tx::{
+    AlertRow, EventRow, InvestigationRow, LeasedDelivery, LeasedInvestigation, OutboxRow,
+    OutboxSet, QuarantineRow, StoreTx,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -208,6 +212,35 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(Case, Option<Change>)>> {
         flow::case_set_by_ticket(self, output, reference, open, by, now).await
     }
+    /// Claims up to `limit` due investigations for `owner` until `now + lease`, oldest first,
+    /// each with its case and the case's latest alert. A job whose lease expired (a crashed
+    /// worker) is claimed again.
+    async fn investigations_claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<InvestigationJob>>;
+    /// Records an investigation's result if `owner` still holds it, in one transaction: the
+    /// result and attachments, a timeline entry on the case, and when it was the last job of
+    /// its batch, ONE note per output (the planner's `plan_note`) with a section per job.
+    async fn investigation_finish(
+        &self,
+        owner: &str,
+        id: Uuid,
+        result: InvestigationResult,
+        now: DateTime<Utc>,
+    ) -> Result<Finished> {
+        flow::investigation_finish(self, owner, id, result, now).await
+    }
+    /// Gives back the investigations `owner` holds (graceful shutdown).
+    async fn investigation_release(&self, owner: &str) -> Result<u64>;
+    /// Investigations matching every filter, newest first.
+    async fn investigations_list(
+        &self,
+        filter: &InvestigationFilter,
+    ) -> Result<Page<InvestigationRecord>>;
     /// Whether the job `name` is due (last run at least `every` ago), marking it run if so.
     /// The first call only starts the clock.
     async fn job_due(&self, name: &str, every: Duration, now: DateTime<Utc>) -> Result<bool>;

@@ -259,3 +259,78 @@ pub struct FeedCopy {
     pub checked_at: DateTime<Utc>,
     pub last_error: Option<String>,
 }
+
+/// A claimed investigation: the job, its case as it is now and the case's latest alert.
+#[derive(Debug, Clone)]
+pub struct InvestigationJob {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub investigator: String,
+    pub trigger: String,
+    pub batch: Uuid,
+    /// Attempts made, this one included.
+    pub attempts: u32,
+    pub case: Case,
+    pub alert: Option<irene_core::Alert>,
+}
+
+/// A file an investigation attaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// How an investigation ended, as the store records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvestigationResult {
+    /// done | nothing_found | failed
+    pub status: String,
+    /// Why it failed (status failed).
+    pub reason: Option<String>,
+    pub findings: serde_json::Value,
+    /// Markdown: the investigator's section of the batch's note.
+    pub summary: String,
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// What finishing an investigation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// `owner` no longer held the job: nothing was written.
+    NotHeld,
+    /// Recorded; `notes` deliveries were enqueued (the batch's last job: one per output).
+    Recorded { notes: usize },
+}
+
+/// An investigation as the API lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InvestigationRecord {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub investigator: String,
+    pub trigger: String,
+    pub batch: Uuid,
+    /// pending | running | done
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// done | nothing_found | failed (when done)
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub findings: Option<serde_json::Value>,
+    pub summary: Option<String>,
+    pub attachments: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InvestigationFilter {
+    pub case_id: Option<Uuid>,
+    pub state: Option<String>,
+    pub investigator: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}

@@ -5,11 +5,11 @@ use crate::page::{self, page};
 use crate::sqlite_tx::SqliteTx;
 use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
-use crate::{sqlite_events, sqlite_outbox};
+use crate::{sqlite_events, sqlite_investigations, sqlite_outbox};
 use crate::{
     CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
-    InboxRow, NewInbox, Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError,
-    StoredAlert, StoredEvent,
+    InboxRow, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox, Occurrence,
+    Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert, StoredEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -85,6 +85,7 @@ impl SqliteStore {
         sqlx::query("UPDATE outbox SET state = 'pending', lease_owner = NULL, lease_until = NULL WHERE state = 'sending'")
             .execute(&writer)
             .await?;
+        sqlite_investigations::release(&writer, None).await?;
         Ok(SqliteStore {
             writer,
             reader,
@@ -664,6 +665,28 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn investigations_claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<InvestigationJob>> {
+        let mut conn = self.writer.acquire().await?;
+        sqlite_investigations::claim(&mut conn, owner, limit, lease, now).await
+    }
+
+    async fn investigation_release(&self, owner: &str) -> Result<u64> {
+        sqlite_investigations::release(&self.writer, Some(owner)).await
+    }
+
+    async fn investigations_list(
+        &self,
+        filter: &InvestigationFilter,
+    ) -> Result<Page<InvestigationRecord>> {
+        sqlite_investigations::list(&self.reader, filter).await
     }
 
     async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>> {

@@ -123,7 +123,7 @@ pub(crate) async fn claim(
     Ok(out)
 }
 
-async fn load_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Alert>> {
+pub(crate) async fn load_alert(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<Alert>> {
     let rows = sqlx::query("SELECT doc FROM alerts WHERE id = ?")
         .bind(id.to_string())
         .fetch_all(&mut *conn)

@@ -3,8 +3,14 @@
 
 use crate::sqlite::{case_by_id, case_from_doc, search_text, severity_rank, uuid, CHUNK};
 use crate::time::{from_micros, micros};
-use crate::tx::{AlertRow, EventRow, LeasedDelivery, OutboxRow, OutboxSet, QuarantineRow, StoreTx};
-use crate::{sqlite_events, sqlite_outbox, Result, StoreError};
+use crate::tx::{
+    AlertRow, EventRow, InvestigationRow, LeasedDelivery, LeasedInvestigation, OutboxRow,
+    OutboxSet, QuarantineRow, StoreTx,
+};
+use crate::{
+    sqlite_events, sqlite_investigations, sqlite_outbox, InvestigationRecord, InvestigationResult,
+    Result, StoreError,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{Action, Case, TicketState, TimelineEntry, WindowKey, WindowRow};
@@ -389,6 +395,36 @@ impl StoreTx for SqliteTx {
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+
+    async fn investigations_insert(
+        &mut self,
+        rows: &[InvestigationRow],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlite_investigations::insert(self.conn(), rows, now).await
+    }
+
+    async fn investigation_leased(
+        &mut self,
+        id: Uuid,
+        owner: &str,
+    ) -> Result<Option<LeasedInvestigation>> {
+        sqlite_investigations::leased(self.conn(), id, owner).await
+    }
+
+    async fn investigation_record(
+        &mut self,
+        id: Uuid,
+        case_id: Uuid,
+        result: &InvestigationResult,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlite_investigations::record(self.conn(), id, case_id, result, now).await
+    }
+
+    async fn investigations_of_batch(&mut self, batch: Uuid) -> Result<Vec<InvestigationRecord>> {
+        sqlite_investigations::of_batch(self.conn(), batch).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The transaction a backend gives the neutral flow: SQL primitives over one transaction
 //! (read rows, write rows, commit) and the rows they take. It must not decide anything.
 
-use crate::{Quarantined, Result};
+use crate::{InvestigationRecord, InvestigationResult, Quarantined, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{Action, Case, Event, Judged, TicketState, TimelineEntry, WindowKey, WindowRow};
@@ -73,7 +73,46 @@ pub trait StoreTx: Send {
     /// Records a successful delivery on the ticket (its `touched` time).
     async fn ticket_touch(&mut self, case_id: Uuid, output: &str, now: DateTime<Utc>)
         -> Result<()>;
+    /// Inserts investigation jobs, due `now`.
+    async fn investigations_insert(
+        &mut self,
+        rows: &[InvestigationRow],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The investigation `id` if `owner` holds it (state running).
+    async fn investigation_leased(
+        &mut self,
+        id: Uuid,
+        owner: &str,
+    ) -> Result<Option<LeasedInvestigation>>;
+    /// Marks the investigation `id` done with its result and attachments (its lease released).
+    async fn investigation_record(
+        &mut self,
+        id: Uuid,
+        case_id: Uuid,
+        result: &InvestigationResult,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The jobs of one batch, in the order they were planned.
+    async fn investigations_of_batch(&mut self, batch: Uuid) -> Result<Vec<InvestigationRecord>>;
     async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// An investigation job about to be inserted.
+pub struct InvestigationRow {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub investigator: String,
+    pub trigger: String,
+    pub batch: Uuid,
+}
+
+/// An investigation held by a worker, as `investigation_leased` finds it.
+pub struct LeasedInvestigation {
+    pub case_id: Uuid,
+    pub investigator: String,
+    pub trigger: String,
+    pub batch: Uuid,
 }
 
 /// An event about to be written.

@@ -63,4 +63,5 @@ checks!(
     events::events_are_kept_once_and_found_by_the_investigators_questions,
     events::only_new_events_move_correlation_windows,
     events::a_feed_keeps_its_last_good_copy,
+    investigations::investigations_run_once_and_a_batch_ends_in_one_note,
 );

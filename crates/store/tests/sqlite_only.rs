@@ -122,3 +122,53 @@ async fn deliveries_and_job_clocks_survive_a_restart() {
         .await
         .expect("job"));
 }
+
+#[tokio::test]
+async fn a_restart_frees_the_investigations_a_crashed_run_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let planner = Arc::new(suite::investigations::InvestigatingPlanner);
+    let first;
+    {
+        let store = SqliteStore::open(dir.path())
+            .await
+            .expect("open")
+            .with_planner(planner.clone());
+        run_through(
+            &store,
+            vec![judged("k", AlertState::Active, Severity::High)],
+        )
+        .await;
+        first = store
+            .investigations_claim("dead-worker", 10, Duration::from_secs(3600), Utc::now())
+            .await
+            .expect("claim");
+        assert_eq!(first.len(), 2);
+        store.close().await;
+    }
+    let store = SqliteStore::open(dir.path())
+        .await
+        .expect("reopen")
+        .with_planner(planner);
+    let jobs = store
+        .investigations_claim("w", 10, Duration::from_secs(30), Utc::now())
+        .await
+        .expect("claim after restart");
+    assert_eq!(jobs.len(), 2, "the crashed run's jobs run again at once");
+    assert!(jobs.iter().all(|j| j.attempts == 2));
+    let stale = store
+        .investigation_finish(
+            "dead-worker",
+            first[0].id,
+            irene_store::InvestigationResult {
+                status: "done".into(),
+                reason: None,
+                findings: serde_json::json!({}),
+                summary: "stale".into(),
+                attachments: vec![],
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("finish");
+    assert_eq!(stale, irene_store::Finished::NotHeld);
+}

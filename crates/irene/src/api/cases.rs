@@ -1,5 +1,5 @@
-//! Cases and alerts: list with filters and cursors, one case with its timeline, resolve by hand,
-//! one alert normalized and raw. Reads and writes go through the Store only.
+//! Cases and alerts: list with filters and cursors, one case with its timeline and
+//! investigations, resolve by hand, one alert normalized and raw. Store reads and `app` only.
 
 use super::error::{ApiError, ApiResult};
 use super::{parse_id, AppState};
@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use irene_core::{CaseStatus, Severity};
-use irene_store::CaseFilter;
+use irene_store::{CaseFilter, InvestigationFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -87,7 +87,23 @@ pub async fn get_one(
         .case_get(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
-    Ok(Json(serde_json::to_value(detail).unwrap_or(Value::Null)))
+    let investigations = state
+        .app
+        .store
+        .investigations_list(&InvestigationFilter {
+            case_id: Some(id),
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
+    let mut doc = serde_json::to_value(detail).unwrap_or(Value::Null);
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert(
+            "investigations".into(),
+            serde_json::to_value(investigations.items).unwrap_or(Value::Null),
+        );
+    }
+    Ok(Json(doc))
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -7,6 +7,7 @@ mod deliveries;
 pub mod error;
 mod events;
 mod ingest;
+mod investigations;
 mod ops;
 mod rules_dry_run;
 pub mod webhooks;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/deliveries", get(deliveries::list))
+        .route("/api/v1/investigations", get(investigations::list))
         .route("/api/v1/deliveries/{id}/retry", post(deliveries::retry))
         .route("/api/v1/webhooks/github", post(webhooks::github))
         .route("/api/v1/rules/test", post(rules_dry_run::dry_run))

@@ -1,0 +1,454 @@
+//! Investigations, wired: the planner that adds them to case changes, the event reader the
+//! investigators query (over the store's event list), and the worker that claims, runs (with a
+//! timeout, a few at once) and finishes jobs. It decides no finding and posts nothing itself.
+
+use crate::config::InvestigateConfig;
+use crate::worker::{Worker, WorkerState};
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use irene_core::{Case, Change, Planned, PlannedInvestigation, Planner, Severity, Transition};
+use irene_investigate::{EventReader, EventSummary, Input, Investigator, ReadError, Status};
+use irene_store::{
+    EventFilter, Finished, InvestigationJob, InvestigationResult, NewAttachment, Store,
+};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+const IDLE_POLL: Duration = Duration::from_secs(5);
+/// A job that was claimed this many times without finishing (its worker kept dying) is
+/// recorded as failed instead of run again.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// The outputs' planner, plus the default investigation policy: when a case of severity
+/// medium or above opens or reopens, one job per registered investigator.
+pub struct InvestigatingPlanner<P> {
+    pub outputs: P,
+    /// The registered investigators' names, in registry order.
+    pub investigators: Vec<String>,
+}
+
+impl<P: Planner> Planner for InvestigatingPlanner<P> {
+    fn plan(&self, change: &Change) -> Vec<Planned> {
+        self.outputs.plan(change)
+    }
+
+    fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
+        self.outputs.plan_note(case, detail)
+    }
+
+    fn investigations(&self, change: &Change) -> Vec<PlannedInvestigation> {
+        if change.case.severity < Severity::Medium {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for t in &change.transitions {
+            let trigger = match t {
+                Transition::Opened => "open",
+                Transition::Reopened => "reopen",
+                _ => continue,
+            };
+            for name in &self.investigators {
+                out.push(PlannedInvestigation {
+                    investigator: name.clone(),
+                    trigger: trigger.to_string(),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// [`EventReader`] over the store's event list (its `principal` and `source_ip` indexes),
+/// newest first, paging until the limit.
+pub struct StoreEvents(pub Arc<dyn Store>);
+
+impl StoreEvents {
+    async fn read(
+        &self,
+        mut filter: EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventSummary>, ReadError> {
+        let mut out = Vec::new();
+        loop {
+            filter.limit = u32::try_from(limit.saturating_sub(out.len())).unwrap_or(u32::MAX);
+            if filter.limit == 0 {
+                return Ok(out);
+            }
+            let page = self
+                .0
+                .events_list(&filter)
+                .await
+                .map_err(|e| ReadError(e.to_string()))?;
+            out.extend(page.items.into_iter().map(|e| {
+                let raw = &e.event.raw;
+                let error_code = raw
+                    .get("errorCode")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string)
+                    .or_else(|| {
+                        raw.pointer("/protoPayload/status/code")
+                            .and_then(|c| c.as_i64())
+                            .filter(|c| *c != 0)
+                            .map(|c| c.to_string())
+                    });
+                EventSummary {
+                    id: e.id.to_string(),
+                    time: e.event.observed_at.unwrap_or(e.received_at),
+                    name: e.event.name,
+                    account: e.event.account,
+                    principal: e.event.actor.principal,
+                    source_ip: e.event.actor.ip,
+                    user_agent: e.event.actor.user_agent,
+                    error_code,
+                }
+            }));
+            match page.next_cursor {
+                Some(c) if out.len() < limit => filter.cursor = Some(c),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl EventReader for StoreEvents {
+    async fn events_by_principal(
+        &self,
+        principal: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventSummary>, ReadError> {
+        let filter = EventFilter {
+            principal: Some(principal.to_string()),
+            since: Some(since),
+            until: Some(until),
+            ..Default::default()
+        };
+        self.read(filter, limit).await
+    }
+
+    async fn events_by_ip(
+        &self,
+        ip: IpAddr,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EventSummary>, ReadError> {
+        let filter = EventFilter {
+            source_ip: Some(ip.to_string()),
+            since: Some(since),
+            until: Some(until),
+            ..Default::default()
+        };
+        self.read(filter, limit).await
+    }
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    investigators: HashMap<String, Arc<dyn Investigator>>,
+    events: StoreEvents,
+    cfg: InvestigateConfig,
+    owner: String,
+    deliver_wake: Arc<Notify>,
+}
+
+/// The investigation worker: one unit claims a few due jobs, runs them and finishes them.
+pub struct InvestigationWorker {
+    shared: Arc<Shared>,
+    /// Woken by the pipeline after commits that changed cases.
+    wake: Arc<Notify>,
+}
+
+impl InvestigationWorker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        investigators: Vec<Arc<dyn Investigator>>,
+        cfg: InvestigateConfig,
+        owner: String,
+        wake: Arc<Notify>,
+        deliver_wake: Arc<Notify>,
+    ) -> Self {
+        let investigators = investigators
+            .into_iter()
+            .map(|i| (i.name().to_string(), i))
+            .collect();
+        InvestigationWorker {
+            shared: Arc::new(Shared {
+                events: StoreEvents(store.clone()),
+                store,
+                investigators,
+                cfg,
+                owner,
+                deliver_wake,
+            }),
+            wake,
+        }
+    }
+}
+
+/// What the store records of an investigator's outcome.
+pub fn result_of(outcome: irene_investigate::Outcome) -> InvestigationResult {
+    let (status, reason) = match outcome.status {
+        Status::Done => ("done", None),
+        Status::NothingFound => ("nothing_found", None),
+        Status::Failed { reason } => ("failed", Some(reason)),
+    };
+    InvestigationResult {
+        status: status.to_string(),
+        reason,
+        findings: outcome.findings,
+        summary: outcome.summary,
+        attachments: outcome
+            .attachments
+            .into_iter()
+            .map(|a| NewAttachment {
+                name: a.name,
+                content_type: a.content_type,
+                bytes: a.bytes,
+            })
+            .collect(),
+    }
+}
+
+/// Runs one investigator for at most `timeout` (then: failed, "timed out after …").
+pub async fn investigate_within(
+    investigator: &dyn Investigator,
+    input: &Input<'_>,
+    timeout: Duration,
+) -> InvestigationResult {
+    match tokio::time::timeout(timeout, investigator.investigate(input)).await {
+        Ok(outcome) => result_of(outcome),
+        Err(_) => failed(format!("timed out after {timeout:?}")),
+    }
+}
+
+fn failed(reason: String) -> InvestigationResult {
+    result_of(irene_investigate::Outcome::failed(reason))
+}
+
+impl Shared {
+    /// Runs one job to its result (never an error: a failure is the result).
+    async fn run(&self, job: &InvestigationJob) -> InvestigationResult {
+        if job.attempts > MAX_ATTEMPTS {
+            return failed(format!(
+                "gave up after {} attempts (the worker stopped each time)",
+                job.attempts - 1
+            ));
+        }
+        let Some(investigator) = self.investigators.get(&job.investigator) else {
+            return failed(format!(
+                "investigator {:?} is not available in this configuration",
+                job.investigator
+            ));
+        };
+        let Some(alert) = &job.alert else {
+            return failed("the case has no alert to investigate".to_string());
+        };
+        let input = Input {
+            case: &job.case,
+            alert,
+            now: Utc::now(),
+            events: &self.events,
+        };
+        investigate_within(&**investigator, &input, self.cfg.timeout).await
+    }
+
+    async fn run_and_finish(&self, job: InvestigationJob) -> anyhow::Result<()> {
+        let result = self.run(&job).await;
+        let status = result.status.clone();
+        let finished = self
+            .store
+            .investigation_finish(&self.owner, job.id, result, Utc::now())
+            .await
+            .with_context(|| format!("recording investigation {}", job.id))?;
+        metrics::counter!("irene_investigations_total", "investigator" => job.investigator.clone(), "status" => status.clone())
+            .increment(1);
+        match finished {
+            Finished::NotHeld => {
+                tracing::warn!(investigation = %job.id, "the investigation was taken over; its result is dropped")
+            }
+            Finished::Recorded { notes } => {
+                tracing::info!(investigation = %job.id, case = %job.case_id, investigator = %job.investigator, status, notes, "investigated");
+                if notes > 0 {
+                    self.deliver_wake.notify_one();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Worker for InvestigationWorker {
+    fn name(&self) -> &'static str {
+        "investigations"
+    }
+
+    async fn work(&mut self) -> anyhow::Result<WorkerState> {
+        let s = &self.shared;
+        let jobs = s
+            .store
+            .investigations_claim(&s.owner, s.cfg.concurrency.max(1), s.cfg.lease, Utc::now())
+            .await
+            .context("claiming investigations")?;
+        if jobs.is_empty() {
+            return Ok(WorkerState::Idle);
+        }
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            let s = s.clone();
+            tasks.spawn(async move { s.run_and_finish(job).await });
+        }
+        let mut first_error = None;
+        while let Some(r) = tasks.join_next().await {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                // An investigator panicked: its job stays leased and comes back after the lease.
+                Err(e) => tracing::error!(error = %e, "an investigation task failed"),
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(WorkerState::Busy),
+        }
+    }
+
+    async fn wait_for_work(&mut self) {
+        tokio::select! {
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+
+    async fn stop(&mut self) {
+        match self
+            .shared
+            .store
+            .investigation_release(&self.shared.owner)
+            .await
+        {
+            Ok(n) if n > 0 => {
+                tracing::info!(investigations = n, "released unfinished investigations")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "releasing investigations failed; their leases expire")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irene_core::{correlate, Alert, AlertState, Judged, NoOutputs};
+    use irene_investigate::events::NoEvents;
+    use irene_investigate::Outcome;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn judged(key: &str, sev: Severity, state: AlertState) -> Judged {
+        let mut a = Alert::new("generic", "t", key, "title", sev, json!({}));
+        a.state = state;
+        Judged::unjudged(a)
+    }
+
+    fn planner() -> InvestigatingPlanner<NoOutputs> {
+        InvestigatingPlanner {
+            outputs: NoOutputs,
+            investigators: vec!["a".into(), "b".into()],
+        }
+    }
+
+    #[test]
+    fn cases_of_medium_and_above_are_investigated_when_they_open_or_reopen() {
+        let p = planner();
+        let now = Utc::now();
+        let open = |sev| {
+            correlate(
+                None,
+                &judged("k", sev, AlertState::Active),
+                Uuid::now_v7(),
+                Uuid::now_v7(),
+                now,
+            )
+            .expect("opens")
+        };
+        let opened = open(Severity::Medium);
+        let planned = p.investigations(&opened);
+        assert_eq!(planned.len(), 2);
+        assert!(planned.iter().all(|j| j.trigger == "open"));
+        assert!(p.investigations(&open(Severity::Low)).is_empty());
+
+        let again = correlate(
+            Some(&opened.case),
+            &judged("k", Severity::Medium, AlertState::Active),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("occurrence");
+        assert!(
+            p.investigations(&again).is_empty(),
+            "an occurrence plans nothing"
+        );
+        let resolved = correlate(
+            Some(&again.case),
+            &judged("k", Severity::Medium, AlertState::Resolved),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("resolve");
+        let reopened = correlate(
+            Some(&resolved.case),
+            &judged("k", Severity::High, AlertState::Active),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("reopen");
+        let planned = p.investigations(&reopened);
+        assert_eq!(planned.len(), 2, "{:?}", reopened.transitions);
+        assert!(planned.iter().all(|j| j.trigger == "reopen"));
+    }
+
+    struct Slow;
+
+    #[async_trait]
+    impl Investigator for Slow {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        async fn investigate(&self, _input: &Input<'_>) -> Outcome {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Outcome::done(json!({}), "never".into())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_investigator_that_runs_too_long_fails_with_the_time() {
+        let j = judged("k", Severity::High, AlertState::Active);
+        let change =
+            correlate(None, &j, Uuid::now_v7(), Uuid::now_v7(), Utc::now()).expect("opens");
+        let input = Input {
+            case: &change.case,
+            alert: &j.alert,
+            now: Utc::now(),
+            events: &NoEvents,
+        };
+        let r = investigate_within(&Slow, &input, Duration::from_secs(30)).await;
+        assert_eq!(r.status, "failed");
+        assert_eq!(r.reason.as_deref(), Some("timed out after 30s"));
+    }
+}

@@ -1,0 +1,254 @@
+//! Investigations end to end: the real `irene` process, CloudTrail events then a GuardDuty
+//! finding from the same IP; the case's investigations run on their own, land on the case,
+//! and post ONE comment (a section per investigator) on its issue at the GitHub stand-in.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{fixture, Server};
+use irene_fakes::github::FakeGitHub;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const REPO: &str = "acme/security-alerts";
+const GH_TOKEN: &str = "ghp_testtoken0123456789abcdef";
+const IP: &str = "198.51.100.0";
+
+fn config(dir: &Path, gh: &FakeGitHub) -> String {
+    let text = format!(
+        r#"public_url = "https://irene.example"
+
+[delivery]
+backoff_base = "50ms"
+backoff_max = "1s"
+
+[[outputs]]
+name = "security-issues"
+type = "github"
+repository = "{REPO}"
+token = "${{GH_TOKEN}}"
+api_url = "{url}"
+min_severity = "medium"
+pace = "5ms"
+timeout = "2s"
+"#,
+        url = gh.url(),
+    );
+    let path = dir.join("irene.toml");
+    std::fs::write(&path, &text).expect("write config");
+    path.to_string_lossy().into_owned()
+}
+
+fn start(data: &Path, config: &str) -> Server {
+    Server::start_env(data, &["--config", config], &[("GH_TOKEN", GH_TOKEN)])
+}
+
+fn read(rel: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(rel)).expect("fixture")).expect("json")
+}
+
+/// Three CloudTrail records from the finding's IP, around the finding's time.
+fn cloudtrail() -> Value {
+    let base = read("cloudtrail/awsdocs_record_console_login_failure_iam_user.json");
+    let records: Vec<Value> = (0..3)
+        .map(|i| {
+            let mut r = base.clone();
+            r["sourceIPAddress"] = json!(IP);
+            r["eventTime"] = json!(format!("2022-01-12T2{i}:00:00Z"));
+            r["eventID"] = json!(format!("d38ce1b3-4575-4cb8-a632-61000000000{i}"));
+            r
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The GuardDuty finding (severity 5: medium) as a live one, with its caller's IP.
+fn finding() -> Value {
+    let mut f =
+        read("guardduty/raw_finding_recon_iamuser_maliciousipcaller_custom_sample_archived.json");
+    f["service"]["archived"] = json!(false);
+    f
+}
+
+async fn wait_for(
+    s: &Server,
+    what: &str,
+    within: Duration,
+    mut f: impl FnMut(&Value) -> bool,
+    path: &str,
+) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = s.get(path).await;
+        if status == 200 && f(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {body}\n{}",
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn all_done(case: &Value) -> bool {
+    let inv = case["investigations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    !inv.is_empty() && inv.iter().all(|i| i["state"] == "done")
+}
+
+async fn the_case(s: &Server) -> String {
+    let cases = s.all_cases("source=aws.guardduty").await;
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    cases[0]["id"].as_str().expect("id").to_string()
+}
+
+/// The issue's comments that are investigation notes.
+fn notes(gh: &FakeGitHub) -> Vec<String> {
+    let issues = gh.issues(REPO);
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    issues[0]
+        .comments
+        .iter()
+        .map(|c| c.body.clone())
+        .filter(|b| b.contains("Investigation"))
+        .collect()
+}
+
+async fn settled(s: &Server, gh: &FakeGitHub) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = s.get("/api/v1/status").await;
+        if body["outbox_pending"] == 0 && !gh.issues(REPO).is_empty() && !notes(gh).is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no note: {body}\n{}", s.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_case_is_investigated_on_its_own_and_its_issue_gets_one_note() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(GH_TOKEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), &gh);
+    let s = start(&dir.path().join("data"), &cfg);
+
+    let (st, body) = s.ingest("aws.cloudtrail", cloudtrail().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let (st, body) = s.ingest("aws.guardduty", finding().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let case_id = the_case(&s).await;
+    let case = wait_for(
+        &s,
+        "the investigations",
+        Duration::from_secs(30),
+        all_done,
+        &format!("/api/v1/cases/{case_id}"),
+    )
+    .await;
+    let inv = case["investigations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = inv
+        .iter()
+        .filter_map(|i| i["investigator"].as_str())
+        .collect();
+    for name in ["actor_history", "threat_context"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    for i in &inv {
+        assert_eq!(i["trigger"], "open", "{i}");
+        assert!(
+            i["started_at"].is_string() && i["finished_at"].is_string(),
+            "{i}"
+        );
+        let status = i["status"].as_str().unwrap_or("");
+        assert!(["done", "nothing_found", "failed"].contains(&status), "{i}");
+        if status == "failed" {
+            assert!(i["reason"].as_str().is_some_and(|r| !r.is_empty()), "{i}");
+        }
+    }
+    let history = inv
+        .iter()
+        .find(|i| i["investigator"] == "actor_history")
+        .expect("actor_history");
+    assert_eq!(history["status"], "done", "{history}");
+    assert_eq!(
+        history["findings"]["events"], 3,
+        "actor_history saw the IP's events: {history}"
+    );
+    assert!(
+        history["summary"].as_str().is_some_and(|s| s.contains(IP)),
+        "{history}"
+    );
+
+    settled(&s, &gh).await;
+    let n = notes(&gh);
+    assert_eq!(n.len(), 1, "exactly one note: {n:?}");
+    for name in &names {
+        assert!(
+            n[0].contains(&format!("### {name}")),
+            "a section for {name}:\n{}",
+            n[0]
+        );
+    }
+
+    let (st, listed) = s
+        .get("/api/v1/investigations?state=done&investigator=actor_history")
+        .await;
+    assert_eq!(st, 200, "{listed}");
+    assert_eq!(
+        listed["investigations"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    let (st, _) = s.get("/api/v1/investigations?state=bogus").await;
+    assert_eq!(st, 400);
+
+    // Nothing more comes later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(notes(&gh).len(), 1);
+}
+
+#[tokio::test]
+async fn a_server_killed_while_investigating_still_posts_one_note() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(GH_TOKEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), &gh);
+    let data = dir.path().join("data");
+    let mut s = start(&data, &cfg);
+    let (st, body) = s.ingest("aws.cloudtrail", cloudtrail().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let (st, body) = s.ingest("aws.guardduty", finding().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    // SIGKILL somewhere between the commit that plans the jobs and their note.
+    s.drained().await;
+    s.kill9();
+    let s = start(&data, &cfg);
+    let case_id = the_case(&s).await;
+    wait_for(
+        &s,
+        "the investigations",
+        Duration::from_secs(30),
+        all_done,
+        &format!("/api/v1/cases/{case_id}"),
+    )
+    .await;
+    settled(&s, &gh).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(notes(&gh).len(), 1, "{}", s.logs());
+}

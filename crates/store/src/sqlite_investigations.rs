@@ -1,0 +1,256 @@
+//! The SQLite investigation jobs: inserted with their case change, claimed with a lease (with
+//! the case and its latest alert), recorded with their attachments, listed. SQL only.
+
+use crate::page::{self, page};
+use crate::sqlite::{case_by_id, parse_time_cursor, uuid};
+use crate::sqlite_outbox::load_alert;
+use crate::time::{from_micros, micros};
+use crate::tx::{InvestigationRow, LeasedInvestigation};
+use crate::{
+    InvestigationFilter, InvestigationJob, InvestigationRecord, InvestigationResult, Page, Result,
+    StoreError,
+};
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Rows per statement (7 bound values each).
+const CHUNK: usize = 500;
+
+/// The columns `record` reads, in order.
+const COLUMNS: &str = "i.id, i.case_id, i.investigator, i.trigger, i.batch, i.state, i.attempts,
+    i.created_at, i.started_at, i.finished_at, i.status, i.reason, i.findings, i.summary,
+    (SELECT group_concat(a.id, ',') FROM attachments a WHERE a.investigation_id = i.id)";
+
+pub(crate) async fn insert(
+    conn: &mut SqliteConnection,
+    rows: &[InvestigationRow],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO investigations (id, case_id, investigator, trigger, batch, next_at, created_at) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id.to_string())
+                .push_bind(r.case_id.to_string())
+                .push_bind(r.investigator.clone())
+                .push_bind(r.trigger.clone())
+                .push_bind(r.batch.to_string())
+                .push_bind(micros(now))
+                .push_bind(micros(now));
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn claim(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    limit: usize,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<InvestigationJob>> {
+    let now_us = micros(now);
+    let until = now_us + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let rows = sqlx::query(
+        "UPDATE investigations SET state = 'running', lease_owner = ?, lease_until = ?,
+           attempts = attempts + 1, started_at = COALESCE(started_at, ?)
+         WHERE id IN (
+           SELECT id FROM investigations
+           WHERE state IN ('pending', 'running') AND next_at <= ?
+             AND (state = 'pending' OR lease_until < ?)
+           ORDER BY next_at, id LIMIT ?)
+         RETURNING id, case_id, investigator, trigger, batch, attempts",
+    )
+    .bind(owner)
+    .bind(until)
+    .bind(now_us)
+    .bind(now_us)
+    .bind(now_us)
+    .bind(limit.max(1) as i64)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let case_id = uuid(r.get::<&str, _>(1), "investigation case id")?;
+        let Some(case) = case_by_id(&mut tx, case_id).await? else {
+            return Err(StoreError::corrupt(
+                "investigation",
+                format!("case {case_id} not found"),
+            ));
+        };
+        let alert = load_alert(&mut tx, case.last_alert_id).await?;
+        out.push(InvestigationJob {
+            id: uuid(r.get::<&str, _>(0), "investigation id")?,
+            case_id,
+            investigator: r.get(2),
+            trigger: r.get(3),
+            batch: uuid(r.get::<&str, _>(4), "investigation batch")?,
+            attempts: u32::try_from(r.get::<i64, _>(5)).unwrap_or(u32::MAX),
+            case,
+            alert,
+        });
+    }
+    tx.commit().await?;
+    out.sort_by_key(|j| j.id);
+    Ok(out)
+}
+
+pub(crate) async fn leased(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    owner: &str,
+) -> Result<Option<LeasedInvestigation>> {
+    let rows = sqlx::query(
+        "SELECT case_id, investigator, trigger, batch FROM investigations
+         WHERE id = ? AND state = 'running' AND lease_owner = ?",
+    )
+    .bind(id.to_string())
+    .bind(owner)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(LeasedInvestigation {
+        case_id: uuid(r.get::<&str, _>(0), "investigation case id")?,
+        investigator: r.get(1),
+        trigger: r.get(2),
+        batch: uuid(r.get::<&str, _>(3), "investigation batch")?,
+    }))
+}
+
+pub(crate) async fn record(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    case_id: Uuid,
+    result: &InvestigationResult,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE investigations SET state = 'done', lease_owner = NULL, lease_until = NULL,
+           finished_at = ?, status = ?, reason = ?, findings = ?, summary = ? WHERE id = ?",
+    )
+    .bind(micros(now))
+    .bind(&result.status)
+    .bind(&result.reason)
+    .bind(crate::flow::to_json(
+        &result.findings,
+        "investigation findings",
+    )?)
+    .bind(&result.summary)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    for a in &result.attachments {
+        sqlx::query(
+            "INSERT INTO attachments (id, investigation_id, case_id, name, content_type, bytes)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(id.to_string())
+        .bind(case_id.to_string())
+        .bind(&a.name)
+        .bind(&a.content_type)
+        .bind(&a.bytes)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn of_batch(
+    conn: &mut SqliteConnection,
+    batch: Uuid,
+) -> Result<Vec<InvestigationRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM investigations i WHERE i.batch = ? ORDER BY i.id"
+    ))
+    .bind(batch.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(record_row).collect()
+}
+
+pub(crate) async fn release(pool: &sqlx::SqlitePool, owner: Option<&str>) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE investigations SET state = 'pending', lease_owner = NULL, lease_until = NULL
+         WHERE state = 'running' AND (? IS NULL OR lease_owner = ?)",
+    )
+    .bind(owner)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+pub(crate) async fn list(
+    pool: &sqlx::SqlitePool,
+    f: &InvestigationFilter,
+) -> Result<Page<InvestigationRecord>> {
+    let limit = page::limit(f.limit);
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "SELECT {COLUMNS} FROM investigations i WHERE 1 = 1"
+    ));
+    if let Some(c) = f.case_id {
+        qb.push(" AND i.case_id = ").push_bind(c.to_string());
+    }
+    if let Some(s) = &f.state {
+        qb.push(" AND i.state = ").push_bind(s.clone());
+    }
+    if let Some(s) = &f.investigator {
+        qb.push(" AND i.investigator = ").push_bind(s.clone());
+    }
+    if let Some(c) = &f.cursor {
+        let (t, id) = parse_time_cursor(c)?;
+        qb.push(" AND (i.created_at < ").push_bind(t);
+        qb.push(" OR (i.created_at = ")
+            .push_bind(t)
+            .push(" AND i.id < ")
+            .push_bind(id)
+            .push("))");
+    }
+    qb.push(" ORDER BY i.created_at DESC, i.id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows = qb.build().fetch_all(pool).await?;
+    page(&rows, limit, record_row, |r| {
+        format!("{}.{}", r.get::<i64, _>(7), r.get::<&str, _>(0))
+    })
+}
+
+fn record_row(r: &SqliteRow) -> Result<InvestigationRecord> {
+    let findings = r
+        .get::<Option<&str>, _>(12)
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StoreError::corrupt("investigation findings", e))?;
+    let attachments = r
+        .get::<Option<&str>, _>(14)
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| uuid(s, "attachment id"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(InvestigationRecord {
+        id: uuid(r.get::<&str, _>(0), "investigation id")?,
+        case_id: uuid(r.get::<&str, _>(1), "investigation case id")?,
+        investigator: r.get(2),
+        trigger: r.get(3),
+        batch: uuid(r.get::<&str, _>(4), "investigation batch")?,
+        state: r.get(5),
+        attempts: r.get(6),
+        created_at: from_micros(r.get(7)),
+        started_at: r.get::<Option<i64>, _>(8).map(from_micros),
+        finished_at: r.get::<Option<i64>, _>(9).map(from_micros),
+        status: r.get(10),
+        reason: r.get(11),
+        findings,
+        summary: r.get(13),
+        attachments,
+    })
+}
