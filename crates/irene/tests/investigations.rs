@@ -17,6 +17,11 @@ const GH_TOKEN: &str = "ghp_testtoken0123456789abcdef";
 const IP: &str = "198.51.100.0";
 
 fn config(dir: &Path, gh: &FakeGitHub) -> String {
+    config_with(dir, gh, "")
+}
+
+/// The config, with `extra` TOML appended (feeds).
+fn config_with(dir: &Path, gh: &FakeGitHub, extra: &str) -> String {
     let text = format!(
         r#"public_url = "https://irene.example"
 
@@ -35,7 +40,7 @@ pace = "5ms"
 timeout = "2s"
 "#,
         url = gh.url(),
-    );
+    ) + extra;
     let path = dir.join("irene.toml");
     std::fs::write(&path, &text).expect("write config");
     path.to_string_lossy().into_owned()
@@ -251,4 +256,79 @@ async fn a_server_killed_while_investigating_still_posts_one_note() {
     settled(&s, &gh).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(notes(&gh).len(), 1, "{}", s.logs());
+}
+
+/// A list host serving a Tor exit list that names the finding's caller.
+async fn tor_list_host() -> String {
+    let app = axum::Router::new().route(
+        "/torbulkexitlist",
+        axum::routing::get(|| async { format!("185.220.101.18\n{IP}\n") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/torbulkexitlist", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_caller_on_a_downloaded_tor_list_is_named_in_the_investigation() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(GH_TOKEN);
+    let list = tor_list_host().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config_with(
+        dir.path(),
+        &gh,
+        &format!("\n[[feeds]]\nname = \"tor\"\nurl = \"{list}\"\n"),
+    );
+    let s = start(&dir.path().join("data"), &cfg);
+    // the feed is downloaded before the finding comes
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, st) = s.get("/api/v1/status").await;
+        if st["feeds"][0]["entries"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "feed not loaded: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (st, body) = s.ingest("aws.guardduty", finding().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let case_id = the_case(&s).await;
+    let case = wait_for(
+        &s,
+        "the investigations",
+        Duration::from_secs(30),
+        all_done,
+        &format!("/api/v1/cases/{case_id}"),
+    )
+    .await;
+    let inv = case["investigations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let by = |name: &str| {
+        inv.iter()
+            .find(|i| i["investigator"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {inv:?}"))
+    };
+    let rep = by("reputation");
+    assert_eq!(rep["status"], "done", "{rep}");
+    assert_eq!(rep["findings"]["tor"], true, "{rep}");
+    assert_eq!(rep["findings"]["lists"], json!(["tor"]), "{rep}");
+    let ctx = by("threat_context");
+    assert_eq!(ctx["findings"]["tor"], true, "{ctx}");
+    settled(&s, &gh).await;
+    let n = notes(&gh);
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(
+        n[0].contains(IP) && n[0].to_lowercase().contains("tor"),
+        "{}",
+        n[0]
+    );
 }
