@@ -20,6 +20,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
+/// Most jobs claimed at once (run `concurrency` at a time, recorded in one transaction).
+const MAX_CLAIM: usize = 32;
 /// A job that was claimed this many times without finishing (its worker kept dying) is
 /// recorded as failed instead of run again.
 const MAX_ATTEMPTS: u32 = 3;
@@ -217,6 +219,16 @@ pub fn result_of(outcome: irene_investigate::Outcome) -> InvestigationResult {
     }
 }
 
+/// How many jobs to claim at once: as many rounds of `concurrency` as fit twice in the lease
+/// at the worst (every job timing out), so a claim is always finished while it is held.
+fn claim_size(cfg: &InvestigateConfig) -> usize {
+    let worst_round = cfg.timeout.as_secs_f64().max(0.001);
+    let rounds = (cfg.lease.as_secs_f64() / (2.0 * worst_round))
+        .floor()
+        .max(1.0) as usize;
+    (cfg.concurrency.max(1) * rounds).min(MAX_CLAIM)
+}
+
 /// Runs one investigator for at most `timeout` (then: failed, "timed out after …").
 pub async fn investigate_within(
     investigator: &dyn Investigator,
@@ -260,15 +272,9 @@ impl Shared {
         investigate_within(&**investigator, &input, self.cfg.timeout).await
     }
 
-    async fn run_and_finish(&self, job: InvestigationJob) -> anyhow::Result<()> {
-        let result = self.run(&job).await;
-        let status = result.status.clone();
-        let finished = self
-            .store
-            .investigation_finish(&self.owner, job.id, result, Utc::now())
-            .await
-            .with_context(|| format!("recording investigation {}", job.id))?;
-        metrics::counter!("irene_investigations_total", "investigator" => job.investigator.clone(), "status" => status.clone())
+    /// Records what one job's finish said: metrics, a log line, a wake-up for its notes.
+    fn finished(&self, job: &InvestigationJob, status: &str, finished: Finished) {
+        metrics::counter!("irene_investigations_total", "investigator" => job.investigator.clone(), "status" => status.to_string())
             .increment(1);
         match finished {
             Finished::NotHeld => {
@@ -281,7 +287,6 @@ impl Shared {
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -295,32 +300,49 @@ impl Worker for InvestigationWorker {
         let s = &self.shared;
         let jobs = s
             .store
-            .investigations_claim(&s.owner, s.cfg.concurrency.max(1), s.cfg.lease, Utc::now())
+            .investigations_claim(&s.owner, claim_size(&s.cfg), s.cfg.lease, Utc::now())
             .await
             .context("claiming investigations")?;
         if jobs.is_empty() {
             return Ok(WorkerState::Idle);
         }
+        // At most `concurrency` run at once; their results are recorded together, in one
+        // transaction, so a burst of cases does not cost the writer one per investigator.
+        let permits = Arc::new(tokio::sync::Semaphore::new(s.cfg.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         for job in jobs {
             let s = s.clone();
-            tasks.spawn(async move { s.run_and_finish(job).await });
+            let permits = permits.clone();
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let result = s.run(&job).await;
+                (job, result)
+            });
         }
-        let mut first_error = None;
+        let mut ran = Vec::new();
         while let Some(r) = tasks.join_next().await {
             match r {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
+                Ok(done) => ran.push(done),
                 // An investigator panicked: its job stays leased and comes back after the lease.
                 Err(e) => tracing::error!(error = %e, "an investigation task failed"),
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(WorkerState::Busy),
+        let statuses: Vec<String> = ran.iter().map(|(_, r)| r.status.clone()).collect();
+        let (jobs, results): (Vec<InvestigationJob>, Vec<InvestigationResult>) =
+            ran.into_iter().unzip();
+        let finished = s
+            .store
+            .investigations_finish(
+                &s.owner,
+                jobs.iter().map(|j| j.id).zip(results).collect(),
+                Utc::now(),
+            )
+            .await
+            .context("recording investigations")?;
+        for ((job, status), f) in jobs.iter().zip(&statuses).zip(finished) {
+            s.finished(job, status, f);
         }
+        Ok(WorkerState::Busy)
     }
 
     async fn wait_for_work(&mut self) {
@@ -367,6 +389,30 @@ mod tests {
         InvestigatingPlanner {
             outputs: NoOutputs,
             investigators: vec!["a".into(), "b".into()],
+        }
+    }
+
+    #[test]
+    fn a_claim_is_always_finished_within_its_lease() {
+        let cfg = |timeout: u64, lease: u64, concurrency: usize| InvestigateConfig {
+            enabled: true,
+            timeout: Duration::from_secs(timeout),
+            concurrency,
+            lease: Duration::from_secs(lease),
+        };
+        // (timeout s, lease s, concurrency, claimed at once)
+        for (t, l, c, want) in [
+            (30, 120, 4, 8),
+            (30, 60, 4, 4),
+            (30, 20, 4, 4),
+            (1, 120, 4, 32),
+            (30, 120, 0, 2),
+        ] {
+            let got = claim_size(&cfg(t, l, c));
+            assert_eq!(got, want, "timeout {t}s lease {l}s concurrency {c}");
+            // worst case: every job times out, rounds of `concurrency`
+            let rounds = got.div_ceil(c.max(1)) as u64;
+            assert!(rounds * t <= l.max(t), "{t} {l} {c}: {got}");
         }
     }
 

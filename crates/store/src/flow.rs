@@ -267,9 +267,38 @@ pub(crate) async fn investigation_finish<S: Store + ?Sized>(
     result: InvestigationResult,
     now: DateTime<Utc>,
 ) -> Result<Finished> {
+    let mut done = investigations_finish(store, owner, vec![(id, result)], now).await?;
+    Ok(done.pop().unwrap_or(Finished::NotHeld))
+}
+
+/// Records several investigations' results in ONE transaction (each as
+/// [`investigation_finish`] would), so that a burst of cases does not cost the single writer a
+/// transaction per investigator. One `Finished` per result, in order.
+pub(crate) async fn investigations_finish<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    results: Vec<(Uuid, InvestigationResult)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Finished>> {
     let mut tx = store.begin(false).await?;
+    let mut out = Vec::with_capacity(results.len());
+    for (id, result) in results {
+        out.push(finish_one(&mut *tx, store.planner(), owner, id, result, now).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// One result in the caller's transaction.
+async fn finish_one(
+    tx: &mut dyn StoreTx,
+    planner: &dyn Planner,
+    owner: &str,
+    id: Uuid,
+    result: InvestigationResult,
+    now: DateTime<Utc>,
+) -> Result<Finished> {
     let Some(job) = tx.investigation_leased(id, owner).await? else {
-        tx.commit().await?;
         return Ok(Finished::NotHeld);
     };
     tx.investigation_record(id, job.case_id, &result, now)
@@ -290,8 +319,7 @@ pub(crate) async fn investigation_finish<S: Store + ?Sized>(
             let detail = json!({"title": "Investigation", "markdown": batch_markdown(&jobs),
                                 "ref": job.batch});
             let case_doc = to_json(&case, "case")?;
-            let rows: Vec<OutboxRow> = store
-                .planner()
+            let rows: Vec<OutboxRow> = planner
                 .plan_note(&case, &detail)
                 .into_iter()
                 .map(|p| -> Result<OutboxRow> {
@@ -308,7 +336,6 @@ pub(crate) async fn investigation_finish<S: Store + ?Sized>(
             tx.outbox_insert(&rows, now).await?;
         }
     }
-    tx.commit().await?;
     Ok(Finished::Recorded { notes })
 }
 

@@ -234,6 +234,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Finished> {
         flow::investigation_finish(self, owner, id, result, now).await
     }
+    /// Records several results as [`investigation_finish`](Store::investigation_finish) does,
+    /// in ONE transaction; one `Finished` per result, in order.
+    async fn investigations_finish(
+        &self,
+        owner: &str,
+        results: Vec<(Uuid, InvestigationResult)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Finished>> {
+        flow::investigations_finish(self, owner, results, now).await
+    }
     /// Gives back the investigations `owner` holds (graceful shutdown).
     async fn investigation_release(&self, owner: &str) -> Result<u64>;
     /// Investigations matching every filter, newest first.
