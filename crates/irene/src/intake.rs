@@ -8,6 +8,27 @@ use tokio::sync::{mpsc, oneshot, Notify};
 /// `Ok(None)`: stored; `Ok(Some(id))`: its idempotency key is held by payload `id`.
 type Reply = oneshot::Sender<Result<Option<uuid::Uuid>, String>>;
 
+/// When the intake last wrote: background work that can wait (investigations) yields while
+/// payloads are arriving, so that a burst is accepted at full speed.
+#[derive(Debug, Default)]
+pub struct Activity(std::sync::atomic::AtomicI64);
+
+impl Activity {
+    fn note(&self) {
+        self.0.store(
+            chrono::Utc::now().timestamp_millis(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Whether the intake wrote within `window`.
+    pub fn recent(&self, window: std::time::Duration) -> bool {
+        let last = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let window = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        last > 0 && chrono::Utc::now().timestamp_millis() - last <= window
+    }
+}
+
 /// The handle request handlers use. Dropping every handle stops the writer after it drains.
 #[derive(Clone)]
 pub struct Intake {
@@ -22,6 +43,7 @@ impl Intake {
     pub fn start(
         store: Arc<dyn Store>,
         written: Arc<Notify>,
+        activity: Arc<Activity>,
     ) -> (Intake, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<(NewInbox, Reply)>(4 * MAX_GROUP);
         let task = tokio::spawn(async move {
@@ -44,6 +66,7 @@ impl Intake {
                 }
                 // One pipeline worker waits; notify_one keeps a permit if it is busy right now.
                 written.notify_one();
+                activity.note();
             }
         });
         (Intake { tx }, task)

@@ -20,6 +20,10 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
+/// The intake wrote this recently: it is busy.
+const INTAKE_BUSY: Duration = Duration::from_millis(500);
+/// How long investigations pause between batches while the intake is busy.
+const YIELD: Duration = Duration::from_millis(250);
 /// Most jobs claimed at once (run `concurrency` at a time, recorded in one transaction).
 const MAX_CLAIM: usize = 32;
 /// A job that was claimed this many times without finishing (its worker kept dying) is
@@ -159,6 +163,8 @@ struct Shared {
     cfg: InvestigateConfig,
     owner: String,
     deliver_wake: Arc<Notify>,
+    /// While payloads are arriving, investigations yield between batches.
+    intake: Arc<crate::intake::Activity>,
 }
 
 /// The investigation worker: one unit claims a few due jobs, runs them and finishes them.
@@ -176,6 +182,7 @@ impl InvestigationWorker {
         owner: String,
         wake: Arc<Notify>,
         deliver_wake: Arc<Notify>,
+        intake: Arc<crate::intake::Activity>,
     ) -> Self {
         let investigators = investigators
             .into_iter()
@@ -189,6 +196,7 @@ impl InvestigationWorker {
                 cfg,
                 owner,
                 deliver_wake,
+                intake,
             }),
             wake,
         }
@@ -341,6 +349,10 @@ impl Worker for InvestigationWorker {
             .context("recording investigations")?;
         for ((job, status), f) in jobs.iter().zip(&statuses).zip(finished) {
             s.finished(job, status, f);
+        }
+        // Accepting alerts comes first: during a burst, investigations go on at a trickle.
+        if s.intake.recent(INTAKE_BUSY) {
+            return Ok(WorkerState::Throttled(YIELD));
         }
         Ok(WorkerState::Busy)
     }

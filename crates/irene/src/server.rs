@@ -125,7 +125,8 @@ pub async fn run(
     let wake = Arc::new(Notify::new());
     let deliver_wake = Arc::new(Notify::new());
     let investigate_wake = Arc::new(Notify::new());
-    let (intake, intake_task) = Intake::start(store.clone(), wake.clone());
+    let intake_activity = Arc::new(crate::intake::Activity::default());
+    let (intake, intake_task) = Intake::start(store.clone(), wake.clone(), intake_activity.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let limits = Arc::new(Limits {
         max_depth: cfg.intake.max_depth,
@@ -182,6 +183,7 @@ pub async fn run(
             worker_name(),
             investigate_wake,
             deliver_wake.clone(),
+            intake_activity,
         ),
         stop_rx.clone(),
     ));
