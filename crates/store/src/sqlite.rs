@@ -292,7 +292,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<InboxRow>> {
         let now = micros(now);
-        let until = now + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+        let until = crate::time::lease_until(now, lease);
         let rows = sqlx::query(
             "UPDATE inbox SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
              WHERE id IN (SELECT id FROM (

@@ -55,7 +55,7 @@ pub(crate) async fn claim(
     now: DateTime<Utc>,
 ) -> Result<Vec<InvestigationJob>> {
     let now_us = micros(now);
-    let until = now_us + i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2);
+    let until = crate::time::lease_until(now_us, lease);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let rows = sqlx::query(
         "UPDATE investigations SET state = 'running', lease_owner = ?, lease_until = ?,

@@ -10,3 +10,8 @@ pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
 pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
 }
+
+/// `now_us` plus a lease, in microseconds (a lease too long to count is as good as forever).
+pub(crate) fn lease_until(now_us: i64, lease: std::time::Duration) -> i64 {
+    now_us.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX / 2))
+}

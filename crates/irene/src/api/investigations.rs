@@ -2,7 +2,7 @@
 //! worker runs them; these handlers only read.
 
 use super::cases::parse_limit;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::AppState;
 use crate::auth::Scope;
 use axum::extract::{Query, State};
@@ -29,21 +29,8 @@ pub async fn list(
     Query(q): Query<InvestigationQuery>,
 ) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
-    let st = q.state.filter(|s| !s.is_empty());
-    if let Some(s) = &st {
-        if !STATES.contains(&s.as_str()) {
-            return Err(ApiError::bad_request(
-                "invalid_state",
-                format!("state must be one of {}, not {s:?}", STATES.join(", ")),
-            ));
-        }
-    }
-    let case_id = match q.case.as_deref().filter(|c| !c.is_empty()) {
-        Some(c) => Some(uuid::Uuid::parse_str(c).map_err(|_| {
-            ApiError::bad_request("invalid_case", format!("case {c:?} is not a case id"))
-        })?),
-        None => None,
-    };
+    let st = super::state_param(q.state, &STATES)?;
+    let case_id = super::case_param(q.case.as_deref())?;
     let page = state
         .app
         .store

@@ -70,3 +70,25 @@ pub fn router(state: AppState) -> Router {
 pub fn parse_id(what: &str, s: &str) -> ApiResult<uuid::Uuid> {
     uuid::Uuid::parse_str(s).map_err(|_| ApiError::not_found(format!("no {what} {s:?}")))
 }
+
+/// An optional `state` query parameter, one of `allowed` (empty means none).
+pub fn state_param(state: Option<String>, allowed: &[&str]) -> ApiResult<Option<String>> {
+    match state.filter(|s| !s.is_empty()) {
+        Some(s) if !allowed.contains(&s.as_str()) => Err(ApiError::bad_request(
+            "invalid_state",
+            format!("state must be one of {}, not {s:?}", allowed.join(", ")),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// An optional `case` query parameter: a case id (empty means none).
+pub fn case_param(case: Option<&str>) -> ApiResult<Option<uuid::Uuid>> {
+    case.filter(|c| !c.is_empty())
+        .map(|c| {
+            uuid::Uuid::parse_str(c).map_err(|_| {
+                ApiError::bad_request("invalid_case", format!("case {c:?} is not a case id"))
+            })
+        })
+        .transpose()
+}
