@@ -76,6 +76,11 @@ pub struct Outcome {
     pub summary: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// Set when part of the answer is missing for a reason that may pass (a provider answered
+    /// 429 or 5xx, a connection timed out): the worker runs the investigation again later, with
+    /// backoff, while attempts remain, and records this outcome as it is on the last attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl Outcome {
@@ -85,6 +90,7 @@ impl Outcome {
             findings,
             summary,
             attachments: Vec::new(),
+            incomplete: None,
         }
     }
 
@@ -94,7 +100,14 @@ impl Outcome {
             findings,
             summary: summary.into(),
             attachments: Vec::new(),
+            incomplete: None,
         }
+    }
+
+    /// Marks this outcome as partial for a reason that may pass (see [`Outcome::incomplete`]).
+    pub fn incomplete(mut self, why: impl Into<String>) -> Self {
+        self.incomplete = Some(why.into());
+        self
     }
 
     pub fn failed(reason: impl Into<String>) -> Self {
@@ -104,6 +117,7 @@ impl Outcome {
             status: Status::Failed { reason },
             findings: serde_json::Value::Object(Default::default()),
             attachments: Vec::new(),
+            incomplete: None,
         }
     }
 }
