@@ -106,6 +106,20 @@ pub struct Case {
     pub last_alert_id: Uuid,
     pub tickets: Vec<Ticket>,
     pub updated_at: DateTime<Utc>,
+    /// Set when triage, run again with what investigations found, raised the case: later
+    /// alerts keep it at least this severe while it stays open (a reopen clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised: Option<Raised>,
+}
+
+/// A raise by triage on investigation findings (`enrichment.<investigator>.<field>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raised {
+    pub severity: Severity,
+    /// The triage rule that raised it.
+    pub rule: Option<String>,
+    pub labels: Vec<String>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

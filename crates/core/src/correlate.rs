@@ -2,7 +2,8 @@
 //! Pure: the store loads the case, calls these functions and writes the result in one transaction.
 
 use crate::{
-    Alert, AlertState, Case, CaseStatus, Resolution, Severity, TimelineEntry, TimelineKind,
+    Alert, AlertState, Case, CaseStatus, Raised, Resolution, Severity, TimelineEntry,
+    TimelineKind,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,7 @@ pub fn correlate(
                 last_alert_id: alert_id,
                 tickets: Vec::new(),
                 updated_at: now,
+                raised: None,
             };
             let mut change = Change {
                 case,
@@ -186,6 +188,18 @@ pub fn correlate(
                 if reopened {
                     c.status = CaseStatus::Open;
                     c.resolution = None;
+                    // a new incident: its own investigations decide again
+                    c.raised = None;
+                }
+                // what investigations found still holds while the case stays open
+                if let Some(r) = c.raised.as_ref().filter(|r| r.severity > judged.severity) {
+                    c.severity = r.severity;
+                    c.rule = r.rule.clone();
+                    for l in &r.labels {
+                        if !c.labels.contains(l) {
+                            c.labels.push(l.clone());
+                        }
+                    }
                 }
             }
             if reopened {
@@ -193,11 +207,12 @@ pub fn correlate(
             } else {
                 change.push(Transition::Occurrence, now, Some(alert_id));
             }
-            if from != judged.severity {
+            let to = change.case.severity;
+            if from != to {
                 change.push(
                     Transition::SeverityChanged {
                         from,
-                        to: judged.severity,
+                        to,
                     },
                     now,
                     Some(alert_id),
@@ -206,6 +221,51 @@ pub fn correlate(
             Some(change)
         }
     }
+}
+
+/// Raises an open case to the verdict of triage run again with investigation findings
+/// (`judged`, from the case's latest alert). `None` unless it is open and the verdict is more
+/// severe: findings only ever raise a case.
+pub fn raise(case: &Case, judged: &Judged, now: DateTime<Utc>) -> Option<Change> {
+    if case.status != CaseStatus::Open || judged.severity <= case.severity {
+        return None;
+    }
+    let mut change = Change {
+        case: case.clone(),
+        is_new: false,
+        transitions: vec![],
+        timeline: vec![],
+    };
+    let from = case.severity;
+    let c = &mut change.case;
+    c.severity = judged.severity;
+    c.rule = judged.rule.clone();
+    for l in &judged.labels {
+        if !c.labels.contains(l) {
+            c.labels.push(l.clone());
+        }
+    }
+    c.updated_at = now;
+    c.raised = Some(Raised {
+        severity: judged.severity,
+        rule: judged.rule.clone(),
+        labels: judged.labels.clone(),
+        at: now,
+    });
+    change.push(
+        Transition::SeverityChanged {
+            from,
+            to: judged.severity,
+        },
+        now,
+        None,
+    );
+    if let Some(serde_json::Value::Object(detail)) =
+        change.timeline.last_mut().map(|e| &mut e.detail)
+    {
+        detail.insert("by".into(), json!("investigation"));
+    }
+    Some(change)
 }
 
 /// Resolves an open case that has been silent since before `now - expiry`.
@@ -420,5 +480,77 @@ mod tests {
         assert_eq!(re.transitions, vec![Transition::Reopened]);
         assert_eq!(re.timeline[0].detail["by"], "carol");
         assert!(reopen_by_hand(&re.case, t(8), "dave").is_none());
+    }
+
+    #[test]
+    fn findings_raise_an_open_case_and_hold_it_until_it_reopens() {
+        let Some(open) = correlate(
+            None,
+            &judged(AlertState::Active, Severity::Medium),
+            id(2),
+            id(1),
+            t(0),
+        ) else {
+            panic!("no case")
+        };
+        let mut verdict = judged(AlertState::Active, Severity::Urgent);
+        verdict.rule = Some("tor".into());
+        verdict.labels = vec!["tor".into()];
+        // (what, case, verdict severity, raised to)
+        let table = [
+            ("higher: raised", Severity::Urgent, Some(Severity::Urgent)),
+            ("same: nothing", Severity::Medium, None),
+            ("lower: findings never lower", Severity::Low, None),
+        ];
+        for (what, sev, want) in table {
+            verdict.severity = sev;
+            let got = raise(&open.case, &verdict, t(1)).map(|c| c.case.severity);
+            assert_eq!(got, want, "{what}");
+        }
+        verdict.severity = Severity::Urgent;
+        let Some(raised) = raise(&open.case, &verdict, t(1)) else {
+            panic!("not raised")
+        };
+        assert_eq!(
+            raised.transitions,
+            vec![Transition::SeverityChanged {
+                from: Severity::Medium,
+                to: Severity::Urgent
+            }]
+        );
+        assert_eq!(raised.timeline[0].detail["by"], "investigation");
+        assert_eq!(raised.case.rule.as_deref(), Some("tor"));
+        assert_eq!(raised.case.labels, vec!["tor".to_string()]);
+
+        // the next alert, judged medium without findings, keeps the case urgent
+        let Some(again) = correlate(
+            Some(&raised.case),
+            &judged(AlertState::Active, Severity::Medium),
+            id(3),
+            id(9),
+            t(2),
+        ) else {
+            panic!("no change")
+        };
+        assert_eq!(again.case.severity, Severity::Urgent);
+        assert_eq!(again.transitions, vec![Transition::Occurrence]);
+        assert_eq!(again.case.labels, vec!["tor".to_string()]);
+        // a resolved case: nothing to raise
+        let Some(resolved) = resolve_by_hand(&again.case, t(3), "a", "b") else {
+            panic!("not resolved")
+        };
+        assert!(raise(&resolved.case, &verdict, t(4)).is_none());
+        // a reopen is a new incident: back to what its alert says, until investigated again
+        let Some(reopened) = correlate(
+            Some(&resolved.case),
+            &judged(AlertState::Active, Severity::Medium),
+            id(4),
+            id(9),
+            t(5),
+        ) else {
+            panic!("no change")
+        };
+        assert_eq!(reopened.case.severity, Severity::Medium);
+        assert!(reopened.case.raised.is_none());
     }
 }

@@ -2,7 +2,7 @@
 //! commit, once it knows which events are new, and the window rows it loads and writes back.
 //! Pure data and the trait only: counting is `irene-rules`, storing the rows is `irene-store`.
 
-use crate::{Event, Judged};
+use crate::{Alert, Event, Judged};
 use chrono::{DateTime, Utc};
 
 /// Which window a row is: a correlation rule and one group of it (its group-by values).
@@ -50,6 +50,13 @@ pub trait Correlator: Send + Sync {
         at: DateTime<Utc>,
         rows: &[WindowRow],
     ) -> Fed;
+
+    /// Judges `alert` again with what investigations found about its case (`enrichment`:
+    /// `{investigator: findings}`, seen by triage rules as `enrichment.<investigator>.<field>`).
+    /// `None`: this correlator does not triage (the case keeps its severity).
+    fn rejudge(&self, _alert: &Alert, _enrichment: &serde_json::Value) -> Option<Judged> {
+        None
+    }
 }
 
 /// The correlator of an Irene with no correlation rules: nothing is counted.

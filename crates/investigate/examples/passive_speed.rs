@@ -135,6 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         last_alert_id: uuid::Uuid::nil(),
         tickets: vec![],
         updated_at: now,
+        raised: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
     let rounds = 5;

@@ -311,6 +311,7 @@ mod tests {
             last_alert_id: Uuid::from_u128(8),
             tickets: vec![],
             updated_at: t,
+            raised: None,
         }
     }
 

@@ -720,6 +720,7 @@ pub(crate) mod tests {
             last_alert_id: Uuid::from_u128(9),
             tickets: vec![],
             updated_at: t,
+            raised: None,
         }
     }
 

@@ -169,6 +169,10 @@ fn is_static_name(path: &str) -> bool {
 /// unless a rule asks for all of it). One per judged alert, shared by all its rules.
 pub(crate) struct AlertScope<'a> {
     alert: &'a Alert,
+    /// What investigations found (`enrichment.<investigator>.<field>`); `{}` when judging an
+    /// alert as it arrives.
+    enrichment: Option<&'a serde_json::Value>,
+    enrichment_value: OnceLock<Boxed<'a>>,
     source: CelString<'a>,
     kind: CelString<'a>,
     key: CelString<'a>,
@@ -196,11 +200,18 @@ pub(crate) struct AlertScope<'a> {
 }
 
 impl<'a> AlertScope<'a> {
-    pub(crate) fn new(alert: &'a Alert) -> Self {
+    /// The scope of an alert; `enrichment`: its case's investigation findings, when judged
+    /// again after them.
+    pub(crate) fn with_enrichment(
+        alert: &'a Alert,
+        enrichment: Option<&'a serde_json::Value>,
+    ) -> Self {
         let s = |v: &'a str| CelString::from(v);
         let o = |v: &'a Option<String>| CelString::from(v.as_deref().unwrap_or(""));
         AlertScope {
             alert,
+            enrichment,
+            enrichment_value: OnceLock::new(),
             source: s(&alert.source),
             kind: s(&alert.kind),
             key: s(&alert.key),
@@ -243,6 +254,9 @@ impl<'a> AlertScope<'a> {
 impl VariableResolver for AlertScope<'_> {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
         let name = variable.strip_prefix('.').unwrap_or(variable);
+        if let Some(rest) = name.strip_prefix(ENRICHMENT) {
+            return self.resolve_enrichment(rest);
+        }
         let rest = name.strip_prefix("alert")?;
         if rest.is_empty() {
             return self.lazy(&self.whole, |a| Box::new(alert_value(a)));
@@ -307,6 +321,36 @@ impl VariableResolver for AlertScope<'_> {
         Some(CowVal::Borrowed(text))
     }
 }
+
+impl<'a> AlertScope<'a> {
+    /// `enrichment` (`{}` without findings) or a dotted name below it.
+    fn resolve_enrichment<'b>(&'b self, rest: &str) -> Option<CowVal<'b, 'b>> {
+        if rest.is_empty() {
+            let value: &'b (dyn Val + 'a) = self
+                .enrichment_value
+                .get_or_init(|| match self.enrichment {
+                    Some(v) => json_value(v, 0),
+                    None => json_value(
+                        EMPTY_OBJECT
+                            .get_or_init(|| serde_json::Value::Object(serde_json::Map::new())),
+                        0,
+                    ),
+                })
+                .as_ref();
+            return Some(CowVal::Borrowed(value));
+        }
+        let mut v = self.enrichment?;
+        for segment in rest.strip_prefix('.')?.split('.') {
+            v = v.as_object()?.get(segment)?;
+        }
+        Some(CowVal::Owned(json_value(v, 0)))
+    }
+}
+
+/// The variable triage rules read investigation findings from.
+pub const ENRICHMENT: &str = "enrichment";
+
+static EMPTY_OBJECT: OnceLock<serde_json::Value> = OnceLock::new();
 
 /// A rule's expression as it is evaluated: each `alert.<field>` that [`AlertScope`] answers
 /// directly (`alert.type`, `alert.resource.id`, `alert.raw`) becomes a single name, which CEL
@@ -644,6 +688,7 @@ fn walk<'e>(e: &'e IdedExpr, env: &Env, bound: &mut Vec<&'e str>, out: &mut Vec<
             let name = name.as_str();
             let known = bound.contains(&name)
                 || name.trim_start_matches('.') == "alert"
+                || name.trim_start_matches('.') == ENRICHMENT
                 || env.types().find_type(name).is_some();
             if !known {
                 out.push((e.id, unknown_variable(name)));
@@ -665,6 +710,10 @@ fn walk<'e>(e: &'e IdedExpr, env: &Env, bound: &mut Vec<&'e str>, out: &mut Vec<
                 return;
             };
             if bound.contains(&root) {
+                return;
+            }
+            if root.trim_start_matches('.') == ENRICHMENT {
+                // what investigators find is their business: `enrichment.<name>.<field>`
                 return;
             }
             if root.trim_start_matches('.') == "alert" {
@@ -730,7 +779,9 @@ fn walk<'e>(e: &'e IdedExpr, env: &Env, bound: &mut Vec<&'e str>, out: &mut Vec<
 }
 
 fn unknown_variable(name: &str) -> String {
-    format!("unknown variable '{name}': rules see the alert as `alert`")
+    format!(
+        "unknown variable '{name}': rules see the alert as `alert` and investigation findings as `enrichment`"
+    )
 }
 
 /// The segments of the qualified name `e` spells (`a.b.c`), root first; false if none.

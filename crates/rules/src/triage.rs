@@ -142,6 +142,9 @@ struct Rule {
 /// `actor` {`principal`, `ip`, `user_agent`}, `indicators` (list of {`kind`, `value`}), `ips`,
 /// `observed_at` (timestamp or null) and `raw` (the original JSON). Absent texts are `""`; a
 /// missing tag or `raw` key is an evaluation error, and the rule then does not match.
+/// They also see `enrichment`: what investigations found about the alert's case,
+/// `enrichment.<investigator>.<field>`; `{}` when an alert arrives, filled when triage runs
+/// again after the case's investigations ([`judge_enriched`](Self::judge_enriched)).
 ///
 /// Judging evaluates only the rules the candidate index lets through (see `triage_index`),
 /// and decides their simple conditions without CEL (see `triage_native`); both are proved
@@ -314,7 +317,22 @@ impl TriageRules {
         }
         let decided = self.decide(
             &alert,
+            None,
             candidates.iter().map(|&i| i as usize),
+            true,
+            &mut None,
+        );
+        self.judged(alert, decided)
+    }
+
+    /// Judges an alert again with what investigations found about its case: `enrichment` is
+    /// `{investigator: findings}`, which rules read as `enrichment.<investigator>.<field>`
+    /// (when an alert arrives it is `{}`). Same rules, same order, same first match.
+    pub fn judge_enriched(&self, alert: Alert, enrichment: &serde_json::Value) -> Judged {
+        let decided = self.decide(
+            &alert,
+            Some(enrichment),
+            0..self.rules.len(),
             true,
             &mut None,
         );
@@ -324,7 +342,7 @@ impl TriageRules {
     /// Judges as [`judge`](Self::judge) does, but evaluating every rule in order, without the
     /// candidate index: the reference the index is tested against.
     pub fn judge_naive(&self, alert: Alert) -> Judged {
-        let decided = self.decide(&alert, 0..self.rules.len(), false, &mut None);
+        let decided = self.decide(&alert, None, 0..self.rules.len(), false, &mut None);
         self.judged(alert, decided)
     }
 
@@ -332,7 +350,7 @@ impl TriageRules {
     /// rules in order, all of them, until one decides.
     pub fn explain(&self, alert: &Alert) -> Verdict {
         let mut errors = Some(Vec::new());
-        let decided = self.decide(alert, 0..self.rules.len(), false, &mut errors);
+        let decided = self.decide(alert, None, 0..self.rules.len(), false, &mut errors);
         let errors = errors.unwrap_or_default();
         match decided.and_then(|(i, key)| self.rules.get(i).map(|r| (r, key))) {
             Some((rule, key)) => Verdict {
@@ -372,6 +390,7 @@ impl TriageRules {
     fn decide(
         &self,
         alert: &Alert,
+        enrichment: Option<&serde_json::Value>,
         order: impl Iterator<Item = usize>,
         direct: bool,
         errors: &mut Option<Vec<EvalError>>,
@@ -394,7 +413,7 @@ impl TriageRules {
             }
             let ctx = context.get_or_insert_with(|| {
                 let mut ctx = Context::with_env(Arc::clone(&self.env));
-                ctx.set_variable_resolver(scope.get_or_init(|| cel_alert::AlertScope::new(alert)));
+                ctx.set_variable_resolver(scope.get_or_init(|| cel_alert::AlertScope::with_enrichment(alert, enrichment)));
                 ctx
             });
             let matched = if pre == Outcome::True {

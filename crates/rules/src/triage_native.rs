@@ -602,7 +602,7 @@ mod tests {
                 panic!("{src}: not native")
             };
             for alert in [&with_tag, &labelled, &bare] {
-                let scope = crate::cel_alert::AlertScope::new(alert);
+                let scope = crate::cel_alert::AlertScope::with_enrichment(alert, None);
                 let mut ctx = cel::Context::with_env(std::sync::Arc::new(cel::Env::stdlib()));
                 ctx.set_variable_resolver(&scope);
                 let cel = match cel::Value::resolve(program.expression(), &ctx) {

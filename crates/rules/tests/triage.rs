@@ -919,3 +919,72 @@ fn alert_variable_shape() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn investigation_findings_are_seen_as_enrichment() {
+    let set = rules(
+        r#"
+- name: tor-caller-is-urgent
+  when: enrichment.reputation.tor == true && alert.source == "aws.guardduty"
+  severity: urgent
+  labels: [tor]
+- name: sanctioned-country
+  when: has(enrichment.geoip) && enrichment.geoip.country in ["KP", "IR"]
+  severity: high
+- name: everything-else
+  when: alert.type.startsWith("Recon:")
+  severity: low
+"#,
+    );
+    // (what, enrichment, severity, deciding rule)
+    let table: Vec<(&str, Value, Severity, &str)> = vec![
+        (
+            "a Tor caller",
+            json!({"reputation": {"tor": true}}),
+            Severity::Urgent,
+            "tor-caller-is-urgent",
+        ),
+        (
+            "not Tor, a listed country",
+            json!({"reputation": {"tor": false}, "geoip": {"country": "KP"}}),
+            Severity::High,
+            "sanctioned-country",
+        ),
+        (
+            "nothing found: the enrichment rules fail or miss, the next rule decides",
+            json!({}),
+            Severity::Low,
+            "everything-else",
+        ),
+        (
+            "another country",
+            json!({"geoip": {"country": "FR"}}),
+            Severity::Low,
+            "everything-else",
+        ),
+    ];
+    for (what, enrichment, severity, rule) in table {
+        let j = set.judge_enriched(alert(json!({})), &enrichment);
+        assert_eq!(j.severity, severity, "{what}");
+        assert_eq!(j.rule.as_deref(), Some(rule), "{what}");
+    }
+    // when an alert arrives there are no findings: the same rules as `{}`
+    let j = set.judge(alert(json!({})));
+    assert_eq!(j.rule.as_deref(), Some("everything-else"));
+    assert!(set.judge_enriched(alert(json!({})), &json!({"reputation": {"tor": true}})).labels == ["tor"]);
+}
+
+#[test]
+fn a_misspelt_variable_is_still_refused_but_enrichment_is_known() {
+    let err = TriageRules::compile(&[RuleFile::new(
+        "t.yaml",
+        "- name: x\n  when: enrichmnt.reputation.tor == true\n  severity: high\n",
+    )])
+    .err()
+    .expect("refused");
+    assert!(
+        err[0].message.contains("unknown variable 'enrichmnt'"),
+        "{}",
+        err[0].message
+    );
+}

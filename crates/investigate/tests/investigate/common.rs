@@ -97,6 +97,7 @@ pub fn case_of(alert: &Alert) -> Case {
         last_alert_id: uuid::Uuid::nil(),
         tickets: Vec::new(),
         updated_at: now(),
+        raised: None,
     }
 }
 

@@ -107,6 +107,7 @@ pub fn case(id: u128, severity: Severity) -> Case {
         last_alert_id: Uuid::from_u128(id + 1_000),
         tickets: vec![],
         updated_at: t0(),
+        raised: None,
     }
 }
 
