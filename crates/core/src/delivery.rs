@@ -88,8 +88,13 @@ pub struct PlannedInvestigation {
 /// transaction that writes the change, so it must be pure and quick (no I/O).
 pub trait Planner: Send + Sync {
     fn plan(&self, change: &Change) -> Vec<Planned>;
-    /// The investigations `change` calls for (default: none).
-    fn investigations(&self, _change: &Change) -> Vec<PlannedInvestigation> {
+    /// The investigations `change` calls for (default: none); `alert` is the case's latest
+    /// alert when the store has it.
+    fn investigations(
+        &self,
+        _change: &Change,
+        _alert: Option<&crate::Alert>,
+    ) -> Vec<PlannedInvestigation> {
         Vec::new()
     }
     /// The deliveries of a note on `case` (`Action::Note`, `detail` = `{title, markdown, ref}`);

@@ -10,8 +10,9 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use irene_core::{
-    correlate, expire, reopen_by_hand, resolve_by_hand, Action, Case, Change, Correlator, Judged,
-    Planner, Ticket, TicketState, TimelineEntry, TimelineKind, WindowKey, WindowRow,
+    correlate, expire, raise, reopen_by_hand, resolve_by_hand, Action, Alert, Case, Change,
+    Correlator, Judged, Planner, Ticket, TicketState, TimelineEntry, TimelineKind, Transition,
+    WindowKey, WindowRow,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -133,7 +134,19 @@ pub(crate) async fn commit_processed<S: Store + ?Sized>(
     summary.alerts = alert_rows.len();
     tx.quarantine_insert(&quarantine_rows).await?;
     summary.quarantined = quarantine_rows.len();
-    write_changes(&mut *tx, &summary.changes, store.planner(), None, now).await?;
+    let alerts: HashMap<Uuid, &Alert> = alert_rows
+        .iter()
+        .map(|r| (r.id, &r.judged.alert))
+        .collect();
+    write_changes(
+        &mut *tx,
+        &summary.changes,
+        &alerts,
+        store.planner(),
+        None,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(summary)
 }
@@ -206,6 +219,7 @@ async fn count_new_events(
 pub(crate) async fn write_changes(
     tx: &mut dyn StoreTx,
     changes: &[Change],
+    alerts: &HashMap<Uuid, &Alert>,
     planner: &dyn Planner,
     skip: Option<&str>,
     now: DateTime<Utc>,
@@ -227,16 +241,48 @@ pub(crate) async fn write_changes(
     tx.timeline_insert(&entries).await?;
     tx.outbox_insert(&plan(changes, planner, skip)?, now)
         .await?;
-    tx.investigations_insert(&plan_investigations(changes, planner), now)
+    // the latest alert of each changed case that the caller did not hand over (a change by
+    // hand): the investigations' `when` may read it
+    let mut loaded: HashMap<Uuid, Alert> = HashMap::new();
+    for ch in changes {
+        let id = ch.case.last_alert_id;
+        if !alerts.contains_key(&id) && !loaded.contains_key(&id) && may_investigate(ch) {
+            if let Some(a) = tx.alert_by_id(id).await? {
+                loaded.insert(id, a);
+            }
+        }
+    }
+    let alert_of = |ch: &Change| {
+        let id = ch.case.last_alert_id;
+        alerts.get(&id).copied().or_else(|| loaded.get(&id))
+    };
+    tx.investigations_insert(&plan_investigations(changes, &alert_of, planner), now)
         .await
 }
 
+/// Whether a change has a transition that can call for investigations.
+fn may_investigate(ch: &Change) -> bool {
+    ch.transitions.iter().any(|t| {
+        matches!(
+            t,
+            Transition::Opened | Transition::Reopened | Transition::SeverityChanged { .. }
+        )
+    })
+}
+
 /// The investigation jobs `changes` call for: one batch per change and trigger.
-fn plan_investigations(changes: &[Change], planner: &dyn Planner) -> Vec<InvestigationRow> {
+fn plan_investigations<'a>(
+    changes: &[Change],
+    alert_of: &dyn Fn(&Change) -> Option<&'a Alert>,
+    planner: &dyn Planner,
+) -> Vec<InvestigationRow> {
     let mut rows = Vec::new();
     for ch in changes {
+        if !may_investigate(ch) {
+            continue;
+        }
         let mut batches: Vec<(String, Uuid)> = Vec::new();
-        for p in planner.investigations(ch) {
+        for p in planner.investigations(ch, alert_of(ch)) {
             let batch = match batches.iter().find(|(t, _)| *t == p.trigger) {
                 Some((_, b)) => *b,
                 None => {
@@ -283,7 +329,18 @@ pub(crate) async fn investigations_finish<S: Store + ?Sized>(
     let mut tx = store.begin(false).await?;
     let mut out = Vec::with_capacity(results.len());
     for (id, result) in results {
-        out.push(finish_one(&mut *tx, store.planner(), owner, id, result, now).await?);
+        out.push(
+            finish_one(
+                &mut *tx,
+                store.planner(),
+                store.correlator(),
+                owner,
+                id,
+                result,
+                now,
+            )
+            .await?,
+        );
     }
     tx.commit().await?;
     Ok(out)
@@ -293,6 +350,7 @@ pub(crate) async fn investigations_finish<S: Store + ?Sized>(
 async fn finish_one(
     tx: &mut dyn StoreTx,
     planner: &dyn Planner,
+    correlator: &dyn Correlator,
     owner: &str,
     id: Uuid,
     result: InvestigationResult,
@@ -301,7 +359,24 @@ async fn finish_one(
     let Some(job) = tx.investigation_leased(id, owner).await? else {
         return Ok(Finished::NotHeld);
     };
-    tx.investigation_record(id, job.case_id, &result, now)
+    if let Some(at) = result.retry_at {
+        let reason = result.reason.as_deref().unwrap_or("incomplete");
+        tx.investigation_retry(id, at, reason).await?;
+        return Ok(Finished::Retrying);
+    }
+    // equal to the run before (same status and findings): since when it has been so
+    let previous = tx
+        .investigations_finished(job.case_id, Some(job.batch))
+        .await?
+        .into_iter()
+        .find(|r| r.investigator == job.investigator);
+    let same_since = previous
+        .filter(|p| {
+            p.status.as_deref() == Some(result.status.as_str())
+                && p.findings.as_ref() == Some(&result.findings)
+        })
+        .and_then(|p| p.same_since.or(p.finished_at));
+    tx.investigation_record(id, job.case_id, &result, same_since, now)
         .await?;
     let entry = TimelineEntry {
         at: now,
@@ -334,9 +409,50 @@ async fn finish_one(
                 .collect::<Result<_>>()?;
             notes = rows.len();
             tx.outbox_insert(&rows, now).await?;
+            retriage(tx, planner, correlator, &case, now).await?;
         }
     }
     Ok(Finished::Recorded { notes })
+}
+
+/// Triage again on the case's latest alert with what its investigations found (the latest
+/// finished run of each investigator that did not fail, `{investigator: findings}`); a more
+/// severe verdict raises the case through the normal change path (timeline, deliveries, and
+/// `severity_raised` investigations).
+async fn retriage(
+    tx: &mut dyn StoreTx,
+    planner: &dyn Planner,
+    correlator: &dyn Correlator,
+    case: &Case,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if case.status != irene_core::CaseStatus::Open {
+        return Ok(());
+    }
+    let mut enrichment = serde_json::Map::new();
+    for r in tx.investigations_finished(case.id, None).await? {
+        if enrichment.contains_key(&r.investigator) || r.status.as_deref() == Some("failed") {
+            continue;
+        }
+        if let Some(f) = r.findings {
+            enrichment.insert(r.investigator, f);
+        }
+    }
+    if enrichment.is_empty() {
+        return Ok(());
+    }
+    let Some(alert) = tx.alert_by_id(case.last_alert_id).await? else {
+        return Ok(());
+    };
+    let enrichment = serde_json::Value::Object(enrichment);
+    let Some(judged) = correlator.rejudge(&alert, &enrichment) else {
+        return Ok(());
+    };
+    let Some(change) = raise(case, &judged, now) else {
+        return Ok(());
+    };
+    let alerts = HashMap::from([(case.last_alert_id, &alert)]);
+    write_changes(tx, &[change], &alerts, planner, None, now).await
 }
 
 /// The note of a finished batch: one section per investigator, in planning order.
@@ -352,7 +468,13 @@ fn batch_markdown(jobs: &[InvestigationRecord]) -> String {
             (None, _) => "unknown".to_string(),
         };
         md.push_str(&format!("### {} ({status})\n\n", j.investigator));
-        md.push_str(j.summary.as_deref().unwrap_or("").trim());
+        match j.same_since {
+            Some(since) => md.push_str(&format!(
+                "Unchanged since {}.",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            None => md.push_str(j.summary.as_deref().unwrap_or("").trim()),
+        }
     }
     md
 }
@@ -391,6 +513,35 @@ fn plan(changes: &[Change], planner: &dyn Planner, skip: Option<&str>) -> Result
     Ok(rows)
 }
 
+/// Asks for investigations of a case now (see [`Store::investigations_request`]).
+pub(crate) async fn investigations_request<S: Store + ?Sized>(
+    store: &S,
+    case_id: Uuid,
+    investigators: &[String],
+    trigger: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    let mut tx = store.begin(true).await?;
+    if tx.case_by_id(case_id).await?.is_none() {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let batch = Uuid::now_v7();
+    let rows: Vec<InvestigationRow> = investigators
+        .iter()
+        .map(|name| InvestigationRow {
+            id: Uuid::now_v7(),
+            case_id,
+            investigator: name.clone(),
+            trigger: trigger.to_string(),
+            batch,
+        })
+        .collect();
+    tx.investigations_insert(&rows, now).await?;
+    tx.commit().await?;
+    Ok(Some(batch))
+}
+
 /// Resolves a case by hand (durably). `Ok(None)`: no such case.
 pub(crate) async fn case_resolve<S: Store + ?Sized>(
     store: &S,
@@ -423,7 +574,7 @@ pub(crate) async fn cases_expire<S: Store + ?Sized>(
         .iter()
         .filter_map(|case| expire(case, now, expiry))
         .collect();
-    write_changes(&mut *tx, &changes, store.planner(), None, now).await?;
+    write_changes(&mut *tx, &changes, &HashMap::new(), store.planner(), None, now).await?;
     tx.commit().await?;
     Ok(changes)
 }
@@ -463,7 +614,15 @@ async fn commit_one(
     now: DateTime<Utc>,
 ) -> Result<(Case, Option<Change>)> {
     if let Some(ch) = &change {
-        write_changes(&mut *tx, std::slice::from_ref(ch), planner, skip, now).await?;
+        write_changes(
+            &mut *tx,
+            std::slice::from_ref(ch),
+            &HashMap::new(),
+            planner,
+            skip,
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     let case = change.as_ref().map(|c| c.case.clone()).unwrap_or(case);

@@ -246,6 +246,28 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Gives back the investigations `owner` holds (graceful shutdown).
     async fn investigation_release(&self, owner: &str) -> Result<u64>;
+    /// Asks for `investigators` to run on a case now, as one batch with `trigger` (`manual`,
+    /// `every`), durably. `Ok(None)`: no such case.
+    async fn investigations_request(
+        &self,
+        case_id: Uuid,
+        investigators: &[String],
+        trigger: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Uuid>> {
+        flow::investigations_request(self, case_id, investigators, trigger, now).await
+    }
+    /// Open cases with no run of `investigator` created since `since` (the candidates of a
+    /// periodic re-run), by id after `after`, at most `limit`.
+    async fn investigations_stale(
+        &self,
+        investigator: &str,
+        since: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>>;
+    /// A file an investigation attached.
+    async fn attachment_get(&self, id: Uuid) -> Result<Option<StoredAttachment>>;
     /// Investigations matching every filter, newest first.
     async fn investigations_list(
         &self,

@@ -293,6 +293,9 @@ pub struct InvestigationResult {
     /// Markdown: the investigator's section of the batch's note.
     pub summary: String,
     pub attachments: Vec<NewAttachment>,
+    /// Set: not recorded; the job goes back to pending until then (its answer was partial for
+    /// a reason that may pass, and attempts remain). `reason` says why.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// What finishing an investigation did.
@@ -300,6 +303,8 @@ pub struct InvestigationResult {
 pub enum Finished {
     /// `owner` no longer held the job: nothing was written.
     NotHeld,
+    /// Put back to pending until its `retry_at`.
+    Retrying,
     /// Recorded; `notes` deliveries were enqueued (the batch's last job: one per output).
     Recorded { notes: usize },
 }
@@ -324,6 +329,20 @@ pub struct InvestigationRecord {
     pub findings: Option<serde_json::Value>,
     pub summary: Option<String>,
     pub attachments: Vec<Uuid>,
+    /// When this result equals the previous run's (status and findings): since when the
+    /// answer has been the same (the note then says "unchanged since …").
+    pub same_since: Option<DateTime<Utc>>,
+}
+
+/// A file an investigation attached, as `GET /api/v1/attachments/{id}` serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAttachment {
+    pub id: Uuid,
+    pub investigation_id: Uuid,
+    pub case_id: Uuid,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,8 @@ use crate::{sqlite_events, sqlite_investigations, sqlite_outbox};
 use crate::{
     CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
     InboxRow, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox, Occurrence,
-    Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert, StoredEvent,
+    Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert, StoredAttachment,
+    StoredEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -680,6 +681,20 @@ impl Store for SqliteStore {
 
     async fn investigation_release(&self, owner: &str) -> Result<u64> {
         sqlite_investigations::release(&self.writer, Some(owner)).await
+    }
+
+    async fn investigations_stale(
+        &self,
+        investigator: &str,
+        since: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Uuid>> {
+        sqlite_investigations::stale(&self.reader, investigator, since, after, limit).await
+    }
+
+    async fn attachment_get(&self, id: Uuid) -> Result<Option<StoredAttachment>> {
+        sqlite_investigations::attachment(&self.reader, id).await
     }
 
     async fn investigations_list(

@@ -8,7 +8,7 @@ use crate::time::{from_micros, micros};
 use crate::tx::{InvestigationRow, LeasedInvestigation};
 use crate::{
     InvestigationFilter, InvestigationJob, InvestigationRecord, InvestigationResult, Page, Result,
-    StoreError,
+    StoreError, StoredAttachment,
 };
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -22,7 +22,8 @@ const CHUNK: usize = 500;
 /// The columns `record` reads, in order.
 const COLUMNS: &str = "i.id, i.case_id, i.investigator, i.trigger, i.batch, i.state, i.attempts,
     i.created_at, i.started_at, i.finished_at, i.status, i.reason, i.findings, i.summary,
-    (SELECT group_concat(a.id, ',') FROM attachments a WHERE a.investigation_id = i.id)";
+    (SELECT group_concat(a.id, ',') FROM attachments a WHERE a.investigation_id = i.id),
+    i.same_since";
 
 pub(crate) async fn insert(
     conn: &mut SqliteConnection,
@@ -130,11 +131,13 @@ pub(crate) async fn record(
     id: Uuid,
     case_id: Uuid,
     result: &InvestigationResult,
+    same_since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE investigations SET state = 'done', lease_owner = NULL, lease_until = NULL,
-           finished_at = ?, status = ?, reason = ?, findings = ?, summary = ? WHERE id = ?",
+           finished_at = ?, status = ?, reason = ?, findings = ?, summary = ?, same_since = ?
+         WHERE id = ?",
     )
     .bind(micros(now))
     .bind(&result.status)
@@ -144,6 +147,7 @@ pub(crate) async fn record(
         "investigation findings",
     )?)
     .bind(&result.summary)
+    .bind(same_since.map(micros))
     .bind(id.to_string())
     .execute(&mut *conn)
     .await?;
@@ -175,6 +179,95 @@ pub(crate) async fn of_batch(
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(record_row).collect()
+}
+
+/// Puts a held job back to pending until `at`, noting why (its lease released).
+pub(crate) async fn retry(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE investigations SET state = 'pending', lease_owner = NULL, lease_until = NULL,
+           next_at = ?, reason = ? WHERE id = ?",
+    )
+    .bind(micros(at))
+    .bind(reason)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The finished runs of a case, newest first (at most 500), except those of `excluding`.
+pub(crate) async fn finished_of_case(
+    conn: &mut SqliteConnection,
+    case_id: Uuid,
+    excluding: Option<Uuid>,
+) -> Result<Vec<InvestigationRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM investigations i
+         WHERE i.case_id = ? AND i.state = 'done' AND (? IS NULL OR i.batch <> ?)
+         ORDER BY i.finished_at DESC, i.id DESC LIMIT 500"
+    ))
+    .bind(case_id.to_string())
+    .bind(excluding.map(|b| b.to_string()))
+    .bind(excluding.map(|b| b.to_string()))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(record_row).collect()
+}
+
+/// Open cases with no run of `investigator` created since `since`, after case `after`, by id.
+pub(crate) async fn stale(
+    pool: &sqlx::SqlitePool,
+    investigator: &str,
+    since: DateTime<Utc>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<Uuid>> {
+    let rows = sqlx::query(
+        "SELECT c.id FROM cases c
+         WHERE c.status = 'open' AND (? IS NULL OR c.id > ?)
+           AND NOT EXISTS (SELECT 1 FROM investigations i
+                           WHERE i.case_id = c.id AND i.investigator = ? AND i.created_at >= ?)
+         ORDER BY c.id LIMIT ?",
+    )
+    .bind(after.map(|a| a.to_string()))
+    .bind(after.map(|a| a.to_string()))
+    .bind(investigator)
+    .bind(micros(since))
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| uuid(r.get::<&str, _>(0), "case id"))
+        .collect()
+}
+
+pub(crate) async fn attachment(
+    pool: &sqlx::SqlitePool,
+    id: Uuid,
+) -> Result<Option<StoredAttachment>> {
+    let rows = sqlx::query(
+        "SELECT id, investigation_id, case_id, name, content_type, bytes FROM attachments
+         WHERE id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(StoredAttachment {
+        id: uuid(r.get::<&str, _>(0), "attachment id")?,
+        investigation_id: uuid(r.get::<&str, _>(1), "attachment investigation")?,
+        case_id: uuid(r.get::<&str, _>(2), "attachment case")?,
+        name: r.get(3),
+        content_type: r.get(4),
+        bytes: r.get(5),
+    }))
 }
 
 pub(crate) async fn release(pool: &sqlx::SqlitePool, owner: Option<&str>) -> Result<u64> {
@@ -252,5 +345,6 @@ fn record_row(r: &SqliteRow) -> Result<InvestigationRecord> {
         findings,
         summary: r.get(13),
         attachments,
+        same_since: r.get::<Option<i64>, _>(15).map(from_micros),
     })
 }

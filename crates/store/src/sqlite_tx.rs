@@ -418,9 +418,31 @@ impl StoreTx for SqliteTx {
         id: Uuid,
         case_id: Uuid,
         result: &InvestigationResult,
+        same_since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlite_investigations::record(self.conn(), id, case_id, result, now).await
+        sqlite_investigations::record(self.conn(), id, case_id, result, same_since, now).await
+    }
+
+    async fn investigation_retry(
+        &mut self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<()> {
+        sqlite_investigations::retry(self.conn(), id, at, reason).await
+    }
+
+    async fn investigations_finished(
+        &mut self,
+        case_id: Uuid,
+        excluding: Option<Uuid>,
+    ) -> Result<Vec<InvestigationRecord>> {
+        sqlite_investigations::finished_of_case(self.conn(), case_id, excluding).await
+    }
+
+    async fn alert_by_id(&mut self, id: Uuid) -> Result<Option<irene_core::Alert>> {
+        sqlite_outbox::load_alert(self.conn(), id).await
     }
 
     async fn investigations_of_batch(&mut self, batch: Uuid) -> Result<Vec<InvestigationRecord>> {

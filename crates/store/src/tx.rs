@@ -91,8 +91,20 @@ pub trait StoreTx: Send {
         id: Uuid,
         case_id: Uuid,
         result: &InvestigationResult,
+        same_since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<()>;
+    /// Puts the held investigation `id` back to pending until `at`, noting `reason`.
+    async fn investigation_retry(&mut self, id: Uuid, at: DateTime<Utc>, reason: &str)
+        -> Result<()>;
+    /// The finished runs of a case, newest first, except those of batch `excluding`.
+    async fn investigations_finished(
+        &mut self,
+        case_id: Uuid,
+        excluding: Option<Uuid>,
+    ) -> Result<Vec<InvestigationRecord>>;
+    /// The alert `id`, as judged when it arrived.
+    async fn alert_by_id(&mut self, id: Uuid) -> Result<Option<irene_core::Alert>>;
     /// The jobs of one batch, in the order they were planned.
     async fn investigations_of_batch(&mut self, batch: Uuid) -> Result<Vec<InvestigationRecord>>;
     async fn commit(self: Box<Self>) -> Result<()>;

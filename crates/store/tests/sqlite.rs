@@ -56,6 +56,7 @@ checks!(
     pipeline::a_claim_stops_at_its_item_budget,
     pipeline::an_idempotency_key_is_stored_once,
     outbox::a_case_change_writes_its_deliveries_and_lanes_go_in_order,
+    investigations::findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchanged,
     outbox::repeats_fold_and_a_resolve_absorbs_them,
     outbox::dead_letters_are_listed_and_replayed,
     outbox::tickets_are_kept_shown_on_the_case_and_drive_manual_changes,

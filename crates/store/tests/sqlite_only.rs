@@ -165,6 +165,7 @@ async fn a_restart_frees_the_investigations_a_crashed_run_held() {
                 findings: serde_json::json!({}),
                 summary: "stale".into(),
                 attachments: vec![],
+                retry_at: None,
             },
             Utc::now(),
         )

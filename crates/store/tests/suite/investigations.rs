@@ -4,8 +4,9 @@
 use super::{judged, run_through, Backend, Opened};
 use chrono::Utc;
 use irene_core::{
-    Action, AlertState, Case, Change, NoCorrelations, Planned, PlannedInvestigation, Planner,
-    Severity, TimelineKind, Transition,
+    Action, Alert, AlertState, Case, Change, Correlator, Event, Fed, Judged, NoCorrelations,
+    Planned, PlannedInvestigation, Planner, Severity, TimelineKind, Transition, WindowKey,
+    WindowRow,
 };
 use irene_store::{
     DeliveryFilter, Finished, InvestigationFilter, InvestigationResult, NewAttachment,
@@ -22,17 +23,25 @@ impl Planner for InvestigatingPlanner {
         Vec::new()
     }
 
-    fn investigations(&self, change: &Change) -> Vec<PlannedInvestigation> {
+    fn investigations(
+        &self,
+        change: &Change,
+        alert: Option<&Alert>,
+    ) -> Vec<PlannedInvestigation> {
+        assert!(alert.is_some(), "the planner is given the case's latest alert");
         let mut out = Vec::new();
         for t in &change.transitions {
-            let trigger = match t {
-                Transition::Opened => "open",
-                Transition::Reopened => "reopen",
+            let (trigger, names): (&str, &[&str]) = match t {
+                Transition::Opened => ("open", &["a", "b"]),
+                Transition::Reopened => ("reopen", &["a", "b"]),
+                Transition::SeverityChanged { from, to } if to > from => {
+                    ("severity_raised", &["a"])
+                }
                 _ => continue,
             };
-            for name in ["a", "b"] {
+            for name in names {
                 out.push(PlannedInvestigation {
-                    investigator: name.into(),
+                    investigator: (*name).into(),
                     trigger: trigger.into(),
                 });
             }
@@ -61,6 +70,7 @@ fn result(status: &str, summary: &str) -> InvestigationResult {
         findings: json!({"n": 1}),
         summary: summary.into(),
         attachments: vec![],
+        retry_at: None,
     }
 }
 
@@ -223,4 +233,223 @@ pub async fn investigations_run_once_and_a_batch_ends_in_one_note(b: &dyn Backen
             .len(),
         2
     );
+}
+
+/// Triage on findings: `enrichment.a.tor == true` makes a case urgent (rule "tor").
+struct TorIsUrgent;
+
+impl Correlator for TorIsUrgent {
+    fn keys(&self, _event: &Event, _detections: &[String]) -> Vec<WindowKey> {
+        Vec::new()
+    }
+
+    fn feed(
+        &self,
+        _event: &Event,
+        _detections: &[String],
+        _at: chrono::DateTime<Utc>,
+        _rows: &[WindowRow],
+    ) -> Fed {
+        Fed::default()
+    }
+
+    fn rejudge(&self, alert: &Alert, enrichment: &serde_json::Value) -> Option<Judged> {
+        let mut j = Judged::unjudged(alert.clone());
+        if enrichment.pointer("/a/tor") == Some(&json!(true)) {
+            j.severity = Severity::Urgent;
+            j.rule = Some("tor".into());
+        }
+        Some(j)
+    }
+}
+
+fn found(findings: serde_json::Value) -> InvestigationResult {
+    InvestigationResult {
+        findings,
+        ..result("done", "Found")
+    }
+}
+
+pub async fn findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchanged(
+    b: &dyn Backend,
+) {
+    let s = b
+        .open(Arc::new(InvestigatingPlanner), Arc::new(TorIsUrgent))
+        .await;
+    let store = &*s.store;
+    let lease = Duration::from_secs(60);
+    run_through(
+        store,
+        vec![judged("k1", AlertState::Active, Severity::High)],
+    )
+    .await;
+    let t0 = Utc::now();
+    let jobs = store
+        .investigations_claim("w", 10, lease, t0)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 2);
+    let case_id = jobs[0].case_id;
+
+    // a partial answer goes back to pending until its retry time
+    let mut partial = found(json!({"tor": true}));
+    partial.reason = Some("abuseipdb answered 429".into());
+    partial.retry_at = Some(t0 + chrono::Duration::seconds(30));
+    assert_eq!(
+        store
+            .investigation_finish("w", jobs[0].id, partial, t0)
+            .await
+            .expect("retry"),
+        Finished::Retrying
+    );
+    let early = store
+        .investigations_claim("w", 10, lease, t0 + chrono::Duration::seconds(10))
+        .await
+        .expect("claim");
+    assert!(early.is_empty(), "not before its retry time: {early:?}");
+    let t1 = t0 + chrono::Duration::seconds(31);
+    let retried = store
+        .investigations_claim("w", 10, lease, t1)
+        .await
+        .expect("claim");
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].id, jobs[0].id);
+    assert_eq!(retried[0].attempts, 2);
+
+    let mut with_file = found(json!({"tor": true}));
+    with_file.attachments.push(NewAttachment {
+        name: "shot.png".into(),
+        content_type: "image/png".into(),
+        bytes: vec![0x89, b'P', b'N', b'G'],
+    });
+    store
+        .investigation_finish("w", jobs[0].id, with_file, t1)
+        .await
+        .expect("finish a");
+    assert_eq!(
+        store
+            .investigation_finish("w", jobs[1].id, found(json!({"n": 2})), t1)
+            .await
+            .expect("finish b"),
+        Finished::Recorded { notes: 1 }
+    );
+
+    // the findings raised the case: timeline, and a severity_raised investigation
+    let detail = store.case_get(case_id).await.expect("get").expect("case");
+    assert_eq!(detail.case.severity, Severity::Urgent);
+    assert_eq!(detail.case.rule.as_deref(), Some("tor"));
+    let raised = detail
+        .timeline
+        .iter()
+        .find(|t| t.kind == TimelineKind::SeverityChanged)
+        .expect("a severity change on the timeline");
+    assert_eq!(raised.detail["by"], "investigation");
+    assert_eq!(raised.detail["to"], "urgent");
+    let pending = store
+        .investigations_list(&InvestigationFilter {
+            case_id: Some(case_id),
+            state: Some("pending".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(pending.items.len(), 1);
+    assert_eq!(pending.items[0].trigger, "severity_raised");
+
+    // the attachment is served back as stored
+    let a = store
+        .investigations_list(&InvestigationFilter {
+            case_id: Some(case_id),
+            investigator: Some("a".into()),
+            state: Some("done".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let file = store
+        .attachment_get(a.items[0].attachments[0])
+        .await
+        .expect("get")
+        .expect("attachment");
+    assert_eq!(file.content_type, "image/png");
+    assert_eq!(file.bytes, vec![0x89, b'P', b'N', b'G']);
+    assert_eq!(file.case_id, case_id);
+    assert!(store
+        .attachment_get(uuid::Uuid::now_v7())
+        .await
+        .expect("get")
+        .is_none());
+
+    // by hand: one batch; a result equal to the last one says since when
+    assert!(store
+        .investigations_request(uuid::Uuid::now_v7(), &["a".into()], "manual", t1)
+        .await
+        .expect("request")
+        .is_none());
+    let batch = store
+        .investigations_request(case_id, &["a".into(), "b".into()], "manual", t1)
+        .await
+        .expect("request")
+        .expect("a case");
+    let t2 = t1 + chrono::Duration::seconds(5);
+    let jobs = store
+        .investigations_claim("w", 10, lease, t2)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 3, "the severity_raised run and the two by hand");
+    for j in &jobs {
+        let r = match j.investigator.as_str() {
+            "a" => found(json!({"tor": true})),
+            _ => found(json!({"n": 3})),
+        };
+        store
+            .investigation_finish("w", j.id, r, t2)
+            .await
+            .expect("finish");
+    }
+    let manual = store
+        .investigations_list(&InvestigationFilter {
+            case_id: Some(case_id),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let manual: Vec<_> = manual.items.iter().filter(|i| i.batch == batch).collect();
+    assert_eq!(manual.len(), 2);
+    let a = manual.iter().find(|i| i.investigator == "a").expect("a");
+    assert_eq!(a.trigger, "manual");
+    assert!(a.same_since.is_some(), "equal to the run before");
+    let b2 = manual.iter().find(|i| i.investigator == "b").expect("b");
+    assert_eq!(b2.same_since, None, "findings changed");
+    let notes = store
+        .outbox_list(&DeliveryFilter {
+            case_id: Some(case_id),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("outbox");
+    let last = notes
+        .items
+        .iter()
+        .find(|d| d.action == Action::Note && d.detail["ref"] == json!(batch))
+        .expect("the manual batch's note");
+    let md = last.detail["markdown"].as_str().expect("markdown");
+    assert!(md.contains("### a (done)\n\nUnchanged since "), "{md}");
+    assert!(md.contains("### b (done)\n\nFound"), "{md}");
+
+    // periodic re-runs: the open cases without a recent run
+    let stale = store
+        .investigations_stale("a", t2 + chrono::Duration::hours(1), None, 10)
+        .await
+        .expect("stale");
+    assert_eq!(stale, vec![case_id]);
+    let fresh = store
+        .investigations_stale("a", t0 - chrono::Duration::hours(1), None, 10)
+        .await
+        .expect("stale");
+    assert!(fresh.is_empty());
 }
