@@ -15,6 +15,8 @@
 //! - `listed_ips`: `{ip: [lists]}` for the source IPs above (and the alert's) that are on a
 //!   reputation list;
 //! - `window`: `{since, until}`; `truncated`: a query hit its limit, counts are lower bounds.
+//!
+//! Attaches `actor-events.csv`: every event it looked at, newest first.
 
 use crate::events::EventSummary;
 use crate::feeds::{FeedSet, SharedFeeds};
@@ -255,6 +257,52 @@ impl Investigator for ActorHistory {
                 0,
             ));
         }
-        Outcome::done(findings, summary)
+        let mut outcome = Outcome::done(findings, summary);
+        outcome.attachments.push(crate::Attachment {
+            name: "actor-events.csv".into(),
+            content_type: "text/csv; charset=utf-8".into(),
+            bytes: events_csv(&all),
+        });
+        outcome
     }
+}
+
+/// The events looked at, newest first, as CSV (RFC 4180 quoting): the attachment
+/// `actor-events.csv`, for the reader who wants every row the summary counts.
+fn events_csv(events: &[&EventSummary]) -> Vec<u8> {
+    fn field(out: &mut String, v: &str) {
+        // a leading =, +, - or @ would be a formula in a spreadsheet: quote it as text
+        let formula = v.starts_with(['=', '+', '-', '@']);
+        if formula || v.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            if formula {
+                out.push('\'');
+            }
+            out.push_str(&v.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(v);
+        }
+    }
+    let mut out = String::from("time,name,account,principal,source_ip,user_agent,error_code\r\n");
+    for e in events {
+        let time = rfc3339(e.time);
+        let cols = [
+            time.as_str(),
+            e.name.as_str(),
+            e.account.as_deref().unwrap_or(""),
+            e.principal.as_deref().unwrap_or(""),
+            e.source_ip.as_deref().unwrap_or(""),
+            e.user_agent.as_deref().unwrap_or(""),
+            e.error_code.as_deref().unwrap_or(""),
+        ];
+        for (i, c) in cols.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            field(&mut out, c);
+        }
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
 }

@@ -1,7 +1,7 @@
 //! `irene deliveries`: lists deliveries and replays dead letters on a running server, over its
 //! API (the server owns the data directory). It never sends to an output itself.
 
-use crate::remote::ServerArgs;
+use crate::remote::{answer, ServerArgs};
 use anyhow::{bail, Context};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -26,19 +26,6 @@ pub enum DeliveriesCommand {
         all_dead: bool,
         ids: Vec<i64>,
     },
-}
-
-async fn answer(resp: reqwest::Response) -> anyhow::Result<Value> {
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let msg = body
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("no message");
-        bail!("the server answered {status}: {msg}");
-    }
-    Ok(body)
 }
 
 async fn list(

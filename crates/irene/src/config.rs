@@ -49,6 +49,45 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     #[serde(default)]
     pub investigate: InvestigateConfig,
+    /// When investigations run (`[[investigations]]`). None: every available investigator on
+    /// cases of medium and above, when they open or reopen.
+    #[serde(default, skip_serializing)]
+    pub investigations: Vec<crate::investigation_policy::PolicyConfig>,
+    /// MaxMind databases for the `geoip` investigator (and ASN lists in `reputation`).
+    #[serde(default)]
+    pub geoip: GeoIpConfig,
+}
+
+/// `[geoip]`: paths of MaxMind mmdb files (GeoLite2-City or -Country, GeoLite2-ASN). Either
+/// may be absent; with neither, `geoip` is not available.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoIpConfig {
+    #[serde(default)]
+    pub city: Option<PathBuf>,
+    #[serde(default)]
+    pub asn: Option<PathBuf>,
+}
+
+impl GeoIpConfig {
+    /// Reads and opens the configured databases; `None` when none is configured.
+    pub fn load(&self) -> anyhow::Result<Option<irene_investigate::GeoDb>> {
+        if self.city.is_none() && self.asn.is_none() {
+            return Ok(None);
+        }
+        let read = |p: &Option<PathBuf>, what: &str| -> anyhow::Result<Option<Vec<u8>>> {
+            p.as_ref()
+                .map(|p| {
+                    std::fs::read(p).with_context(|| {
+                        format!("[geoip] {what}: cannot read {}", p.display())
+                    })
+                })
+                .transpose()
+        };
+        let db = irene_investigate::GeoDb::from_bytes(read(&self.city, "city")?, read(&self.asn, "asn")?)
+            .map_err(|e| anyhow::anyhow!("[geoip]: {e}"))?;
+        Ok(Some(db))
+    }
 }
 
 /// One `[[feeds]]` entry. A built-in name (`tor`, `spamhaus_drop`, `spamhaus_asndrop`,
@@ -327,6 +366,9 @@ impl std::fmt::Debug for Config {
             .field("outputs", &self.outputs)
             .field("delivery", &self.delivery)
             .field("events", &self.events)
+            .field("investigate", &self.investigate)
+            .field("investigations", &self.investigations)
+            .field("geoip", &self.geoip)
             .finish()
     }
 }

@@ -1,5 +1,6 @@
 //! The Sigma correlator the store calls inside a commit: new events' detections fed into the
-//! correlation window rows, the hits judged by triage. No I/O: the store loads and writes rows.
+//! correlation window rows, the hits judged by triage, and a case's alert judged again on its
+//! investigation findings. No I/O: the store loads and writes rows.
 
 use irene_core::{Correlator, Event, Fed, WindowKey, WindowRow};
 use irene_rules::sigma::{correlation_alert, SigmaRules};
@@ -53,5 +54,13 @@ impl Correlator for SigmaCorrelator {
             upsert,
             delete,
         }
+    }
+
+    fn rejudge(
+        &self,
+        alert: &irene_core::Alert,
+        enrichment: &serde_json::Value,
+    ) -> Option<irene_core::Judged> {
+        Some(self.rules.judge_enriched(alert.clone(), enrichment))
     }
 }

@@ -1,13 +1,14 @@
-//! Investigations, wired: the planner that adds them to case changes, the event reader the
-//! investigators query (over the store's event list), and the worker that claims, runs (with a
-//! timeout, a few at once) and finishes jobs. It decides no finding and posts nothing itself.
+//! Investigations, wired: the event reader the investigators query (over the store's event
+//! list), and the worker that schedules periodic re-runs, claims, runs (with a timeout, a few at
+//! once) and finishes jobs. It decides no finding and posts nothing itself; when investigations
+//! run is `investigation_policy.rs`.
 
 use crate::config::InvestigateConfig;
+use crate::investigation_policy::Policies;
 use crate::worker::{Worker, WorkerState};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use irene_core::{Case, Change, Planned, PlannedInvestigation, Planner, Severity, Transition};
 use irene_investigate::{EventReader, EventSummary, Input, Investigator, ReadError, Status};
 use irene_store::{
     EventFilter, Finished, InvestigationJob, InvestigationResult, NewAttachment, Store,
@@ -20,6 +21,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 const IDLE_POLL: Duration = Duration::from_secs(5);
+/// How often periodic re-runs (`every`) are looked for.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 /// The intake wrote this recently: it is busy.
 const INTAKE_BUSY: Duration = Duration::from_millis(500);
 /// How long investigations pause between batches while the intake is busy.
@@ -29,45 +32,6 @@ const MAX_CLAIM: usize = 32;
 /// A job that was claimed this many times without finishing (its worker kept dying) is
 /// recorded as failed instead of run again.
 const MAX_ATTEMPTS: u32 = 3;
-
-/// The outputs' planner, plus the default investigation policy: when a case of severity
-/// medium or above opens or reopens, one job per registered investigator.
-pub struct InvestigatingPlanner<P> {
-    pub outputs: P,
-    /// The registered investigators' names, in registry order.
-    pub investigators: Vec<String>,
-}
-
-impl<P: Planner> Planner for InvestigatingPlanner<P> {
-    fn plan(&self, change: &Change) -> Vec<Planned> {
-        self.outputs.plan(change)
-    }
-
-    fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
-        self.outputs.plan_note(case, detail)
-    }
-
-    fn investigations(&self, change: &Change) -> Vec<PlannedInvestigation> {
-        if change.case.severity < Severity::Medium {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        for t in &change.transitions {
-            let trigger = match t {
-                Transition::Opened => "open",
-                Transition::Reopened => "reopen",
-                _ => continue,
-            };
-            for name in &self.investigators {
-                out.push(PlannedInvestigation {
-                    investigator: name.clone(),
-                    trigger: trigger.to_string(),
-                });
-            }
-        }
-        out
-    }
-}
 
 /// [`EventReader`] over the store's event list (its `principal` and `source_ip` indexes),
 /// newest first, paging until the limit.
@@ -159,6 +123,7 @@ impl EventReader for StoreEvents {
 struct Shared {
     store: Arc<dyn Store>,
     investigators: HashMap<String, Arc<dyn Investigator>>,
+    policies: Arc<Policies>,
     events: StoreEvents,
     cfg: InvestigateConfig,
     owner: String,
@@ -172,12 +137,15 @@ pub struct InvestigationWorker {
     shared: Arc<Shared>,
     /// Woken by the pipeline after commits that changed cases.
     wake: Arc<Notify>,
+    /// When periodic re-runs were last looked for.
+    scheduled: Option<std::time::Instant>,
 }
 
 impl InvestigationWorker {
     pub fn new(
         store: Arc<dyn Store>,
         investigators: Vec<Arc<dyn Investigator>>,
+        policies: Arc<Policies>,
         cfg: InvestigateConfig,
         owner: String,
         wake: Arc<Notify>,
@@ -193,28 +161,90 @@ impl InvestigationWorker {
                 events: StoreEvents(store.clone()),
                 store,
                 investigators,
+                policies,
                 cfg,
                 owner,
                 deliver_wake,
                 intake,
             }),
             wake,
+            scheduled: None,
         }
+    }
+
+    /// Asks for the periodic re-runs that are due (`every`): for each such policy, the open
+    /// cases it covers whose last run of its investigator is older than its period. Looked
+    /// for at most once a minute. Returns how many were asked for.
+    async fn schedule(&mut self) -> anyhow::Result<usize> {
+        if self
+            .scheduled
+            .is_some_and(|t| t.elapsed() < SCHEDULE_EVERY)
+        {
+            return Ok(0);
+        }
+        self.scheduled = Some(std::time::Instant::now());
+        let s = &self.shared;
+        let mut asked = 0;
+        for policy in s.policies.periodic() {
+            let Some(every) = policy.every else { continue };
+            let now = Utc::now();
+            let since = now - chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+            let mut after = None;
+            loop {
+                let ids = s
+                    .store
+                    .investigations_stale(&policy.investigator, since, after, 200)
+                    .await
+                    .context("looking for periodic re-runs")?;
+                let Some(last) = ids.last().copied() else { break };
+                after = Some(last);
+                for id in ids {
+                    let Some(detail) = s.store.case_get(id).await? else { continue };
+                    let alert = s
+                        .store
+                        .alert_get(detail.case.last_alert_id)
+                        .await?
+                        .map(|a| a.judged.alert);
+                    if !policy.covers(&detail.case, alert.as_ref()) {
+                        continue;
+                    }
+                    let name = [policy.investigator.clone()];
+                    if s.store
+                        .investigations_request(id, &name, "every", now)
+                        .await?
+                        .is_some()
+                    {
+                        asked += 1;
+                    }
+                }
+            }
+        }
+        if asked > 0 {
+            tracing::info!(investigations = asked, "periodic re-runs due");
+        }
+        Ok(asked)
     }
 }
 
-/// What the store records of an investigator's outcome.
+/// What the store records of an investigator's outcome. A partial outcome
+/// ([`Outcome::incomplete`](irene_investigate::Outcome)) is recorded as it is, its summary
+/// saying what is missing; [`retry_or_record`] decides whether it is retried first.
 pub fn result_of(outcome: irene_investigate::Outcome) -> InvestigationResult {
     let (status, reason) = match outcome.status {
         Status::Done => ("done", None),
         Status::NothingFound => ("nothing_found", None),
         Status::Failed { reason } => ("failed", Some(reason)),
     };
+    let mut summary = outcome.summary;
+    if let Some(why) = &outcome.incomplete {
+        summary.push_str(&format!("\n\n_Partial: {why}._"));
+    }
     InvestigationResult {
         status: status.to_string(),
-        reason,
+        reason: reason.or(outcome.incomplete),
+        retry_at: None,
         findings: outcome.findings,
-        summary: outcome.summary,
+        summary,
         attachments: outcome
             .attachments
             .into_iter()
@@ -242,10 +272,29 @@ pub async fn investigate_within(
     investigator: &dyn Investigator,
     input: &Input<'_>,
     timeout: Duration,
-) -> InvestigationResult {
+) -> irene_investigate::Outcome {
     match tokio::time::timeout(timeout, investigator.investigate(input)).await {
-        Ok(outcome) => result_of(outcome),
-        Err(_) => failed(format!("timed out after {timeout:?}")),
+        Ok(outcome) => outcome,
+        Err(_) => irene_investigate::Outcome::failed(format!("timed out after {timeout:?}")),
+    }
+}
+
+/// A partial outcome on attempt `attempts` (from 1): retried later (30 s, then 2 min) while
+/// attempts remain, else recorded as it is.
+pub fn retry_or_record(
+    outcome: irene_investigate::Outcome,
+    attempts: u32,
+    now: DateTime<Utc>,
+) -> InvestigationResult {
+    match &outcome.incomplete {
+        Some(why) if attempts < MAX_ATTEMPTS => {
+            let wait = 30 * 4_i64.pow(attempts.saturating_sub(1).min(4));
+            let mut r = result_of(outcome.clone());
+            r.reason = Some(why.clone());
+            r.retry_at = Some(now + chrono::Duration::seconds(wait));
+            r
+        }
+        _ => result_of(outcome),
     }
 }
 
@@ -277,7 +326,8 @@ impl Shared {
             now: Utc::now(),
             events: &self.events,
         };
-        investigate_within(&**investigator, &input, self.cfg.timeout).await
+        let outcome = investigate_within(&**investigator, &input, self.cfg.timeout).await;
+        retry_or_record(outcome, job.attempts, Utc::now())
     }
 
     /// Records what one job's finish said: metrics, a log line, a wake-up for its notes.
@@ -288,11 +338,13 @@ impl Shared {
             Finished::NotHeld => {
                 tracing::warn!(investigation = %job.id, "the investigation was taken over; its result is dropped")
             }
+            Finished::Retrying => {
+                tracing::info!(investigation = %job.id, case = %job.case_id, investigator = %job.investigator, attempts = job.attempts, "the answer was partial; it runs again later")
+            }
             Finished::Recorded { notes } => {
                 tracing::info!(investigation = %job.id, case = %job.case_id, investigator = %job.investigator, status, notes, "investigated");
-                if notes > 0 {
-                    self.deliver_wake.notify_one();
-                }
+                // notes, or a raise on the findings, may have been planned
+                self.deliver_wake.notify_one();
             }
         }
     }
@@ -305,6 +357,7 @@ impl Worker for InvestigationWorker {
     }
 
     async fn work(&mut self) -> anyhow::Result<WorkerState> {
+        self.schedule().await?;
         let s = &self.shared;
         let jobs = s
             .store
@@ -385,7 +438,7 @@ impl Worker for InvestigationWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use irene_core::{correlate, Alert, AlertState, Judged, NoOutputs};
+    use irene_core::{correlate, Alert, AlertState, Judged, Severity};
     use irene_investigate::events::NoEvents;
     use irene_investigate::Outcome;
     use serde_json::json;
@@ -395,13 +448,6 @@ mod tests {
         let mut a = Alert::new("generic", "t", key, "title", sev, json!({}));
         a.state = state;
         Judged::unjudged(a)
-    }
-
-    fn planner() -> InvestigatingPlanner<NoOutputs> {
-        InvestigatingPlanner {
-            outputs: NoOutputs,
-            investigators: vec!["a".into(), "b".into()],
-        }
     }
 
     #[test]
@@ -428,59 +474,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cases_of_medium_and_above_are_investigated_when_they_open_or_reopen() {
-        let p = planner();
-        let now = Utc::now();
-        let open = |sev| {
-            correlate(
-                None,
-                &judged("k", sev, AlertState::Active),
-                Uuid::now_v7(),
-                Uuid::now_v7(),
-                now,
-            )
-            .expect("opens")
-        };
-        let opened = open(Severity::Medium);
-        let planned = p.investigations(&opened);
-        assert_eq!(planned.len(), 2);
-        assert!(planned.iter().all(|j| j.trigger == "open"));
-        assert!(p.investigations(&open(Severity::Low)).is_empty());
-
-        let again = correlate(
-            Some(&opened.case),
-            &judged("k", Severity::Medium, AlertState::Active),
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-            now,
-        )
-        .expect("occurrence");
-        assert!(
-            p.investigations(&again).is_empty(),
-            "an occurrence plans nothing"
-        );
-        let resolved = correlate(
-            Some(&again.case),
-            &judged("k", Severity::Medium, AlertState::Resolved),
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-            now,
-        )
-        .expect("resolve");
-        let reopened = correlate(
-            Some(&resolved.case),
-            &judged("k", Severity::High, AlertState::Active),
-            Uuid::now_v7(),
-            Uuid::now_v7(),
-            now,
-        )
-        .expect("reopen");
-        let planned = p.investigations(&reopened);
-        assert_eq!(planned.len(), 2, "{:?}", reopened.transitions);
-        assert!(planned.iter().all(|j| j.trigger == "reopen"));
-    }
-
     struct Slow;
 
     #[async_trait]
@@ -505,7 +498,7 @@ mod tests {
             now: Utc::now(),
             events: &NoEvents,
         };
-        let r = investigate_within(&Slow, &input, Duration::from_secs(30)).await;
+        let r = result_of(investigate_within(&Slow, &input, Duration::from_secs(30)).await);
         assert_eq!(r.status, "failed");
         assert_eq!(r.reason.as_deref(), Some("timed out after 30s"));
     }

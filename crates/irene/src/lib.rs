@@ -8,7 +8,9 @@
 //! - `api`: HTTP handlers that translate to `app` and to store reads.
 //! - `evaluate`: decode → Sigma → triage, shared by the pipeline and the dry runs.
 //! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
-//!   `retention`, `feeds` (threat-intel downloads) are its implementations. `detect`: the Sigma correlator the store feeds.
+//!   `retention`, `feeds` (threat-intel downloads), `investigate` (runs investigations) are its
+//!   implementations. `detect`: the Sigma correlator the store feeds (and re-triage on findings).
+//! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
 //! - `cmd_*`, `remote`: the CLI's commands; `bench`: the benchmark.
 
@@ -18,6 +20,7 @@ pub mod auth;
 pub mod bench;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
+pub mod cmd_investigate;
 pub mod cmd_rules;
 pub mod config;
 pub mod deliver;
@@ -27,6 +30,7 @@ pub mod expiry;
 pub mod feeds;
 pub mod intake;
 pub mod investigate;
+pub mod investigation_policy;
 pub mod jobs;
 pub mod pipeline;
 pub mod remote;

@@ -54,6 +54,8 @@ enum Command {
         #[command(subcommand)]
         command: irene::cmd_deliveries::DeliveriesCommand,
     },
+    /// Run a case's investigations again now, on a running server (needs an admin token).
+    Investigate(irene::cmd_investigate::InvestigateArgs),
     /// Measure intake and pipeline throughput on this machine.
     Bench(irene::bench::BenchArgs),
 }
@@ -129,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ingest(args) => irene::cmd_ingest::run(args).await,
+        Command::Investigate(args) => irene::cmd_investigate::run(args).await,
         Command::Rules {
             command: RulesCommand::Check { triage, sigma },
         } => irene::cmd_rules::check(&triage, &sigma),

@@ -1,5 +1,6 @@
 //! Talking to a running `irene serve` from the command line: where it is, the token, and the
-//! request builder the client commands (`ingest`, `deliveries`) share. No command logic here.
+//! request builder and the reply check the client commands (`ingest`, `deliveries`,
+//! `investigate`) share. No command logic here.
 
 /// Where the server is and how to authenticate (flags or `IRENE_URL` / `IRENE_TOKEN`).
 #[derive(clap::Args, Debug, Clone)]
@@ -27,4 +28,18 @@ impl ServerArgs {
             None => req,
         }
     }
+}
+
+/// The JSON body of a success, or an error saying the status and the server's message.
+pub async fn answer(resp: reqwest::Response) -> anyhow::Result<serde_json::Value> {
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let msg = body
+            .pointer("/error/message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("no message");
+        anyhow::bail!("the server answered {status}: {msg}");
+    }
+    Ok(body)
 }

@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::deliver::Deliverer;
 use crate::expiry::ExpiryWorker;
 use crate::intake::Intake;
-use crate::investigate::{InvestigatingPlanner, InvestigationWorker};
+use crate::investigate::InvestigationWorker;
+use crate::investigation_policy::{InvestigatingPlanner, Policies};
 use crate::jobs::Jobs;
 use crate::pipeline::Pipeline;
 use crate::retention::RetentionWorker;
@@ -90,17 +91,39 @@ pub async fn run(
         sigma: sigma.clone(),
         rules: rules.clone(),
     });
-    // The feed set the investigators read, refreshed in place by the feed worker. No GeoIP
-    // database is configured yet: geoip is not registered.
+    // The feed set the investigators read, refreshed in place by the feed worker; the GeoIP
+    // databases, if configured (without them `geoip` is not available).
     let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
+    let geo = cfg.geoip.load()?.map(Arc::new);
+    let investigators =
+        irene_investigate::registry(&irene_investigate::Context::shared(feeds.clone(), geo));
+    let available: Vec<&str> = investigators.iter().map(|i| i.name()).collect();
+    let available_names: Vec<String> = if cfg.investigate.enabled {
+        available.iter().map(|n| n.to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let policies = if !cfg.investigate.enabled {
+        Policies::none()
+    } else if cfg.investigations.is_empty() {
+        Policies::defaults(&available)
+    } else {
+        Policies::compile(&cfg.investigations, &irene_investigate::names(), &available).map_err(
+            |errors| {
+                let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+                anyhow::anyhow!("invalid [[investigations]]:\n{}", lines.join("\n"))
+            },
+        )?
+    };
+    let policies = Arc::new(policies);
     let investigators = if cfg.investigate.enabled {
-        irene_investigate::registry(&irene_investigate::Context::shared(feeds.clone(), None))
+        investigators
     } else {
         Vec::new()
     };
     let planner = InvestigatingPlanner {
         outputs: routes,
-        investigators: investigators.iter().map(|i| i.name().to_string()).collect(),
+        policies: policies.clone(),
     };
     let store: Arc<dyn Store> = irene_store::open(
         &Location::Sqlite(cfg.data_dir.clone()),
@@ -179,9 +202,10 @@ pub async fn run(
         InvestigationWorker::new(
             store.clone(),
             investigators,
+            policies.clone(),
             cfg.investigate.clone(),
             worker_name(),
-            investigate_wake,
+            investigate_wake.clone(),
             deliver_wake.clone(),
             intake_activity,
         ),
@@ -215,6 +239,9 @@ pub async fn run(
             sigma,
             wake: wake.clone(),
             deliver_wake,
+            investigate_wake,
+            policies,
+            investigators: Arc::new(available_names),
         },
         tokens: Arc::new(tokens),
         metrics: metrics_handle(),

@@ -42,7 +42,7 @@ pub use github::{parse_issue_event, verify_signature, GithubConfig, GithubOutput
 pub use irene_core::{Action, Delivery, Outcome, TicketState};
 pub use kind::OutputKind;
 pub use pagerduty::{PagerDutyConfig, PagerDutyOutput};
-pub use plan::{Quirks, Routes};
+pub use plan::{case_json, Quirks, Routes};
 pub use slack::{SlackConfig, SlackOutput};
 pub use webhook::{WebhookConfig, WebhookOutput};
 

@@ -45,7 +45,7 @@ impl Quirks {
 }
 
 /// The `case` variable of `when`: the fields a route may match on.
-fn case_json(case: &Case) -> serde_json::Value {
+pub fn case_json(case: &Case) -> serde_json::Value {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     json!({
         "id": case.id.to_string(),

@@ -192,6 +192,21 @@ async fn counts_failures_and_listed_ips_of_the_principal_and_its_ip() {
     assert_eq!(f["last_seen"], "2026-01-15T10:00:00Z");
     assert_eq!(f["truncated"], false);
     assert!(out.summary.contains("| Event | Count |"), "{}", out.summary);
+
+    // every event it counted, as CSV, newest first
+    assert_eq!(out.attachments.len(), 1);
+    let csv = &out.attachments[0];
+    assert_eq!(csv.name, "actor-events.csv");
+    assert!(csv.content_type.starts_with("text/csv"));
+    let text = String::from_utf8(csv.bytes.clone()).expect("utf-8");
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "time,name,account,principal,source_ip,user_agent,error_code"
+    );
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[1].starts_with("2026-01-15T10:00:00Z,rds:DescribeDBInstances,"), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with(",boto3,AccessDenied")), "{text}");
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
-//! Investigations over HTTP: list them by state, investigator or case. The investigation
-//! worker runs them; these handlers only read.
+//! Investigations over HTTP: list them by state, investigator or case, ask for them on a case
+//! by hand, and serve the files they attached. The investigation worker runs them.
 
 use super::cases::parse_limit;
-use super::error::ApiResult;
-use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::{parse_id, AppState};
+use crate::app::RequestError;
 use crate::auth::Scope;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use irene_store::InvestigationFilter;
 use serde::Deserialize;
@@ -45,4 +47,83 @@ pub async fn list(
     Ok(Json(
         json!({"investigations": page.items, "next_cursor": page.next_cursor}),
     ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct InvestigateQuery {
+    only: Option<String>,
+}
+
+/// `POST /api/v1/cases/{id}/investigate[?only=name]` (admin): runs the case's investigations
+/// again now; 202 with the batch, whose note is posted when all have finished.
+pub async fn investigate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<InvestigateQuery>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let who = state.authorize(&headers, Scope::Admin)?;
+    let id = parse_id("case", &id)?;
+    let only = q.only.as_deref().filter(|o| !o.is_empty());
+    match state.app.investigate_case(id, only).await {
+        Ok(r) => {
+            tracing::info!(case = %id, by = %who, investigators = ?r.investigators, "investigations asked for by hand");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"case": id, "batch": r.batch, "investigators": r.investigators})),
+            ))
+        }
+        Err(RequestError::NoCase) => Err(ApiError::not_found(format!("no case {id}"))),
+        Err(e @ RequestError::Unknown { .. }) => {
+            Err(ApiError::bad_request("unknown_investigator", e.to_string()))
+        }
+        Err(e @ RequestError::Disabled) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "investigations_disabled",
+            e.to_string(),
+        )),
+        Err(RequestError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `GET /api/v1/attachments/{id}`: a file an investigation attached, with its content type.
+pub async fn attachment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    state.authorize(&headers, Scope::Read)?;
+    let id = parse_id("attachment", &id)?;
+    let file = state
+        .app
+        .store
+        .attachment_get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no attachment {id}")))?;
+    let content_type = HeaderValue::from_str(&file.content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    // the name is the investigator's; keep it to safe characters for the header
+    let name: String = file
+        .name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .collect();
+    let disposition = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
+        .unwrap_or(HeaderValue::from_static("inline"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+            ),
+        ],
+        file.bytes,
+    )
+        .into_response())
 }

@@ -49,6 +49,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cases", get(cases::list))
         .route("/api/v1/cases/{id}", get(cases::get_one))
         .route("/api/v1/cases/{id}/resolve", post(cases::resolve))
+        .route(
+            "/api/v1/cases/{id}/investigate",
+            post(investigations::investigate),
+        )
+        .route("/api/v1/attachments/{id}", get(investigations::attachment))
         .route("/api/v1/alerts/{id}", get(cases::alert))
         .route("/api/v1/quarantine", get(ops::quarantine_list))
         .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))

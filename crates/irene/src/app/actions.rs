@@ -7,6 +7,29 @@ use irene_core::{Case, Change};
 use irene_store::{DeliveryRow, Result};
 use uuid::Uuid;
 
+/// Investigations asked for by hand: their batch (one note when all have finished).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Requested {
+    pub batch: Uuid,
+    pub investigators: Vec<String>,
+}
+
+/// Why investigations could not be asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("investigations are disabled ([investigate] enabled = false)")]
+    Disabled,
+    #[error("no investigator {name:?} in this configuration (available: {})", available.join(", "))]
+    Unknown {
+        name: String,
+        available: Vec<String>,
+    },
+    #[error("no such case")]
+    NoCase,
+    #[error(transparent)]
+    Store(irene_store::StoreError),
+}
+
 /// A case after an action, and whether the action changed it.
 #[derive(Debug, Clone)]
 pub struct CaseOutcome {
@@ -70,6 +93,47 @@ impl App {
             case,
             changed: change.is_some(),
         }))
+    }
+
+    /// Runs investigations on a case now, by hand: `only` one investigator, or every one the
+    /// policies name. Wakes the investigation worker.
+    pub async fn investigate_case(
+        &self,
+        id: Uuid,
+        only: Option<&str>,
+    ) -> std::result::Result<Requested, RequestError> {
+        if self.investigators.is_empty() {
+            return Err(RequestError::Disabled);
+        }
+        let names = match only {
+            Some(name) if self.investigators.iter().any(|n| n == name) => vec![name.to_string()],
+            Some(name) => {
+                return Err(RequestError::Unknown {
+                    name: name.to_string(),
+                    available: self.investigators.to_vec(),
+                })
+            }
+            None => {
+                let named = self.policies.investigators();
+                if named.is_empty() {
+                    self.investigators.to_vec()
+                } else {
+                    named
+                }
+            }
+        };
+        let batch = self
+            .store
+            .investigations_request(id, &names, "manual", chrono::Utc::now())
+            .await
+            .map_err(RequestError::Store)?
+            .ok_or(RequestError::NoCase)?;
+        metrics::counter!("irene_investigations_requested_total").increment(names.len() as u64);
+        self.investigate_wake.notify_one();
+        Ok(Requested {
+            batch,
+            investigators: names,
+        })
     }
 
     /// Replays a dead letter. `Ok(None)`: no such dead letter.

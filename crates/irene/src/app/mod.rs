@@ -6,7 +6,7 @@
 mod accept;
 mod actions;
 
-pub use actions::CaseOutcome;
+pub use actions::{CaseOutcome, RequestError, Requested};
 
 pub use accept::{count_rejected, AcceptError, Accepted, Payload};
 
@@ -34,4 +34,10 @@ pub struct App {
     pub wake: Arc<Notify>,
     /// Wakes the delivery worker when deliveries were planned or replayed.
     pub deliver_wake: Arc<Notify>,
+    /// Wakes the investigation worker when investigations were asked for.
+    pub investigate_wake: Arc<Notify>,
+    /// When investigations run; what a run by hand runs.
+    pub policies: Arc<crate::investigation_policy::Policies>,
+    /// The investigators this configuration can run (empty: investigations are disabled).
+    pub investigators: Arc<Vec<String>>,
 }
