@@ -332,3 +332,268 @@ async fn a_caller_on_a_downloaded_tor_list_is_named_in_the_investigation() {
         n[0]
     );
 }
+
+/// A GeoLite2-City and a GeoLite2-ASN database placing the finding's caller in Amsterdam, in
+/// AS 60729, written as mmdb files into `dir`; returns their paths.
+fn geoip_files(dir: &Path) -> (String, String) {
+    use std::collections::BTreeMap;
+    let en = |s: &str| -> BTreeMap<String, String> { [("en".to_string(), s.to_string())].into() };
+    let net: ipnet::IpNet = format!("{IP}/24").parse().expect("net");
+    let mut city = mmdb_writer::Writer::new("GeoLite2-City");
+    city.insert(
+        net,
+        &json!({"city": {"names": en("Amsterdam")},
+                "country": {"iso_code": "NL", "names": en("Netherlands")}}),
+    )
+    .expect("city");
+    let mut asn = mmdb_writer::Writer::new("GeoLite2-ASN");
+    asn.insert(
+        net,
+        &json!({"autonomous_system_number": 60729,
+                "autonomous_system_organization": "Stiftung Erneuerbare Freiheit"}),
+    )
+    .expect("asn");
+    let c = dir.join("GeoLite2-City.mmdb");
+    let a = dir.join("GeoLite2-ASN.mmdb");
+    std::fs::write(&c, city.to_bytes().expect("city bytes")).expect("write");
+    std::fs::write(&a, asn.to_bytes().expect("asn bytes")).expect("write");
+    (
+        c.to_string_lossy().into_owned(),
+        a.to_string_lossy().into_owned(),
+    )
+}
+
+/// The case's notes, once there are `n` of them and nothing is left to send.
+async fn notes_settled(s: &Server, gh: &FakeGitHub, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = s.get("/api/v1/status").await;
+        if body["outbox_pending"] == 0 && !gh.issues(REPO).is_empty() && notes(gh).len() >= n {
+            return notes(gh);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} notes, not {n}: {body}\n{}",
+            notes(gh).len(),
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The issue's GuardDuty Tor case, end to end: CloudTrail from the caller first; the finding's
+/// investigations name the Tor exit, its place and network, and what else the caller did, in
+/// ONE comment; a triage rule on `enrichment.reputation.tor` raises the case to urgent and
+/// PagerDuty is paged once; runs by hand (API and CLI) post their own note, saying what has
+/// not changed; the actor's events come as a CSV attachment.
+#[tokio::test]
+async fn a_tor_caller_is_found_raised_to_urgent_and_paged_once() {
+    use irene_fakes::pagerduty::FakePagerDuty;
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(GH_TOKEN);
+    let pd = FakePagerDuty::start().await;
+    let list = tor_list_host().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (city, asn) = geoip_files(dir.path());
+    let rules = dir.path().join("triage.yaml");
+    std::fs::write(
+        &rules,
+        "- name: tor-callers-are-urgent\n  when: has(enrichment.reputation) && enrichment.reputation.tor == true\n  severity: urgent\n  labels: [tor]\n",
+    )
+    .expect("rules");
+    let cfg = config_with(
+        dir.path(),
+        &gh,
+        &format!(
+            r#"
+[[outputs]]
+name = "on-call"
+type = "pagerduty"
+routing_key = "R0UT1NGKEY0123456789ABCDEFGHIJKL"
+events_url = "{pd}/v2/enqueue"
+min_severity = "high"
+timeout = "2s"
+
+[[feeds]]
+name = "tor"
+url = "{list}"
+
+[geoip]
+city = "{city}"
+asn = "{asn}"
+"#,
+            pd = pd.url()
+        ),
+    );
+    let s = Server::start_env(
+        &dir.path().join("data"),
+        &["--config", &cfg, "--triage", rules.to_str().expect("path")],
+        &[("GH_TOKEN", GH_TOKEN)],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, st) = s.get("/api/v1/status").await;
+        if st["feeds"][0]["entries"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "feed not loaded: {st}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (st, body) = s.ingest("aws.cloudtrail", cloudtrail().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let (st, body) = s.ingest("aws.guardduty", finding().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let case_id = the_case(&s).await;
+    let path = format!("/api/v1/cases/{case_id}");
+    let case = wait_for(
+        &s,
+        "the raise",
+        Duration::from_secs(30),
+        |c| all_done(c) && c["severity"] == "urgent",
+        &path,
+    )
+    .await;
+    assert_eq!(case["rule"], "tor-callers-are-urgent", "{case}");
+    assert!(
+        case["labels"]
+            .as_array()
+            .is_some_and(|l| l.contains(&json!("tor"))),
+        "{case}"
+    );
+    let names: Vec<&str> = case["investigations"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["investigator"].as_str()).collect())
+        .unwrap_or_default();
+    for name in ["reputation", "geoip", "actor_history", "threat_context"] {
+        assert!(names.contains(&name), "{name} ran: {names:?}");
+    }
+
+    let first = notes_settled(&s, &gh, 1).await;
+    assert_eq!(first.len(), 1, "ONE comment for the batch: {first:?}");
+    let note = &first[0];
+    for want in [
+        "### reputation",
+        "### geoip",
+        "### actor_history",
+        "### threat_context",
+        IP,
+        "NL",
+        "60729",
+        "| Event | Count |",
+    ] {
+        assert!(note.contains(want), "{want:?} in the comment:\n{note}");
+    }
+    assert!(note.to_lowercase().contains("tor"), "{note}");
+
+    // paged once, when the findings raised it (it opened as medium, below PagerDuty's floor)
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pd.events().is_empty() {
+        assert!(Instant::now() < deadline, "never paged\n{}", s.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let triggers: Vec<Value> = pd
+        .events()
+        .into_iter()
+        .filter(|e| e["event_action"] == "trigger")
+        .collect();
+    assert_eq!(triggers.len(), 1, "{:?}", pd.events());
+    assert_eq!(triggers[0]["payload"]["severity"], "critical", "{:?}", triggers[0]);
+    let issue = &gh.issues(REPO)[0];
+    assert!(
+        issue.labels.iter().any(|l| l.contains("urgent")),
+        "the issue follows the raise: {:?}",
+        issue.labels
+    );
+
+    // the actor's events, attached as CSV
+    let history = case["investigations"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["investigator"] == "actor_history"))
+        .cloned()
+        .expect("actor_history");
+    let file = history["attachments"][0].as_str().expect("an attachment");
+    let resp = s
+        .client
+        .get(format!("{}/api/v1/attachments/{file}", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("text/csv"),
+        "{:?}",
+        resp.headers()
+    );
+    let csv = resp.text().await.expect("body");
+    assert!(csv.starts_with("time,name,account"), "{csv}");
+    assert_eq!(csv.matches(IP).count(), 3, "{csv}");
+    let (st, _) = s
+        .get(&format!("/api/v1/attachments/{}", uuid_like()))
+        .await;
+    assert_eq!(st, 404);
+
+    // by hand, over the API: a second note, where nothing changed it says so in one line
+    let post = |path: String| {
+        let c = s.client.clone();
+        let url = format!("{}{path}", s.url);
+        async move {
+            let r = c.post(url).send().await.expect("post");
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (st, body) = post(format!("{path}/investigate?only=nope")).await;
+    assert_eq!(st, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nope") && m.contains("geoip")),
+        "{body}"
+    );
+    let (st, _) = post(format!("/api/v1/cases/{}/investigate", uuid_like())).await;
+    assert_eq!(st, 404);
+    let (st, body) = post(format!("{path}/investigate")).await;
+    assert_eq!(st, 202, "{body}");
+    assert_eq!(body["investigators"].as_array().map(Vec::len), Some(4), "{body}");
+    let second = notes_settled(&s, &gh, 2).await;
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(
+        second[1].contains("### threat_context (done)\n\nUnchanged since "),
+        "{}",
+        second[1]
+    );
+
+    // by hand, from the command line: one investigator
+    let out = std::process::Command::new(common::bin())
+        .args(["investigate", "--url", &s.url, "--only", "geoip", &case_id])
+        .output()
+        .expect("run irene investigate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("geoip"));
+    let third = notes_settled(&s, &gh, 3).await;
+    assert!(third[2].contains("### geoip") && !third[2].contains("### reputation"), "{}", third[2]);
+    // still paged once
+    assert_eq!(
+        pd.events()
+            .iter()
+            .filter(|e| e["event_action"] == "trigger")
+            .count(),
+        1
+    );
+}
+
+/// An id no record has.
+fn uuid_like() -> &'static str {
+    "0190c6a1-0000-7000-8000-000000000000"
+}
