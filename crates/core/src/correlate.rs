@@ -2,8 +2,7 @@
 //! Pure: the store loads the case, calls these functions and writes the result in one transaction.
 
 use crate::{
-    Alert, AlertState, Case, CaseStatus, Raised, Resolution, Severity, TimelineEntry,
-    TimelineKind,
+    Alert, AlertState, Case, CaseStatus, Raised, Resolution, Severity, TimelineEntry, TimelineKind,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -210,10 +209,7 @@ pub fn correlate(
             let to = change.case.severity;
             if from != to {
                 change.push(
-                    Transition::SeverityChanged {
-                        from,
-                        to,
-                    },
+                    Transition::SeverityChanged { from, to },
                     now,
                     Some(alert_id),
                 );

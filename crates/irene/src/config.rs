@@ -78,14 +78,16 @@ impl GeoIpConfig {
         let read = |p: &Option<PathBuf>, what: &str| -> anyhow::Result<Option<Vec<u8>>> {
             p.as_ref()
                 .map(|p| {
-                    std::fs::read(p).with_context(|| {
-                        format!("[geoip] {what}: cannot read {}", p.display())
-                    })
+                    std::fs::read(p)
+                        .with_context(|| format!("[geoip] {what}: cannot read {}", p.display()))
                 })
                 .transpose()
         };
-        let db = irene_investigate::GeoDb::from_bytes(read(&self.city, "city")?, read(&self.asn, "asn")?)
-            .map_err(|e| anyhow::anyhow!("[geoip]: {e}"))?;
+        let db = irene_investigate::GeoDb::from_bytes(
+            read(&self.city, "city")?,
+            read(&self.asn, "asn")?,
+        )
+        .map_err(|e| anyhow::anyhow!("[geoip]: {e}"))?;
         Ok(Some(db))
     }
 }

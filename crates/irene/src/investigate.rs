@@ -141,33 +141,41 @@ pub struct InvestigationWorker {
     scheduled: Option<std::time::Instant>,
 }
 
+/// What the investigation worker is built from.
+pub struct InvestigationSetup {
+    pub store: Arc<dyn Store>,
+    pub investigators: Vec<Arc<dyn Investigator>>,
+    pub policies: Arc<Policies>,
+    pub cfg: InvestigateConfig,
+    /// Its name on leases.
+    pub owner: String,
+    /// Woken by the pipeline after commits that changed cases.
+    pub wake: Arc<Notify>,
+    /// Wakes the delivery worker after notes or raises were planned.
+    pub deliver_wake: Arc<Notify>,
+    /// While payloads are arriving, investigations yield between batches.
+    pub intake: Arc<crate::intake::Activity>,
+}
+
 impl InvestigationWorker {
-    pub fn new(
-        store: Arc<dyn Store>,
-        investigators: Vec<Arc<dyn Investigator>>,
-        policies: Arc<Policies>,
-        cfg: InvestigateConfig,
-        owner: String,
-        wake: Arc<Notify>,
-        deliver_wake: Arc<Notify>,
-        intake: Arc<crate::intake::Activity>,
-    ) -> Self {
-        let investigators = investigators
+    pub fn new(setup: InvestigationSetup) -> Self {
+        let investigators = setup
+            .investigators
             .into_iter()
             .map(|i| (i.name().to_string(), i))
             .collect();
         InvestigationWorker {
             shared: Arc::new(Shared {
-                events: StoreEvents(store.clone()),
-                store,
+                events: StoreEvents(setup.store.clone()),
+                store: setup.store,
                 investigators,
-                policies,
-                cfg,
-                owner,
-                deliver_wake,
-                intake,
+                policies: setup.policies,
+                cfg: setup.cfg,
+                owner: setup.owner,
+                deliver_wake: setup.deliver_wake,
+                intake: setup.intake,
             }),
-            wake,
+            wake: setup.wake,
             scheduled: None,
         }
     }
@@ -176,10 +184,7 @@ impl InvestigationWorker {
     /// cases it covers whose last run of its investigator is older than its period. Looked
     /// for at most once a minute. Returns how many were asked for.
     async fn schedule(&mut self) -> anyhow::Result<usize> {
-        if self
-            .scheduled
-            .is_some_and(|t| t.elapsed() < SCHEDULE_EVERY)
-        {
+        if self.scheduled.is_some_and(|t| t.elapsed() < SCHEDULE_EVERY) {
             return Ok(0);
         }
         self.scheduled = Some(std::time::Instant::now());
@@ -196,10 +201,14 @@ impl InvestigationWorker {
                     .investigations_stale(&policy.investigator, since, after, 200)
                     .await
                     .context("looking for periodic re-runs")?;
-                let Some(last) = ids.last().copied() else { break };
+                let Some(last) = ids.last().copied() else {
+                    break;
+                };
                 after = Some(last);
                 for id in ids {
-                    let Some(detail) = s.store.case_get(id).await? else { continue };
+                    let Some(detail) = s.store.case_get(id).await? else {
+                        continue;
+                    };
                     let alert = s
                         .store
                         .alert_get(detail.case.last_alert_id)

@@ -234,9 +234,9 @@ impl Policies {
                 if !p.on.contains(&trigger) {
                     continue;
                 }
-                let planned = out.iter().any(|j| {
-                    j.investigator == p.investigator && j.trigger == trigger.as_str()
-                });
+                let planned = out
+                    .iter()
+                    .any(|j| j.investigator == p.investigator && j.trigger == trigger.as_str());
                 if !planned && p.covers(&change.case, alert) {
                     out.push(PlannedInvestigation {
                         investigator: p.investigator.clone(),
@@ -304,8 +304,14 @@ mod tests {
         let first = judged(source, sev, AlertState::Active);
         let opened = correlate(None, &first, Uuid::now_v7(), Uuid::now_v7(), now).expect("opens");
         let second = judged(source, raised, AlertState::Active);
-        let again = correlate(Some(&opened.case), &second, Uuid::now_v7(), Uuid::now_v7(), now)
-            .expect("changes");
+        let again = correlate(
+            Some(&opened.case),
+            &second,
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            now,
+        )
+        .expect("changes");
         (opened, again, second.alert)
     }
 
@@ -337,7 +343,15 @@ every = "6h"
         )
         .expect("compiles");
         // (what, source, opening severity, next alert's severity, planned at open, at raise)
-        let table: Vec<(&str, &str, Severity, Severity, Vec<&str>, Vec<&str>)> = vec![
+        type Row = (
+            &'static str,
+            &'static str,
+            Severity,
+            Severity,
+            Vec<&'static str>,
+            Vec<&'static str>,
+        );
+        let table: Vec<Row> = vec![
             (
                 "guardduty medium then high",
                 "aws.guardduty",
@@ -376,8 +390,16 @@ every = "6h"
         ];
         for (what, source, sev, next, at_open, at_raise) in table {
             let (opened, again, alert) = changes(source, sev, next);
-            assert_eq!(names(&set.plan(&opened, Some(&alert))), at_open, "{what}: open");
-            assert_eq!(names(&set.plan(&again, Some(&alert))), at_raise, "{what}: next");
+            assert_eq!(
+                names(&set.plan(&opened, Some(&alert))),
+                at_open,
+                "{what}: open"
+            );
+            assert_eq!(
+                names(&set.plan(&again, Some(&alert))),
+                at_raise,
+                "{what}: next"
+            );
         }
         assert_eq!(
             set.investigators(),
@@ -439,11 +461,9 @@ every = "often"
         ] {
             assert!(all.contains(want), "{want}\nin:\n{all}");
         }
-        let errors = policies(
-            "[[investigations]]\nuse = \"reputation\"\non = [\"opened\"]\n",
-        )
-        .err()
-        .expect("refused");
+        let errors = policies("[[investigations]]\nuse = \"reputation\"\non = [\"opened\"]\n")
+            .err()
+            .expect("refused");
         assert!(
             errors[0].contains("on: \"opened\" is not one of open, reopen, severity_raised"),
             "{errors:?}"

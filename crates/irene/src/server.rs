@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::deliver::Deliverer;
 use crate::expiry::ExpiryWorker;
 use crate::intake::Intake;
-use crate::investigate::InvestigationWorker;
+use crate::investigate::{InvestigationSetup, InvestigationWorker};
 use crate::investigation_policy::{InvestigatingPlanner, Policies};
 use crate::jobs::Jobs;
 use crate::pipeline::Pipeline;
@@ -199,16 +199,16 @@ pub async fn run(
         stop_rx.clone(),
     ));
     tasks.push(workers.spawn(
-        InvestigationWorker::new(
-            store.clone(),
+        InvestigationWorker::new(InvestigationSetup {
+            store: store.clone(),
             investigators,
-            policies.clone(),
-            cfg.investigate.clone(),
-            worker_name(),
-            investigate_wake.clone(),
-            deliver_wake.clone(),
-            intake_activity,
-        ),
+            policies: policies.clone(),
+            cfg: cfg.investigate.clone(),
+            owner: worker_name(),
+            wake: investigate_wake.clone(),
+            deliver_wake: deliver_wake.clone(),
+            intake: intake_activity,
+        }),
         stop_rx.clone(),
     ));
     let deliverer = Deliverer {

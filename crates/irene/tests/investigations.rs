@@ -465,7 +465,11 @@ asn = "{asn}"
     );
     let names: Vec<&str> = case["investigations"]
         .as_array()
-        .map(|a| a.iter().filter_map(|i| i["investigator"].as_str()).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["investigator"].as_str())
+                .collect()
+        })
         .unwrap_or_default();
     for name in ["reputation", "geoip", "actor_history", "threat_context"] {
         assert!(names.contains(&name), "{name} ran: {names:?}");
@@ -501,7 +505,11 @@ asn = "{asn}"
         .filter(|e| e["event_action"] == "trigger")
         .collect();
     assert_eq!(triggers.len(), 1, "{:?}", pd.events());
-    assert_eq!(triggers[0]["payload"]["severity"], "critical", "{:?}", triggers[0]);
+    assert_eq!(
+        triggers[0]["payload"]["severity"], "critical",
+        "{:?}",
+        triggers[0]
+    );
     let issue = &gh.issues(REPO)[0];
     assert!(
         issue.labels.iter().any(|l| l.contains("urgent")),
@@ -534,9 +542,7 @@ asn = "{asn}"
     let csv = resp.text().await.expect("body");
     assert!(csv.starts_with("time,name,account"), "{csv}");
     assert_eq!(csv.matches(IP).count(), 3, "{csv}");
-    let (st, _) = s
-        .get(&format!("/api/v1/attachments/{}", uuid_like()))
-        .await;
+    let (st, _) = s.get(&format!("/api/v1/attachments/{}", uuid_like())).await;
     assert_eq!(st, 404);
 
     // by hand, over the API: a second note, where nothing changed it says so in one line
@@ -561,7 +567,11 @@ asn = "{asn}"
     assert_eq!(st, 404);
     let (st, body) = post(format!("{path}/investigate")).await;
     assert_eq!(st, 202, "{body}");
-    assert_eq!(body["investigators"].as_array().map(Vec::len), Some(4), "{body}");
+    assert_eq!(
+        body["investigators"].as_array().map(Vec::len),
+        Some(4),
+        "{body}"
+    );
     let second = notes_settled(&s, &gh, 2).await;
     assert_eq!(second.len(), 2, "{second:?}");
     assert!(
@@ -582,7 +592,11 @@ asn = "{asn}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("geoip"));
     let third = notes_settled(&s, &gh, 3).await;
-    assert!(third[2].contains("### geoip") && !third[2].contains("### reputation"), "{}", third[2]);
+    assert!(
+        third[2].contains("### geoip") && !third[2].contains("### reputation"),
+        "{}",
+        third[2]
+    );
     // still paged once
     assert_eq!(
         pd.events()

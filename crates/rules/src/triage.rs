@@ -413,7 +413,9 @@ impl TriageRules {
             }
             let ctx = context.get_or_insert_with(|| {
                 let mut ctx = Context::with_env(Arc::clone(&self.env));
-                ctx.set_variable_resolver(scope.get_or_init(|| cel_alert::AlertScope::with_enrichment(alert, enrichment)));
+                ctx.set_variable_resolver(
+                    scope.get_or_init(|| cel_alert::AlertScope::with_enrichment(alert, enrichment)),
+                );
                 ctx
             });
             let matched = if pre == Outcome::True {

@@ -971,7 +971,11 @@ fn investigation_findings_are_seen_as_enrichment() {
     // when an alert arrives there are no findings: the same rules as `{}`
     let j = set.judge(alert(json!({})));
     assert_eq!(j.rule.as_deref(), Some("everything-else"));
-    assert!(set.judge_enriched(alert(json!({})), &json!({"reputation": {"tor": true}})).labels == ["tor"]);
+    assert!(
+        set.judge_enriched(alert(json!({})), &json!({"reputation": {"tor": true}}))
+            .labels
+            == ["tor"]
+    );
 }
 
 #[test]
@@ -980,8 +984,7 @@ fn a_misspelt_variable_is_still_refused_but_enrichment_is_known() {
         "t.yaml",
         "- name: x\n  when: enrichmnt.reputation.tor == true\n  severity: high\n",
     )])
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(
         err[0].message.contains("unknown variable 'enrichmnt'"),
         "{}",

@@ -134,10 +134,8 @@ pub(crate) async fn commit_processed<S: Store + ?Sized>(
     summary.alerts = alert_rows.len();
     tx.quarantine_insert(&quarantine_rows).await?;
     summary.quarantined = quarantine_rows.len();
-    let alerts: HashMap<Uuid, &Alert> = alert_rows
-        .iter()
-        .map(|r| (r.id, &r.judged.alert))
-        .collect();
+    let alerts: HashMap<Uuid, &Alert> =
+        alert_rows.iter().map(|r| (r.id, &r.judged.alert)).collect();
     write_changes(
         &mut *tx,
         &summary.changes,
@@ -574,7 +572,15 @@ pub(crate) async fn cases_expire<S: Store + ?Sized>(
         .iter()
         .filter_map(|case| expire(case, now, expiry))
         .collect();
-    write_changes(&mut *tx, &changes, &HashMap::new(), store.planner(), None, now).await?;
+    write_changes(
+        &mut *tx,
+        &changes,
+        &HashMap::new(),
+        store.planner(),
+        None,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(changes)
 }

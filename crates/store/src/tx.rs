@@ -95,8 +95,12 @@ pub trait StoreTx: Send {
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// Puts the held investigation `id` back to pending until `at`, noting `reason`.
-    async fn investigation_retry(&mut self, id: Uuid, at: DateTime<Utc>, reason: &str)
-        -> Result<()>;
+    async fn investigation_retry(
+        &mut self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<()>;
     /// The finished runs of a case, newest first, except those of batch `excluding`.
     async fn investigations_finished(
         &mut self,

@@ -205,8 +205,14 @@ async fn counts_failures_and_listed_ips_of_the_principal_and_its_ip() {
         "time,name,account,principal,source_ip,user_agent,error_code"
     );
     assert_eq!(lines.len(), 6, "{text}");
-    assert!(lines[1].starts_with("2026-01-15T10:00:00Z,rds:DescribeDBInstances,"), "{text}");
-    assert!(lines.iter().any(|l| l.ends_with(",boto3,AccessDenied")), "{text}");
+    assert!(
+        lines[1].starts_with("2026-01-15T10:00:00Z,rds:DescribeDBInstances,"),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(",boto3,AccessDenied")),
+        "{text}"
+    );
 }
 
 #[tokio::test]

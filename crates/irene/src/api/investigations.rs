@@ -106,7 +106,13 @@ pub async fn attachment(
     let name: String = file
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let disposition = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
         .unwrap_or(HeaderValue::from_static("inline"));

@@ -23,12 +23,11 @@ impl Planner for InvestigatingPlanner {
         Vec::new()
     }
 
-    fn investigations(
-        &self,
-        change: &Change,
-        alert: Option<&Alert>,
-    ) -> Vec<PlannedInvestigation> {
-        assert!(alert.is_some(), "the planner is given the case's latest alert");
+    fn investigations(&self, change: &Change, alert: Option<&Alert>) -> Vec<PlannedInvestigation> {
+        assert!(
+            alert.is_some(),
+            "the planner is given the case's latest alert"
+        );
         let mut out = Vec::new();
         for t in &change.transitions {
             let (trigger, names): (&str, &[&str]) = match t {
@@ -270,9 +269,7 @@ fn found(findings: serde_json::Value) -> InvestigationResult {
     }
 }
 
-pub async fn findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchanged(
-    b: &dyn Backend,
-) {
+pub async fn findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchanged(b: &dyn Backend) {
     let s = b
         .open(Arc::new(InvestigatingPlanner), Arc::new(TorIsUrgent))
         .await;
