@@ -10,12 +10,13 @@
 //! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
 //!   `retention`, `feeds` (threat-intel downloads) are its implementations. `detect`: the Sigma correlator the store feeds.
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
-//! - `cmd_*`, `remote`: the CLI's commands; `bench`: the benchmark.
+//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`: the benchmarks.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_investigations;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
 pub mod cmd_rules;
