@@ -97,8 +97,8 @@ pub trait Planner: Send + Sync {
     ) -> Vec<PlannedInvestigation> {
         Vec::new()
     }
-    /// The deliveries of a note on `case` (`Action::Note`, `detail` = `{title, markdown, ref}`);
-    /// default: none.
+    /// The deliveries of a note on `case` (`Action::Note`, `detail` = `{title, markdown, ref}`,
+    /// plus `kind: "investigated"` and `investigations` for a finished batch); default: none.
     fn plan_note(&self, _case: &Case, _detail: &serde_json::Value) -> Vec<Planned> {
         Vec::new()
     }

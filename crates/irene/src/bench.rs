@@ -1,5 +1,6 @@
 //! `irene bench`: measures durable intake over real HTTP (single alerts and batches, concurrent
-//! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory.
+//! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory;
+//! `--investigations` runs `bench_investigations` instead. Measures only; asserts nothing.
 
 use crate::pipeline::process_row;
 use irene_rules::sigma::SigmaRules;
@@ -32,6 +33,19 @@ pub struct BenchArgs {
     /// Distinct case keys among the pipeline's alerts.
     #[arg(long, default_value_t = 20_000)]
     pub keys: usize,
+    /// Instead of the intake and pipeline phases: load `--events` CloudTrail events through the
+    /// pipeline's commit, time `actor_history` over them and run the investigation worker.
+    #[arg(long)]
+    pub investigations: bool,
+    /// Events stored for the investigation phases.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// `actor_history` runs timed.
+    #[arg(long, default_value_t = 500)]
+    pub history_runs: usize,
+    /// Cases opened for the worker phase (one job per investigator each).
+    #[arg(long, default_value_t = 500)]
+    pub cases: usize,
 }
 
 /// A generic alert as a sender would post it.
@@ -191,6 +205,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
+    if args.investigations {
+        crate::bench_investigations::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     // 1. Durable intake over HTTP, against `irene serve` in a process of its own (its pipeline
     //    runs meanwhile, as it would in production).
@@ -252,6 +270,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// The outputs a typical team configures, for measuring what planning their deliveries in the
 /// commit costs (nothing is sent: the bench runs no delivery worker).
 fn bench_outputs() -> anyhow::Result<std::sync::Arc<dyn irene_core::Planner>> {
+    Ok(std::sync::Arc::new(bench_routes()?))
+}
+
+/// The routes of a typical team's four outputs (GitHub, PagerDuty, Slack bot, webhook).
+pub(crate) fn bench_routes() -> anyhow::Result<irene_outputs::Routes> {
     let text = r#"
 [[outputs]]
 name = "issues"
@@ -281,9 +304,8 @@ url = "https://siem.example/hook"
     let o: Outputs = figment::Figment::from(figment::providers::Toml::string(text))
         .extract()
         .map_err(|e| anyhow::anyhow!("bench outputs: {e}"))?;
-    let routes = irene_outputs::Routes::new(&o.outputs)
-        .map_err(|e| anyhow::anyhow!("bench outputs: {:?}", e.first().map(|e| e.to_string())))?;
-    Ok(std::sync::Arc::new(routes))
+    irene_outputs::Routes::new(&o.outputs)
+        .map_err(|e| anyhow::anyhow!("bench outputs: {:?}", e.first().map(|e| e.to_string())))
 }
 
 /// Pushes the generated alerts through decode, triage, correlation and the commit.

@@ -12,12 +12,13 @@
 //!   implementations. `detect`: the Sigma correlator the store feeds (and re-triage on findings).
 //! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
-//! - `cmd_*`, `remote`: the CLI's commands; `bench`: the benchmark.
+//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`: the benchmarks.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_investigations;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
 pub mod cmd_investigate;

@@ -1,5 +1,5 @@
-//! The command line as a user runs it: `rules check`, `rules test`, and `ingest` of every
-//! fixture through `auto` into a running server.
+//! The command line as a user runs it: `rules check`, `rules test`, `ingest` of every fixture
+//! through `auto` into a running server, and a small `bench --investigations`.
 // Tests may unwrap and expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -81,6 +81,33 @@ fn rules_test_shows_the_alert_and_the_deciding_rule() {
         out.contains("no rule matched: source severity low stands"),
         "{out}"
     );
+}
+
+/// The investigation bench, small: its phases run to the end and say what they measured (what
+/// it measures is not asserted: figures go in the README).
+#[test]
+fn bench_investigations_runs_its_phases_end_to_end() {
+    let (code, out) = run(&[
+        "bench",
+        "--investigations",
+        "--events",
+        "2500",
+        "--history-runs",
+        "20",
+        "--cases",
+        "6",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("events: 2500 CloudTrail events"), "{out}");
+    assert!(
+        out.contains("actor_history over the stored events, 20 alerts"),
+        "{out}"
+    );
+    assert!(
+        out.contains("6 cases x 4 (reputation, geoip, actor_history, threat_context) = 24 jobs"),
+        "{out}"
+    );
+    assert!(!out.contains("none seen"), "no notes were enqueued: {out}");
 }
 
 #[tokio::test]

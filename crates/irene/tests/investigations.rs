@@ -6,7 +6,8 @@
 
 mod common;
 
-use common::{fixture, Server};
+use common::investigation::{all_done, cloudtrail, finding, the_case, wait_for, IP};
+use common::Server;
 use irene_fakes::github::FakeGitHub;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -14,7 +15,6 @@ use std::time::{Duration, Instant};
 
 const REPO: &str = "acme/security-alerts";
 const GH_TOKEN: &str = "ghp_testtoken0123456789abcdef";
-const IP: &str = "198.51.100.0";
 
 fn config(dir: &Path, gh: &FakeGitHub) -> String {
     config_with(dir, gh, "")
@@ -48,69 +48,6 @@ timeout = "2s"
 
 fn start(data: &Path, config: &str) -> Server {
     Server::start_env(data, &["--config", config], &[("GH_TOKEN", GH_TOKEN)])
-}
-
-fn read(rel: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture(rel)).expect("fixture")).expect("json")
-}
-
-/// Three CloudTrail records from the finding's IP, around the finding's time.
-fn cloudtrail() -> Value {
-    let base = read("cloudtrail/awsdocs_record_console_login_failure_iam_user.json");
-    let records: Vec<Value> = (0..3)
-        .map(|i| {
-            let mut r = base.clone();
-            r["sourceIPAddress"] = json!(IP);
-            r["eventTime"] = json!(format!("2022-01-12T2{i}:00:00Z"));
-            r["eventID"] = json!(format!("d38ce1b3-4575-4cb8-a632-61000000000{i}"));
-            r
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-/// The GuardDuty finding (severity 5: medium) as a live one, with its caller's IP.
-fn finding() -> Value {
-    let mut f =
-        read("guardduty/raw_finding_recon_iamuser_maliciousipcaller_custom_sample_archived.json");
-    f["service"]["archived"] = json!(false);
-    f
-}
-
-async fn wait_for(
-    s: &Server,
-    what: &str,
-    within: Duration,
-    mut f: impl FnMut(&Value) -> bool,
-    path: &str,
-) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let (status, body) = s.get(path).await;
-        if status == 200 && f(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {body}\n{}",
-            s.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn all_done(case: &Value) -> bool {
-    let inv = case["investigations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    !inv.is_empty() && inv.iter().all(|i| i["state"] == "done")
-}
-
-async fn the_case(s: &Server) -> String {
-    let cases = s.all_cases("source=aws.guardduty").await;
-    assert_eq!(cases.len(), 1, "{cases:?}");
-    cases[0]["id"].as_str().expect("id").to_string()
 }
 
 /// The comments that are investigation notes.

@@ -10,7 +10,8 @@
 //! - [`plan`]: [`Routes`], the `Planner` (severity floor, `when` in CEL, transition table, notes).
 //! - [`github`], [`pagerduty`], [`slack`], [`webhook`]: one module per kind: its settings, its
 //!   client, its reply classification and its planning quirks.
-//! - `http`: the one HTTP helper (sending, hints, redaction); [`render`]: every text sent.
+//! - `http`: the one HTTP helper (sending, hints, redaction); [`render`]: every text sent;
+//!   [`mrkdwn`]: Markdown notes as Slack mrkdwn.
 //!
 //! Adding an output kind: one module implementing [`OutputKind`] and [`Output`], and one line
 //! in the list below.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod github;
 mod http;
 pub mod kind;
+pub mod mrkdwn;
 pub mod pagerduty;
 pub mod plan;
 pub mod render;

@@ -16,7 +16,8 @@ pub struct Quirks {
     pub repeats: bool,
     /// Whether a case falling below the floor is still told (a relabel, a message).
     pub tells_downgrade: bool,
-    /// Whether notes on a case go to it: it keeps a per-case ticket or message to put them on.
+    /// Whether notes on a case (investigation results among them) go to it: as a comment on
+    /// its ticket, a reply in its thread, a message or an event.
     pub takes_notes: bool,
 }
 
@@ -27,19 +28,19 @@ impl Quirks {
         tells_downgrade: true,
         takes_notes: true,
     };
-    /// Posts every event (a webhook receiver) and keeps nothing per case to put notes on.
-    pub const FEED: Quirks = Quirks {
-        takes_notes: false,
-        ..Quirks::TICKET
-    };
-    /// Posts each change as a new message (an incoming webhook): repeats would be noise.
+    /// Posts every event (a webhook receiver), notes as events of their own.
+    pub const FEED: Quirks = Quirks::TICKET;
+    /// Posts each change as a new message (an incoming webhook): repeats would be noise; a
+    /// note is one more message.
     pub const MESSAGES: Quirks = Quirks {
         repeats: false,
         ..Quirks::FEED
     };
-    /// Pages once per case (an incident): only opens, raises, reopens and the resolve.
+    /// Pages once per case (an incident): only opens, raises, reopens and the resolve; a page
+    /// has no place for notes.
     pub const PAGE: Quirks = Quirks {
         tells_downgrade: false,
+        takes_notes: false,
         ..Quirks::MESSAGES
     };
 }
@@ -138,10 +139,11 @@ impl Routes {
         self.routes.iter().find(|r| r.name == name).map(|r| r.kind)
     }
 
-    /// The notes of a case (`Action::Note`, `detail` = `{title, markdown, ref}`): one delivery
-    /// per output that takes notes ([`Quirks::takes_notes`]) and that the case reaches, by
-    /// the same `min_severity` and `when` as its other deliveries, or that holds a ticket of it
-    /// already. Pure: the caller enqueues them.
+    /// The notes of a case (`Action::Note`, `detail` = `{title, markdown, ref}`, plus
+    /// `kind: "investigated"` and `investigations` for a finished batch of investigations): one
+    /// delivery per output that takes notes ([`Quirks::takes_notes`]: every kind but
+    /// PagerDuty) and that the case reaches, by the same `min_severity` and `when` as its
+    /// other deliveries, or that holds a ticket of it already. Pure: the caller enqueues them.
     pub fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
         self.routes
             .iter()
@@ -532,7 +534,7 @@ mod tests {
     }
 
     #[test]
-    fn notes_go_where_the_case_has_a_ticket_or_a_thread() {
+    fn notes_go_to_every_output_the_case_reaches_but_pagerduty() {
         let detail = json!({"title": "t", "markdown": "m", "ref": "run-1"});
         let ticket = |output: &str| irene_core::case::Ticket {
             output: output.into(),
@@ -542,21 +544,23 @@ mod tests {
         };
         // (severity, when, tickets, outputs a note goes to)
         let table: Vec<(Severity, Option<&str>, Vec<&str>, &str)> = vec![
-            // only GitHub and the Slack bot keep a per-case ticket or thread
-            (Severity::Urgent, None, vec![], "gh slb"),
-            (Severity::Medium, None, vec![], "gh slb"),
+            // every kind but PagerDuty, by each output's floor
+            (Severity::Urgent, None, vec![], "gh slw slb wh"),
+            (Severity::High, None, vec![], "gh slw slb wh"),
+            (Severity::Medium, None, vec![], "gh slw slb wh"),
             // below GitHub's floor
-            (Severity::Low, None, vec![], "slb"),
-            (Severity::Info, None, vec![], ""),
-            // an issue made earlier still gets it
-            (Severity::Low, None, vec!["gh"], "gh slb"),
+            (Severity::Low, None, vec![], "slw slb wh"),
+            (Severity::Info, None, vec![], "wh"),
+            // an issue made earlier still gets it; a page never does
+            (Severity::Low, None, vec!["gh"], "gh slw slb wh"),
+            (Severity::Low, None, vec!["gh", "pd"], "gh slw slb wh"),
             // `when` as for every other delivery
             (Severity::Urgent, Some("case.account == \"2\""), vec![], ""),
             (
                 Severity::Urgent,
                 Some("case.account == \"111111111111\""),
                 vec![],
-                "gh slb",
+                "gh slw slb wh",
             ),
         ];
         for (sev, when, tickets, want) in table {

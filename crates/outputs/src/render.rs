@@ -549,10 +549,11 @@ pub fn slack_event(case: &Case, what: &str, case_url: &str, in_thread: bool) -> 
     message(text, blocks)
 }
 
-/// A note as a Slack message: its title (a header, or bold in a thread), the Markdown as plain
-/// escaped text in sections of ≤ 3,000 characters and ≤ 8,000 in all (Slack rejects messages
-/// whose blocks hold much more than 10k, §6), and what wrote it. Escaping `<`, `>` and `&`
-/// leaves no `<!here>` or `<@U…>`: alert text cannot ping anyone.
+/// A note as a Slack message: its title (a header naming the case, or bold in a thread), the
+/// Markdown as mrkdwn ([`crate::mrkdwn`]: tables preformatted, `<details>` unwrapped) in sections
+/// of ≤ 3,000 characters and ≤ 8,000 in all (Slack rejects messages whose blocks hold much more
+/// than 10k, §6), and what wrote it. Escaping `<`, `>` and `&` leaves no `<!here>` or `<@U…>`:
+/// alert text cannot ping anyone.
 pub fn slack_note(case: &Case, detail: &Value, case_url: &str, in_thread: bool) -> Value {
     const NOTE_TEXT_MAX: usize = 8_000;
     let title = one_line(note_field(detail, "title"));
@@ -561,7 +562,6 @@ pub fn slack_note(case: &Case, detail: &Value, case_url: &str, in_thread: bool) 
     } else {
         title
     };
-    let markdown = note_field(detail, "markdown").trim();
     let mut blocks = Vec::new();
     if in_thread {
         blocks.push(section(&format!(
@@ -571,23 +571,12 @@ pub fn slack_note(case: &Case, detail: &Value, case_url: &str, in_thread: bool) 
     } else {
         blocks.push(header(&format!("{}: {title}", titled(case, 60))));
     }
-    let text = slack_escape(markdown);
-    let cut_short = text.chars().count() > NOTE_TEXT_MAX;
-    let text: String = text.chars().take(NOTE_TEXT_MAX).collect();
-    let mut rest = text.as_str();
-    while !rest.is_empty() {
-        let cut = rest
-            .char_indices()
-            .nth(SLACK_SECTION_MAX)
-            .map_or(rest.len(), |(i, _)| i);
-        // a break at a line end when there is one in the last third
-        let cut = match rest[..cut].rfind('\n') {
-            Some(nl) if cut < rest.len() && nl > cut / 3 * 2 => nl + 1,
-            _ => cut,
-        };
-        blocks.push(section(rest[..cut].trim_end()));
-        rest = &rest[cut..];
-    }
+    let parts = crate::mrkdwn::parts(note_field(detail, "markdown").trim());
+    // the blocks left for the note's own: the title's and the footer's are kept
+    let (texts, cut_short) = crate::mrkdwn::sections(&parts, SLACK_SECTION_MAX, NOTE_TEXT_MAX);
+    let room = SLACK_BLOCKS_MAX - 2;
+    let cut_short = cut_short || texts.len() > room;
+    blocks.extend(texts.iter().take(room).map(|t| section(t)));
     let mut footer = Vec::new();
     if cut_short {
         footer.push("… cut; the whole note is in Irene".to_string());
@@ -599,9 +588,9 @@ pub fn slack_note(case: &Case, detail: &Value, case_url: &str, in_thread: bool) 
     footer.extend(slack_link(case_url, "Case in Irene"));
     blocks.push(context(&footer));
     let fallback = if in_thread {
-        format!("{title}: {markdown}")
+        title
     } else {
-        format!("{}: {title}: {markdown}", titled(case, 200))
+        format!("{}: {title}", titled(case, 200))
     };
     message(slack_escape(&fallback), blocks)
 }

@@ -50,7 +50,7 @@ fn daily() -> Option<Duration> {
 
 impl OutputKind for SlackConfig {
     /// Bot mode keeps a root message per case (repeats update it, notes reply in its thread);
-    /// an incoming webhook can only post new messages.
+    /// an incoming webhook can only post new messages (a note is one, headed with the case).
     fn quirks(&self) -> Quirks {
         if self.is_bot() {
             Quirks::TICKET

@@ -9,7 +9,7 @@ use crate::{Context, Journal, Output};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use irene_core::{Delivery, Outcome, Severity};
+use irene_core::{Action, Delivery, Outcome, Severity};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
@@ -25,8 +25,8 @@ pub struct WebhookConfig {
 }
 
 impl OutputKind for WebhookConfig {
-    /// No per-case ticket, so notes are not planned for it (a `note` delivery enqueued for it
-    /// is still sent, as a `note` event).
+    /// Every case event, notes included: a finished batch of investigations is an
+    /// `investigated` event, any other note a `note` event.
     fn quirks(&self) -> Quirks {
         Quirks::FEED
     }
@@ -91,12 +91,28 @@ impl WebhookOutput {
     }
 }
 
+/// The kind of note a finished batch of investigations is (`detail.kind`), and the name of
+/// its event.
+pub const INVESTIGATED: &str = "investigated";
+
+/// The event a delivery is, its `X-Irene-Event` and body `action`: the action's name, except
+/// for a note of a finished batch of investigations (`detail.kind == "investigated"`), which
+/// is `investigated`.
+pub fn event(d: &Delivery) -> &'static str {
+    let kind = d.detail.get("kind").and_then(serde_json::Value::as_str);
+    match (d.action, kind) {
+        (Action::Note, Some(INVESTIGATED)) => INVESTIGATED,
+        (action, _) => action.as_str(),
+    }
+}
+
 /// The body a receiver gets (`action` is its `X-Irene-Event`; a `note`'s `detail` is
-/// `{title, markdown, ref}`).
+/// `{title, markdown, ref}`; an `investigated` one's adds `kind` and `investigations`, a list
+/// of `{investigator, status, reason, findings, summary}`).
 pub fn payload(d: &Delivery) -> serde_json::Value {
     json!({
         "delivery": d.id,
-        "action": d.action.as_str(),
+        "action": event(d),
         "case": d.case,
         "detail": d.detail,
         "alert": d.alert,
@@ -127,7 +143,7 @@ impl Output for WebhookOutput {
             .client()
             .post(self.url.expose())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-Irene-Event", d.action.as_str())
+            .header("X-Irene-Event", event(d))
             .header("X-Irene-Delivery", d.id.to_string());
         if let Some(secret) = &self.secret {
             req = req.header("X-Irene-Signature-256", signature(secret.expose(), &body));
@@ -169,6 +185,42 @@ mod tests {
             ("webhook 404", 404, none.clone(), "", Verdict::Dead),
         ];
         check(table, classify);
+    }
+
+    #[test]
+    fn event_names() {
+        let delivery = |action: Action, detail: serde_json::Value| Delivery {
+            id: 1,
+            case_id: None,
+            output: "wh".into(),
+            action,
+            case: None,
+            detail,
+            alert: None,
+            attempts: 0,
+            created_at: Utc::now(),
+            ticket: None,
+        };
+        // (action, detail, the event)
+        let table = [
+            (Action::Open, json!({"severity": "high"}), "open"),
+            (Action::Resolve, json!({"kind": "investigated"}), "resolve"),
+            (Action::Note, json!({"title": "t", "markdown": "m"}), "note"),
+            (Action::Note, json!({"kind": "other"}), "note"),
+            (Action::Note, json!({"kind": 7}), "note"),
+            (
+                Action::Note,
+                json!({"kind": "investigated", "title": "Investigation", "investigations": []}),
+                "investigated",
+            ),
+        ];
+        for (action, detail, want) in table {
+            let d = delivery(action, detail.clone());
+            assert_eq!(event(&d), want, "{action:?} {detail}");
+            let body = payload(&d);
+            assert_eq!(body["action"], want);
+            assert_eq!(body["detail"], detail);
+        }
     }
 
     #[test]

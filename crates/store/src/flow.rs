@@ -389,8 +389,7 @@ async fn finish_one(
     let mut notes = 0;
     if jobs.iter().all(|j| j.state == "done") {
         if let Some(case) = tx.case_by_id(job.case_id).await? {
-            let detail = json!({"title": "Investigation", "markdown": batch_markdown(&jobs),
-                                "ref": job.batch});
+            let detail = batch_note(job.batch, &jobs);
             let case_doc = to_json(&case, "case")?;
             let rows: Vec<OutboxRow> = planner
                 .plan_note(&case, &detail)
@@ -453,7 +452,24 @@ async fn retriage(
     write_changes(tx, &[change], &alerts, planner, None, now).await
 }
 
-/// The note of a finished batch: one section per investigator, in planning order.
+/// The note of a finished batch (`Action::Note`'s detail): `kind: "investigated"` (a webhook
+/// names its event after it), the title, the Markdown (one section per investigator), the batch
+/// as `ref`, and `investigations`, the same results as data
+/// (`{investigator, status, reason, findings, summary}`, in planning order) for receivers that
+/// use them rather than show them.
+fn batch_note(batch: Uuid, jobs: &[InvestigationRecord]) -> serde_json::Value {
+    let investigations: Vec<serde_json::Value> = jobs
+        .iter()
+        .map(|j| {
+            json!({"investigator": j.investigator, "status": j.status, "reason": j.reason,
+                   "findings": j.findings, "summary": j.summary})
+        })
+        .collect();
+    json!({"kind": "investigated", "title": "Investigation", "markdown": batch_markdown(jobs),
+           "ref": batch, "investigations": investigations})
+}
+
+/// The note's Markdown: one section per investigator, in planning order.
 fn batch_markdown(jobs: &[InvestigationRecord]) -> String {
     let mut md = String::new();
     for j in jobs {

@@ -2,6 +2,8 @@
 //! data directory, and speaks HTTP to it. No part of the server is mocked.
 #![allow(dead_code)]
 
+pub mod investigation;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

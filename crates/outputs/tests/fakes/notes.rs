@@ -1,6 +1,6 @@
 //! `Action::Note` on every output against the local fakes: a GitHub comment on the case's issue
-//! (never an issue of its own), a Slack thread reply or message, a signed webhook `note` event,
-//! nothing on PagerDuty.
+//! (never an issue of its own), a Slack thread reply or message (mrkdwn), a signed webhook `note`
+//! or `investigated` event, nothing on PagerDuty.
 
 use super::*;
 use irene_fakes::{FakeGitHub, FakePagerDuty, FakeReceiver, FakeSlack};
@@ -113,33 +113,102 @@ async fn slack_bot_replies_in_the_thread_and_webhook_posts() {
     );
 }
 
+/// A finished batch of investigations' note, as the store writes it.
+fn investigated() -> Value {
+    json!({
+        "kind": "investigated",
+        "title": "Investigation",
+        "markdown": "### actor_history (done)\n\n| Event | Count |\n|---|---|\n| `ConsoleLogin` | 3 |\n\n<details><summary>Failures (1 rows)</summary>\n\n| Time | Code |\n|---|---|\n| 2022-01-12 | AccessDenied |\n</details>",
+        "ref": "batch-1",
+        "investigations": [{"investigator": "actor_history", "status": "done", "reason": null,
+                            "findings": {"events": 3}, "summary": "3 events"}],
+    })
+}
+
 #[tokio::test]
-async fn webhook_sends_a_signed_note_event() {
+async fn webhook_sends_signed_note_and_investigated_events() {
     let rx = FakeReceiver::start().await;
     let out = output(json!({
         "type": "webhook", "name": "wh", "url": format!("{}/hooks/irene", rx.url()),
         "secret": "note-secret",
     }));
     let c = case(403, Severity::Low);
+    // (detail, the event's name)
+    for (i, (detail, event)) in [(note(), "note"), (investigated(), "investigated")]
+        .into_iter()
+        .enumerate()
+    {
+        done_note(
+            &out.deliver(
+                &delivery(9 + i as i64, "wh", Action::Note, &c, detail.clone(), None),
+                &MemJournal::default(),
+            )
+            .await,
+        );
+        let got = rx.received();
+        assert_eq!(got.len(), i + 1);
+        let got = &got[i];
+        assert_eq!(got.header("x-irene-event"), Some(event));
+        let sig = got.header("x-irene-signature-256").unwrap_or_default();
+        assert!(irene_outputs::verify_signature(
+            "note-secret",
+            got.body.as_bytes(),
+            sig
+        ));
+        let body: Value = serde_json::from_str(&got.body).unwrap_or_default();
+        assert_eq!(body["action"], event);
+        assert_eq!(body["detail"], detail);
+    }
+}
+
+#[tokio::test]
+async fn slack_shows_an_investigation_as_mrkdwn_in_both_modes() {
+    let sl = FakeSlack::start().await;
+    sl.set_rate_limits(false);
+    let channel = sl.add_channel("investigations");
+    sl.add_bot_token("xoxb-inv-bot");
+    let bot = output(json!({
+        "type": "slack", "name": "sl", "bot_token": "xoxb-inv-bot", "channel": channel,
+        "api_url": format!("{}/api", sl.url()),
+    }));
+    let hook =
+        output(json!({"type": "slack", "name": "slw", "webhook_url": sl.add_webhook(&channel)}));
+    let c = case(405, Severity::High);
+    let j = MemJournal::default();
+    let ticket = done_ticket(
+        &bot.deliver(&delivery(1, "sl", Action::Open, &c, json!({}), None), &j)
+            .await,
+    );
     done_note(
-        &out.deliver(
-            &delivery(9, "wh", Action::Note, &c, note(), None),
-            &MemJournal::default(),
+        &bot.deliver(
+            &delivery(2, "sl", Action::Note, &c, investigated(), ticket),
+            &j,
         )
         .await,
     );
-    let got = rx.received();
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].header("x-irene-event"), Some("note"));
-    let sig = got[0].header("x-irene-signature-256").unwrap_or_default();
-    assert!(irene_outputs::verify_signature(
-        "note-secret",
-        got[0].body.as_bytes(),
-        sig
-    ));
-    let body: Value = serde_json::from_str(&got[0].body).unwrap_or_default();
-    assert_eq!(body["action"], "note");
-    assert_eq!(body["detail"], note());
+    done_note(
+        &hook
+            .deliver(
+                &delivery(3, "slw", Action::Note, &c, investigated(), None),
+                &j,
+            )
+            .await,
+    );
+    let msgs = sl.messages(&channel);
+    assert_eq!(msgs.len(), 3, "{msgs:#?}");
+    assert_eq!(msgs[1].thread_ts.as_deref(), Some(msgs[0].ts.as_str()));
+    assert_eq!(msgs[2].via, "webhook");
+    assert_eq!(msgs[2].blocks[0]["type"], "header");
+    for m in &msgs[1..] {
+        let text = m.blocks.to_string();
+        assert!(text.contains("*actor_history (done)*"), "{text}");
+        assert!(text.contains("```\\nEvent         Count"), "{text}");
+        assert!(text.contains("*Failures (1 rows)*"), "{text}");
+        assert!(
+            !text.contains("details>") && !text.contains("|---"),
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]

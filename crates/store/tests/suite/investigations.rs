@@ -182,6 +182,28 @@ pub async fn investigations_run_once_and_a_batch_ends_in_one_note(b: &dyn Backen
     );
     assert!(md.contains("### b (failed: no feeds)"), "{md}");
     assert!(!md.contains("late"), "{md}");
+    // the same results as data, for receivers that use them
+    assert_eq!(note.detail["kind"], "investigated");
+    let data: Vec<(String, String)> = note.detail["investigations"]
+        .as_array()
+        .expect("investigations")
+        .iter()
+        .map(|i| {
+            assert_eq!(i["findings"], json!({"n": 1}), "{i}");
+            let text = |k: &str| i[k].as_str().unwrap_or("").to_string();
+            (
+                text("investigator"),
+                format!("{} {} {}", text("status"), text("reason"), text("summary")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        data,
+        vec![
+            ("a".to_string(), "done  Found **it**".to_string()),
+            ("b".to_string(), "failed no feeds Failed".to_string()),
+        ]
+    );
 
     let of_case = store
         .investigations_list(&InvestigationFilter {
