@@ -49,6 +49,10 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     #[serde(default)]
     pub investigate: InvestigateConfig,
+    /// Reputation APIs the `reputation` investigator asks (`[reputation.abuseipdb]`,
+    /// `.virustotal`, `.greynoise`, `.otx`). None: only the feeds are used.
+    #[serde(default, skip_serializing)]
+    pub reputation: irene_intel::ReputationConfig,
 }
 
 /// One `[[feeds]]` entry. A built-in name (`tor`, `spamhaus_drop`, `spamhaus_asndrop`,
@@ -327,6 +331,8 @@ impl std::fmt::Debug for Config {
             .field("outputs", &self.outputs)
             .field("delivery", &self.delivery)
             .field("events", &self.events)
+            .field("investigate", &self.investigate)
+            .field("reputation", &self.reputation)
             .finish()
     }
 }
@@ -436,6 +442,7 @@ impl Config {
             bail!("invalid [[outputs]]:\n{}", lines.join("\n"));
         }
         self.feed_defs()?;
+        self.reputation.validate()?;
         Ok(())
     }
 

@@ -93,14 +93,20 @@ pub async fn run(
     // The feed set the investigators read, refreshed in place by the feed worker. No GeoIP
     // database is configured yet: geoip is not registered.
     let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
-    let investigators = if cfg.investigate.enabled {
-        irene_investigate::registry(&irene_investigate::Context::shared(feeds.clone(), None))
+    let mut investigate_ctx = irene_investigate::Context::shared(feeds.clone(), None);
+    // Which investigators run does not depend on the reputation providers, which need the
+    // store (their cache and daily counts), which needs the planner: names first.
+    let investigator_names: Vec<String> = if cfg.investigate.enabled {
+        irene_investigate::registry(&investigate_ctx)
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect()
     } else {
         Vec::new()
     };
     let planner = InvestigatingPlanner {
         outputs: routes,
-        investigators: investigators.iter().map(|i| i.name().to_string()).collect(),
+        investigators: investigator_names,
     };
     let store: Arc<dyn Store> = irene_store::open(
         &Location::Sqlite(cfg.data_dir.clone()),
@@ -109,6 +115,20 @@ pub async fn run(
     )
     .await
     .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    investigate_ctx.providers = irene_intel::build(
+        &cfg.reputation,
+        store.clone(),
+        &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+    )?;
+    if !investigate_ctx.providers.is_empty() {
+        let names: Vec<&str> = investigate_ctx.providers.iter().map(|p| p.name()).collect();
+        tracing::info!(providers = ?names, "reputation APIs configured");
+    }
+    let investigators = if cfg.investigate.enabled {
+        irene_investigate::registry(&investigate_ctx)
+    } else {
+        Vec::new()
+    };
     let addr = listener.local_addr()?;
     if tokens.is_open() {
         tracing::warn!(%addr, "no API tokens configured: the API is open to anyone on this machine (loopback only)");
