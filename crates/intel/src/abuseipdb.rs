@@ -105,6 +105,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// (status, body, the expected reading or a fragment of the expected error)
+    type Case<'a, T> = (u16, String, Result<T, &'a str>);
+
     #[test]
     fn check_replies_table() {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap();
@@ -117,7 +120,7 @@ mod tests {
             .to_string()
         };
         // (status, body, Ok((malicious, score)) or Err(message fragment))
-        let cases: Vec<(u16, String, Result<(bool, u8), &str>)> = vec![
+        let cases: Vec<Case<(bool, u8)>> = vec![
             (200, data(100, false), Ok((true, 100))),
             (200, data(50, false), Ok((true, 50))),
             (200, data(49, false), Ok((false, 49))),

@@ -107,6 +107,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// (status, body, the expected reading or a fragment of the expected error)
+    type Case<'a, T> = (u16, String, Result<T, &'a str>);
+
     #[test]
     fn community_replies_table() {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap();
@@ -117,7 +120,7 @@ mod tests {
             .to_string()
         };
         // (status, body, Ok((malicious, classification or seen=false)) or Err(fragment))
-        let cases: Vec<(u16, String, Result<(Option<bool>, Option<&str>), &str>)> = vec![
+        let cases: Vec<Case<(Option<bool>, Option<&str>)>> = vec![
             (200, ok(true, false, "malicious", "unknown"), Ok((Some(true), Some("malicious")))),
             (200, ok(false, true, "benign", "Cloudflare"), Ok((Some(false), Some("benign")))),
             (200, ok(true, false, "unknown", "unknown"), Ok((None, Some("unknown")))),

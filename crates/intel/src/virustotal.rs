@@ -120,6 +120,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// (status, body, the expected reading or a fragment of the expected error)
+    type Case<'a, T> = (u16, String, Result<T, &'a str>);
+
     #[test]
     fn object_and_error_replies_table() {
         let now = Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap();
@@ -131,7 +134,7 @@ mod tests {
             .to_string()
         };
         // (status, body, Ok((malicious, engines)) or Err(fragment))
-        let cases: Vec<(u16, String, Result<(Option<bool>, Option<u64>), &str>)> = vec![
+        let cases: Vec<Case<(Option<bool>, Option<u64>)>> = vec![
             (200, obj(0), Ok((Some(false), Some(0)))),
             (200, obj(1), Ok((None, Some(1)))),
             (200, obj(5), Ok((Some(true), Some(5)))),

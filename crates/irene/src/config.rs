@@ -599,6 +599,52 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn reputation_tables_expand_keys_check_them_and_never_print_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("VT_KEY", "vt-secret-9f8e7d");
+            jail.create_file(
+                "irene.toml",
+                "[reputation.virustotal]\nkey = \"${VT_KEY}\"\nttl = \"12h\"\ndaily = 100\n\n[reputation.greynoise]\n",
+            )?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("irene.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let vt = cfg.reputation.virustotal.as_ref().expect("virustotal");
+            assert_eq!(
+                vt.key.as_ref().map(|k| k.expose()),
+                Some("vt-secret-9f8e7d")
+            );
+            assert_eq!(vt.ttl, Some(Duration::from_secs(12 * 3600)));
+            assert_eq!(vt.daily, Some(100));
+            assert!(cfg.reputation.greynoise.is_some() && cfg.reputation.otx.is_none());
+            let dbg = format!("{cfg:?}");
+            assert!(!dbg.contains("vt-secret"), "{dbg}");
+            // (file, error fragment)
+            let bad = [
+                ("[reputation.abuseipdb]\n", "key is required"),
+                ("[reputation.otx]\nurl = \"file:///etc/passwd\"\n", "http"),
+                ("[reputation.otx]\nttl = \"soon\"\n", "duration"),
+                ("[reputation.shodan]\nkey = \"x\"\n", "shodan"),
+            ];
+            for (text, frag) in bad {
+                jail.create_file("bad.toml", text)?;
+                let err = Config::load(
+                    Some(std::path::Path::new("bad.toml")),
+                    &Overrides::default(),
+                )
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+                assert!(err.contains(frag), "{text}: {err}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn expiry_parsing() {
         assert_eq!(parse_expiry("0").expect("0"), None);
         assert_eq!(
