@@ -8,6 +8,9 @@
 //! - `events.rs`: [`EventReader`], the narrow read access to stored audit-log events
 //!   (the store implements it with its indexed queries), and [`EventSummary`].
 //! - `ips.rs`: [`ips_of`], every IP an alert names (actor, indicators, remote IPs in the raw).
+//! - `domains.rs`: [`domains_of`], the alert's domain indicators that are plain host names.
+//! - `providers.rs`: [`Provider`], the seam to reputation APIs (a [`Subject`] in, a [`Verdict`]
+//!   out); the clients live in `irene-intel`.
 //! - `walk.rs`: the leaf walker over raw JSON that `ips.rs` and `threat_context.rs` share.
 //! - `feeds.rs`: threat-intel feed formats, parsing, the built-in feeds, and [`FeedSet`]
 //!   (CIDR containment over every feed, plus ASN lists).
@@ -17,19 +20,23 @@
 //!   fields its findings expose to triage rules.
 
 pub mod actor_history;
+mod domains;
 pub mod events;
 pub mod feeds;
 pub mod geoip;
 mod ips;
 mod markdown;
+pub mod providers;
 pub mod reputation;
 pub mod threat_context;
 mod walk;
 
+pub use domains::domains_of;
 pub use events::{EventReader, EventSummary, ReadError};
 pub use feeds::{FeedDef, FeedFormat, FeedSet, FeedStats, Parsed, SharedFeeds};
 pub use geoip::{GeoDb, GeoError, GeoInfo};
 pub use ips::ips_of;
+pub use providers::{Provider, ProviderError, Subject, Verdict};
 
 use chrono::{DateTime, Utc};
 use irene_core::{Alert, Case};
@@ -144,6 +151,8 @@ pub struct Context {
     pub history_window: chrono::Duration,
     /// At most this many events per `actor_history` query.
     pub history_limit: usize,
+    /// Reputation APIs `reputation` asks besides the feeds (none unless configured).
+    pub providers: Vec<Arc<dyn Provider>>,
 }
 
 impl Context {
@@ -158,6 +167,7 @@ impl Context {
             geo,
             history_window: chrono::Duration::days(7),
             history_limit: 1000,
+            providers: Vec::new(),
         }
     }
 }

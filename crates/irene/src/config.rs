@@ -56,6 +56,10 @@ pub struct Config {
     /// MaxMind databases for the `geoip` investigator (and ASN lists in `reputation`).
     #[serde(default)]
     pub geoip: GeoIpConfig,
+    /// Reputation APIs the `reputation` investigator asks (`[reputation.abuseipdb]`,
+    /// `.virustotal`, `.greynoise`, `.otx`). None: only the feeds are used.
+    #[serde(default, skip_serializing)]
+    pub reputation: irene_intel::ReputationConfig,
 }
 
 /// `[geoip]`: paths of MaxMind mmdb files (GeoLite2-City or -Country, GeoLite2-ASN). Either
@@ -371,6 +375,7 @@ impl std::fmt::Debug for Config {
             .field("investigate", &self.investigate)
             .field("investigations", &self.investigations)
             .field("geoip", &self.geoip)
+            .field("reputation", &self.reputation)
             .finish()
     }
 }
@@ -480,6 +485,7 @@ impl Config {
             bail!("invalid [[outputs]]:\n{}", lines.join("\n"));
         }
         self.feed_defs()?;
+        self.reputation.validate()?;
         Ok(())
     }
 
@@ -631,6 +637,52 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
             assert!(err.contains("lisen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn reputation_tables_expand_keys_check_them_and_never_print_them() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("VT_KEY", "vt-secret-9f8e7d");
+            jail.create_file(
+                "irene.toml",
+                "[reputation.virustotal]\nkey = \"${VT_KEY}\"\nttl = \"12h\"\ndaily = 100\n\n[reputation.greynoise]\n",
+            )?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("irene.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let vt = cfg.reputation.virustotal.as_ref().expect("virustotal");
+            assert_eq!(
+                vt.key.as_ref().map(|k| k.expose()),
+                Some("vt-secret-9f8e7d")
+            );
+            assert_eq!(vt.ttl, Some(Duration::from_secs(12 * 3600)));
+            assert_eq!(vt.daily, Some(100));
+            assert!(cfg.reputation.greynoise.is_some() && cfg.reputation.otx.is_none());
+            let dbg = format!("{cfg:?}");
+            assert!(!dbg.contains("vt-secret"), "{dbg}");
+            // (file, error fragment)
+            let bad = [
+                ("[reputation.abuseipdb]\n", "key is required"),
+                ("[reputation.otx]\nurl = \"file:///etc/passwd\"\n", "http"),
+                ("[reputation.otx]\nttl = \"soon\"\n", "duration"),
+                ("[reputation.shodan]\nkey = \"x\"\n", "shodan"),
+            ];
+            for (text, frag) in bad {
+                jail.create_file("bad.toml", text)?;
+                let err = Config::load(
+                    Some(std::path::Path::new("bad.toml")),
+                    &Overrides::default(),
+                )
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+                assert!(err.contains(frag), "{text}: {err}");
+            }
             Ok(())
         });
     }

@@ -1,6 +1,6 @@
-//! The retention worker: forgets audit-log events older than `[events] retention` and
-//! correlation windows a day past their expiry, once an hour, off the hot path. It never
-//! touches cases, alerts or their timelines.
+//! The retention worker: forgets audit-log events older than `[events] retention`, correlation
+//! windows a day past their expiry and expired reputation answers, once an hour, off the hot
+//! path. It never touches cases, alerts or their timelines.
 
 use crate::worker::{Worker, WorkerState};
 use anyhow::Context;
@@ -39,6 +39,14 @@ impl Worker for RetentionWorker {
             .context("pruning correlation windows")?;
         if n > 0 {
             tracing::info!(windows = n, "forgot expired correlation windows");
+        }
+        let n = self
+            .store
+            .intel_cache_prune(now)
+            .await
+            .context("pruning reputation answers")?;
+        if n > 0 {
+            tracing::info!(answers = n, "forgot expired reputation answers");
         }
         Ok(WorkerState::Idle)
     }

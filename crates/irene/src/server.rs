@@ -95,14 +95,18 @@ pub async fn run(
     // databases, if configured (without them `geoip` is not available).
     let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
     let geo = cfg.geoip.load()?.map(Arc::new);
-    let investigators =
-        irene_investigate::registry(&irene_investigate::Context::shared(feeds.clone(), geo));
-    let available: Vec<&str> = investigators.iter().map(|i| i.name()).collect();
+    let mut investigate_ctx = irene_investigate::Context::shared(feeds.clone(), geo);
+    // Which investigators can run does not depend on the reputation providers, which need the
+    // store (their cache and daily counts), which needs the planner: names first.
     let available_names: Vec<String> = if cfg.investigate.enabled {
-        available.iter().map(|n| n.to_string()).collect()
+        irene_investigate::registry(&investigate_ctx)
+            .iter()
+            .map(|i| i.name().to_string())
+            .collect()
     } else {
         Vec::new()
     };
+    let available: Vec<&str> = available_names.iter().map(String::as_str).collect();
     let policies = if !cfg.investigate.enabled {
         Policies::none()
     } else if cfg.investigations.is_empty() {
@@ -116,11 +120,6 @@ pub async fn run(
         )?
     };
     let policies = Arc::new(policies);
-    let investigators = if cfg.investigate.enabled {
-        investigators
-    } else {
-        Vec::new()
-    };
     let planner = InvestigatingPlanner {
         outputs: routes,
         policies: policies.clone(),
@@ -132,6 +131,20 @@ pub async fn run(
     )
     .await
     .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    investigate_ctx.providers = irene_intel::build(
+        &cfg.reputation,
+        store.clone(),
+        &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+    )?;
+    if !investigate_ctx.providers.is_empty() {
+        let names: Vec<&str> = investigate_ctx.providers.iter().map(|p| p.name()).collect();
+        tracing::info!(providers = ?names, "reputation APIs configured");
+    }
+    let investigators = if cfg.investigate.enabled {
+        irene_investigate::registry(&investigate_ctx)
+    } else {
+        Vec::new()
+    };
     let addr = listener.local_addr()?;
     if tokens.is_open() {
         tracing::warn!(%addr, "no API tokens configured: the API is open to anyone on this machine (loopback only)");

@@ -7,6 +7,7 @@ mod model;
 mod page;
 mod sqlite;
 mod sqlite_events;
+mod sqlite_intel;
 mod sqlite_investigations;
 mod sqlite_outbox;
 mod sqlite_tx;
@@ -302,6 +303,42 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()>;
+
+    /// A reputation API's unexpired answer about `subject`, if cached.
+    async fn intel_cache_get(
+        &self,
+        provider: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IntelAnswer>>;
+    /// Keeps an answer until `expires_at` (it replaces the last one).
+    async fn intel_cache_put(
+        &self,
+        provider: &str,
+        subject: &str,
+        answer: &serde_json::Value,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Forgets expired answers (and daily counts older than yesterday); how many answers.
+    async fn intel_cache_prune(&self, now: DateTime<Utc>) -> Result<u64>;
+    /// Counts one request to `provider` on `now`'s UTC day if fewer than `daily` were counted;
+    /// false (nothing counted) when the day's quota is used.
+    async fn intel_usage_take(
+        &self,
+        provider: &str,
+        daily: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Marks `now`'s UTC day as used up for `provider` (it said its quota is exceeded).
+    async fn intel_usage_exhaust(
+        &self,
+        provider: &str,
+        daily: u32,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Requests counted for `provider` on `now`'s UTC day.
+    async fn intel_usage(&self, provider: &str, now: DateTime<Utc>) -> Result<u32>;
 
     async fn status(&self) -> Result<StatusCounts>;
     /// Readiness: the database answers.

@@ -241,6 +241,14 @@ pub struct NewDelivery {
     pub detail: serde_json::Value,
 }
 
+/// A reputation API's cached answer about one subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntelAnswer {
+    pub answer: serde_json::Value,
+    pub fetched_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A threat-intel feed's last good copy and the state of its last download.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FeedCopy {

@@ -5,12 +5,12 @@ use crate::page::{self, page};
 use crate::sqlite_tx::SqliteTx;
 use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
-use crate::{sqlite_events, sqlite_investigations, sqlite_outbox};
+use crate::{sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox};
 use crate::{
     CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
-    InboxRow, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox, Occurrence,
-    Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert, StoredAttachment,
-    StoredEvent,
+    InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox,
+    Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert,
+    StoredAttachment, StoredEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -625,6 +625,52 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn intel_cache_get(
+        &self,
+        provider: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IntelAnswer>> {
+        sqlite_intel::cache_get(&self.reader, provider, subject, now).await
+    }
+
+    async fn intel_cache_put(
+        &self,
+        provider: &str,
+        subject: &str,
+        answer: &serde_json::Value,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlite_intel::cache_put(&self.writer, provider, subject, answer, now, expires_at).await
+    }
+
+    async fn intel_cache_prune(&self, now: DateTime<Utc>) -> Result<u64> {
+        sqlite_intel::cache_prune(&self.writer, now).await
+    }
+
+    async fn intel_usage_take(
+        &self,
+        provider: &str,
+        daily: u32,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        sqlite_intel::usage_take(&self.writer, provider, daily, now).await
+    }
+
+    async fn intel_usage_exhaust(
+        &self,
+        provider: &str,
+        daily: u32,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlite_intel::usage_exhaust(&self.writer, provider, daily, now).await
+    }
+
+    async fn intel_usage(&self, provider: &str, now: DateTime<Utc>) -> Result<u32> {
+        sqlite_intel::usage(&self.reader, provider, now).await
     }
 
     async fn status(&self) -> Result<StatusCounts> {

@@ -65,4 +65,5 @@ checks!(
     events::only_new_events_move_correlation_windows,
     events::a_feed_keeps_its_last_good_copy,
     investigations::investigations_run_once_and_a_batch_ends_in_one_note,
+    intel::intel_answers_expire_and_daily_quotas_hold,
 );

@@ -10,4 +10,5 @@ mod geoip;
 mod ips;
 mod registry;
 mod reputation;
+mod reputation_providers;
 mod threat_context;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod intel;
 pub mod investigations;
 pub mod outbox;
 pub mod pipeline;
