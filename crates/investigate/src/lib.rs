@@ -15,6 +15,8 @@
 //! - `feeds.rs`: threat-intel feed formats, parsing, the built-in feeds, and [`FeedSet`]
 //!   (CIDR containment over every feed, plus ASN lists).
 //! - `markdown.rs`: table, `<details>` and escaping helpers for summaries.
+//! - `exposure_seams.rs`: the traits the exposure checks are given (cloud lookup, prober,
+//!   screenshotter) and their result types; their implementations live in other crates.
 //! - One file per investigator: `reputation.rs`, `geoip.rs` (and its [`GeoDb`]),
 //!   `actor_history.rs`, `threat_context.rs`. Each documents the `enrichment.<name>.<field>`
 //!   fields its findings expose to triage rules.
@@ -22,6 +24,7 @@
 pub mod actor_history;
 mod domains;
 pub mod events;
+pub mod exposure_seams;
 pub mod feeds;
 pub mod geoip;
 mod ips;
@@ -153,6 +156,13 @@ pub struct Context {
     pub history_limit: usize,
     /// Reputation APIs `reputation` asks besides the feeds (none unless configured).
     pub providers: Vec<Arc<dyn Provider>>,
+    /// What the cloud says an open security group or firewall exposes (`exposure`); `None`:
+    /// no cloud credentials, only the alert's own addresses are probed.
+    pub targets: Option<Arc<dyn exposure_seams::TargetLookup>>,
+    /// Touches targets (`exposure`); `None`: `exposure` is not available.
+    pub prober: Option<Arc<dyn exposure_seams::Prober>>,
+    /// Screenshots of web pages (`exposure`, `tamper`); `None`: no screenshots.
+    pub screenshots: Option<Arc<dyn exposure_seams::Screenshotter>>,
 }
 
 impl Context {
@@ -168,6 +178,9 @@ impl Context {
             history_window: chrono::Duration::days(7),
             history_limit: 1000,
             providers: Vec::new(),
+            targets: None,
+            prober: None,
+            screenshots: None,
         }
     }
 }

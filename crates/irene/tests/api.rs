@@ -406,6 +406,37 @@ async fn rules_test_is_a_dry_run() {
     assert_eq!(status, 200, "{resp}");
     assert_eq!(resp["results"][0]["rule"], "probes-are-noise");
     assert_eq!(resp["results"][0]["severity"], "info");
+    // an enrichment rule, tried with the findings an investigation would give
+    let tor_rule = "- name: tor-is-urgent\n  when: has(enrichment.reputation) && enrichment.reputation.tor == true\n  severity: urgent\n";
+    for (enrichment, rule, severity) in [
+        (
+            json!({"reputation": {"tor": true}}),
+            json!("tor-is-urgent"),
+            "urgent",
+        ),
+        (json!({"reputation": {"tor": false}}), Value::Null, "low"),
+        (Value::Null, Value::Null, "low"),
+    ] {
+        let mut req = json!({"payload": payload, "rules": tor_rule});
+        if !enrichment.is_null() {
+            req["enrichment"] = enrichment.clone();
+        }
+        let (status, resp) = s.post_raw("/api/v1/rules/test", req.to_string(), &[]).await;
+        assert_eq!(status, 200, "{resp}");
+        assert_eq!(resp["results"][0]["rule"], rule, "{enrichment}: {resp}");
+        assert_eq!(
+            resp["results"][0]["severity"], severity,
+            "{enrichment}: {resp}"
+        );
+    }
+    let (status, resp) = s
+        .post_raw(
+            "/api/v1/rules/test",
+            json!({"payload": payload, "enrichment": [1]}).to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 400, "enrichment must be an object: {resp}");
     let bad = json!({"payload": {}, "rules": "- name: x\n  when: alert.type ==\n"});
     let (status, resp) = s.post_raw("/api/v1/rules/test", bad.to_string(), &[]).await;
     assert_eq!(

@@ -349,8 +349,18 @@ impl TriageRules {
     /// What the rules say of `alert`, with every evaluation error met on the way: evaluates the
     /// rules in order, all of them, until one decides.
     pub fn explain(&self, alert: &Alert) -> Verdict {
+        self.explain_with(alert, None)
+    }
+
+    /// As [`explain`](Self::explain), with investigation findings as `enrichment`: what
+    /// triage would say after the case's investigations (the dry run of an enrichment rule).
+    pub fn explain_enriched(&self, alert: &Alert, enrichment: &serde_json::Value) -> Verdict {
+        self.explain_with(alert, Some(enrichment))
+    }
+
+    fn explain_with(&self, alert: &Alert, enrichment: Option<&serde_json::Value>) -> Verdict {
         let mut errors = Some(Vec::new());
-        let decided = self.decide(alert, None, 0..self.rules.len(), false, &mut errors);
+        let decided = self.decide(alert, enrichment, 0..self.rules.len(), false, &mut errors);
         let errors = errors.unwrap_or_default();
         match decided.and_then(|(i, key)| self.rules.get(i).map(|r| (r, key))) {
             Some((rule, key)) => Verdict {

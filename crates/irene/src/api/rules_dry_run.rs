@@ -30,6 +30,10 @@ pub struct DryRunRequest {
     /// Draft Sigma rules (YAML text, several documents allowed) used instead of the loaded ones.
     #[serde(default)]
     sigma: Option<String>,
+    /// Investigation findings to judge with, as triage sees them after a case's investigations
+    /// (`{"reputation": {"tor": true}}` → `enrichment.reputation.tor`).
+    #[serde(default)]
+    enrichment: Option<serde_json::Map<String, Value>>,
 }
 
 /// One judged alert as the dry run shows it.
@@ -56,7 +60,9 @@ pub async fn dry_run(
     let req: DryRunRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_request",
-            format!("expected {{\"source\", \"payload\", \"rules\"?, \"sigma\"?}}: {e}"),
+            format!(
+                "expected {{\"source\", \"payload\", \"rules\"?, \"sigma\"?, \"enrichment\"?}}: {e}"
+            ),
         )
     })?;
     let source = req.source.unwrap_or_else(|| "auto".to_string());
@@ -93,13 +99,17 @@ pub async fn dry_run(
         Value::Array(items) => items,
         other => vec![other],
     };
+    let enrichment = req.enrichment.map(Value::Object);
     let now = chrono::Utc::now();
     let mut results = Vec::new();
     let mut events = Vec::new();
     let mut errors = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let explain = |a: Alert| {
-            let v = rules.explain(&a);
+            let v = match &enrichment {
+                Some(e) => rules.explain_enriched(&a, e),
+                None => rules.explain(&a),
+            };
             (a, v)
         };
         match evaluate(dec, item, now, sigma, explain) {
