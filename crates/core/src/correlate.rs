@@ -285,6 +285,20 @@ pub fn resolve_by_hand(case: &Case, now: DateTime<Utc>, by: &str, reason: &str) 
     ))
 }
 
+/// Resolves an open case that a check found fixed (`by`: what checked, `reason`: what it
+/// found). `None` if already resolved.
+pub fn resolve_by_scan(case: &Case, now: DateTime<Utc>, by: &str, reason: &str) -> Option<Change> {
+    if case.status != CaseStatus::Open {
+        return None;
+    }
+    Some(resolve_with(
+        case,
+        Resolution::Scan,
+        now,
+        json!({"by": by, "reason": reason}),
+    ))
+}
+
 /// Reopens a resolved case by a person's hand (a ticket reopened). `None` if already open.
 pub fn reopen_by_hand(case: &Case, now: DateTime<Utc>, by: &str) -> Option<Change> {
     if case.status != CaseStatus::Resolved {

@@ -12,7 +12,8 @@ pub mod severity;
 pub use alert::{Actor, Alert, AlertState, Indicator, IndicatorKind, Resource};
 pub use case::{Case, CaseStatus, Raised, Resolution, Ticket, TimelineEntry, TimelineKind};
 pub use correlate::{
-    correlate, expire, raise, reopen_by_hand, resolve_by_hand, Change, Judged, Transition,
+    correlate, expire, raise, reopen_by_hand, resolve_by_hand, resolve_by_scan, Change, Judged,
+    Transition,
 };
 pub use delivery::{
     Action, Delivery, NoOutputs, Outcome, Planned, PlannedInvestigation, Planner, TicketState,

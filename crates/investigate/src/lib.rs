@@ -91,6 +91,11 @@ pub struct Outcome {
     /// backoff, while attempts remain, and records this outcome as it is on the last attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// Set when the investigation found the problem fixed (the port no longer open to the
+    /// world, the resource gone): the case resolves with resolution `scan` and this reason
+    /// once the batch has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
 }
 
 impl Outcome {
@@ -101,6 +106,7 @@ impl Outcome {
             summary,
             attachments: Vec::new(),
             incomplete: None,
+            fixed: None,
         }
     }
 
@@ -111,12 +117,19 @@ impl Outcome {
             summary: summary.into(),
             attachments: Vec::new(),
             incomplete: None,
+            fixed: None,
         }
     }
 
     /// Marks this outcome as partial for a reason that may pass (see [`Outcome::incomplete`]).
     pub fn incomplete(mut self, why: impl Into<String>) -> Self {
         self.incomplete = Some(why.into());
+        self
+    }
+
+    /// Marks the problem as found fixed (see [`Outcome::fixed`]).
+    pub fn fixed(mut self, reason: impl Into<String>) -> Self {
+        self.fixed = Some(reason.into());
         self
     }
 
@@ -128,6 +141,7 @@ impl Outcome {
             findings: serde_json::Value::Object(Default::default()),
             attachments: Vec::new(),
             incomplete: None,
+            fixed: None,
         }
     }
 }

@@ -252,6 +252,7 @@ pub fn result_of(outcome: irene_investigate::Outcome) -> InvestigationResult {
         status: status.to_string(),
         reason: reason.or(outcome.incomplete),
         retry_at: None,
+        fixed: outcome.fixed,
         findings: outcome.findings,
         summary,
         attachments: outcome

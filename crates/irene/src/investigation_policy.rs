@@ -22,13 +22,16 @@ pub struct PolicyConfig {
     /// The case changes that start it: `open`, `reopen`, `severity_raised`.
     #[serde(default = "default_on")]
     pub on: Vec<String>,
-    /// Runs it again on open cases this long after its last run (`"6h"`).
+    /// Runs it again on the open cases it ran on, this long after its last run (`"6h"`).
     #[serde(default)]
     pub every: Option<String>,
     /// Cases below this severity are not investigated.
     #[serde(default = "medium")]
     pub min_severity: Severity,
 }
+
+/// Investigators re-run by default on the open cases they looked at, and how often.
+const DEFAULT_RECHECKS: &[(&str, Duration)] = &[("exposure", Duration::from_secs(6 * 3600))];
 
 fn default_on() -> Vec<String> {
     vec!["open".into(), "reopen".into()]
@@ -109,6 +112,8 @@ pub struct Policies {
 impl Policies {
     /// The default when none is configured: every available investigator, on cases of medium
     /// and above, when they open or reopen.
+    /// `exposure` is also re-checked every 6 hours on the open cases it looked at (a fix is
+    /// then seen and the case resolved by scan).
     pub fn defaults(available: &[&str]) -> Policies {
         Policies {
             policies: available
@@ -117,11 +122,39 @@ impl Policies {
                     investigator: name.to_string(),
                     when: None,
                     on: vec![Trigger::Open, Trigger::Reopen],
-                    every: None,
+                    every: DEFAULT_RECHECKS
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, every)| *every),
                     min_severity: Severity::Medium,
                 })
                 .collect(),
         }
+    }
+
+    /// The re-check schedule of a case, for the API: for each periodic policy whose
+    /// investigator has run on it (`last_runs`: investigator → latest run), when it last ran
+    /// and when it runs next (none once the case is resolved).
+    pub fn rechecks(
+        &self,
+        open: bool,
+        last_runs: &[(String, chrono::DateTime<chrono::Utc>)],
+    ) -> Vec<serde_json::Value> {
+        self.periodic()
+            .filter_map(|p| {
+                let every = p.every?;
+                let (_, last) = last_runs.iter().find(|(n, _)| *n == p.investigator)?;
+                let next = open
+                    .then(|| chrono::Duration::from_std(every).ok().map(|e| *last + e))
+                    .flatten();
+                Some(serde_json::json!({
+                    "investigator": p.investigator,
+                    "every": humantime::format_duration(every).to_string(),
+                    "last_run": last,
+                    "next_run": next,
+                }))
+            })
+            .collect()
     }
 
     /// Checks and compiles the configured policies against the investigators this build knows
@@ -428,6 +461,37 @@ every = "6h"
             policies: std::sync::Arc::new(set),
         };
         assert_eq!(planner.investigations(&opened, None).len(), 3);
+    }
+
+    #[test]
+    fn exposure_is_rechecked_by_default_and_the_schedule_is_shown() {
+        let set = Policies::defaults(&["reputation", "exposure"]);
+        let periodic: Vec<(&str, Option<Duration>)> = set
+            .periodic()
+            .map(|p| (p.investigator.as_str(), p.every))
+            .collect();
+        assert_eq!(
+            periodic,
+            vec![("exposure", Some(Duration::from_secs(6 * 3600)))]
+        );
+        let last = chrono::DateTime::parse_from_rfc3339("2026-12-06T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let runs = vec![
+            ("reputation".to_string(), last),
+            ("exposure".to_string(), last),
+        ];
+        let open = set.rechecks(true, &runs);
+        assert_eq!(open.len(), 1, "{open:?}");
+        assert_eq!(open[0]["investigator"], "exposure");
+        assert_eq!(open[0]["every"], "6h");
+        assert_eq!(open[0]["next_run"], "2026-12-06T06:00:00Z");
+        let resolved = set.rechecks(false, &runs);
+        assert!(resolved[0]["next_run"].is_null());
+        assert!(
+            set.rechecks(true, &runs[..1]).is_empty(),
+            "never ran: no re-check"
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@ use crate::{
 };
 use chrono::{DateTime, Utc};
 use irene_core::{
-    correlate, expire, raise, reopen_by_hand, resolve_by_hand, Action, Alert, Case, Change,
-    Correlator, Judged, Planner, Ticket, TicketState, TimelineEntry, TimelineKind, Transition,
-    WindowKey, WindowRow,
+    correlate, expire, raise, reopen_by_hand, resolve_by_hand, resolve_by_scan, Action, Alert,
+    Case, Change, Correlator, Judged, Planner, Ticket, TicketState, TimelineEntry, TimelineKind,
+    Transition, WindowKey, WindowRow,
 };
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -406,7 +406,27 @@ async fn finish_one(
                 .collect::<Result<_>>()?;
             notes = rows.len();
             tx.outbox_insert(&rows, now).await?;
-            retriage(tx, planner, correlator, &case, now).await?;
+            // found fixed: resolved by the check (after its note); else triage again
+            let fixed: Vec<String> = jobs
+                .iter()
+                .filter_map(|j| j.fixed.as_ref().map(|f| format!("{}: {f}", j.investigator)))
+                .collect();
+            let by_scan = if fixed.is_empty() {
+                None
+            } else {
+                let by: Vec<&str> = jobs
+                    .iter()
+                    .filter(|j| j.fixed.is_some())
+                    .map(|j| j.investigator.as_str())
+                    .collect();
+                resolve_by_scan(&case, now, &by.join(", "), &fixed.join("; "))
+            };
+            match by_scan {
+                Some(change) => {
+                    write_changes(tx, &[change], &HashMap::new(), planner, None, now).await?
+                }
+                None => retriage(tx, planner, correlator, &case, now).await?,
+            }
         }
     }
     Ok(Finished::Recorded { notes })

@@ -258,8 +258,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Uuid>> {
         flow::investigations_request(self, case_id, investigators, trigger, now).await
     }
-    /// Open cases with no run of `investigator` created since `since` (the candidates of a
-    /// periodic re-run), by id after `after`, at most `limit`.
+    /// Open cases `investigator` ran on before and with no run of it created since `since`
+    /// (the candidates of a periodic re-run), by id after `after`, at most `limit`.
     async fn investigations_stale(
         &self,
         investigator: &str,

@@ -304,6 +304,9 @@ pub struct InvestigationResult {
     /// Set: not recorded; the job goes back to pending until then (its answer was partial for
     /// a reason that may pass, and attempts remain). `reason` says why.
     pub retry_at: Option<DateTime<Utc>>,
+    /// The problem was found fixed: when the batch has finished, the case resolves with
+    /// resolution `scan` and this reason.
+    pub fixed: Option<String>,
 }
 
 /// What finishing an investigation did.
@@ -340,6 +343,8 @@ pub struct InvestigationRecord {
     /// When this result equals the previous run's (status and findings): since when the
     /// answer has been the same (the note then says "unchanged since …").
     pub same_since: Option<DateTime<Utc>>,
+    /// The problem was found fixed, and why (the case was then resolved by scan).
+    pub fixed: Option<String>,
 }
 
 /// A file an investigation attached, as `GET /api/v1/attachments/{id}` serves it.

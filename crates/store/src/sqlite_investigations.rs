@@ -23,7 +23,7 @@ const CHUNK: usize = 500;
 const COLUMNS: &str = "i.id, i.case_id, i.investigator, i.trigger, i.batch, i.state, i.attempts,
     i.created_at, i.started_at, i.finished_at, i.status, i.reason, i.findings, i.summary,
     (SELECT group_concat(a.id, ',') FROM attachments a WHERE a.investigation_id = i.id),
-    i.same_since";
+    i.same_since, i.fixed";
 
 pub(crate) async fn insert(
     conn: &mut SqliteConnection,
@@ -136,7 +136,8 @@ pub(crate) async fn record(
 ) -> Result<()> {
     sqlx::query(
         "UPDATE investigations SET state = 'done', lease_owner = NULL, lease_until = NULL,
-           finished_at = ?, status = ?, reason = ?, findings = ?, summary = ?, same_since = ?
+           finished_at = ?, status = ?, reason = ?, findings = ?, summary = ?, same_since = ?,
+           fixed = ?
          WHERE id = ?",
     )
     .bind(micros(now))
@@ -148,6 +149,7 @@ pub(crate) async fn record(
     )?)
     .bind(&result.summary)
     .bind(same_since.map(micros))
+    .bind(&result.fixed)
     .bind(id.to_string())
     .execute(&mut *conn)
     .await?;
@@ -219,7 +221,8 @@ pub(crate) async fn finished_of_case(
     rows.iter().map(record_row).collect()
 }
 
-/// Open cases with no run of `investigator` created since `since`, after case `after`, by id.
+/// Open cases `investigator` ran on before, with no run of it created since `since`, after
+/// case `after`, by id.
 pub(crate) async fn stale(
     pool: &sqlx::SqlitePool,
     investigator: &str,
@@ -230,12 +233,15 @@ pub(crate) async fn stale(
     let rows = sqlx::query(
         "SELECT c.id FROM cases c
          WHERE c.status = 'open' AND (? IS NULL OR c.id > ?)
+           AND EXISTS (SELECT 1 FROM investigations i
+                       WHERE i.case_id = c.id AND i.investigator = ?)
            AND NOT EXISTS (SELECT 1 FROM investigations i
                            WHERE i.case_id = c.id AND i.investigator = ? AND i.created_at >= ?)
          ORDER BY c.id LIMIT ?",
     )
     .bind(after.map(|a| a.to_string()))
     .bind(after.map(|a| a.to_string()))
+    .bind(investigator)
     .bind(investigator)
     .bind(micros(since))
     .bind(i64::from(limit.max(1)))
@@ -346,5 +352,6 @@ fn record_row(r: &SqliteRow) -> Result<InvestigationRecord> {
         summary: r.get(13),
         attachments,
         same_since: r.get::<Option<i64>, _>(15).map(from_micros),
+        fixed: r.get(16),
     })
 }

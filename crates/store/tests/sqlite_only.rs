@@ -166,6 +166,7 @@ async fn a_restart_frees_the_investigations_a_crashed_run_held() {
                 summary: "stale".into(),
                 attachments: vec![],
                 retry_at: None,
+                fixed: None,
             },
             Utc::now(),
         )

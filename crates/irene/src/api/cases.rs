@@ -96,12 +96,24 @@ pub async fn get_one(
             ..Default::default()
         })
         .await?;
+    // the latest run of each investigator (the list is newest first)
+    let mut last_runs: Vec<(String, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    for i in &investigations.items {
+        if !last_runs.iter().any(|(n, _)| *n == i.investigator) {
+            last_runs.push((i.investigator.clone(), i.created_at));
+        }
+    }
+    let rechecks = state
+        .app
+        .policies
+        .rechecks(detail.case.status == CaseStatus::Open, &last_runs);
     let mut doc = serde_json::to_value(detail).unwrap_or(Value::Null);
     if let Some(obj) = doc.as_object_mut() {
         obj.insert(
             "investigations".into(),
             serde_json::to_value(investigations.items).unwrap_or(Value::Null),
         );
+        obj.insert("rechecks".into(), Value::Array(rechecks));
     }
     Ok(Json(doc))
 }

@@ -70,6 +70,7 @@ fn result(status: &str, summary: &str) -> InvestigationResult {
         summary: summary.into(),
         attachments: vec![],
         retry_at: None,
+        fixed: None,
     }
 }
 
@@ -471,4 +472,49 @@ pub async fn findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchange
         .await
         .expect("stale");
     assert!(fresh.is_empty());
+    let never = store
+        .investigations_stale("never-ran", t2 + chrono::Duration::hours(1), None, 10)
+        .await
+        .expect("stale");
+    assert!(never.is_empty(), "only re-runs: {never:?}");
+
+    // a re-check finds it fixed: after its note, the case resolves by scan with the reason
+    store
+        .investigations_request(case_id, &["a".into()], "every", t2)
+        .await
+        .expect("request")
+        .expect("a case");
+    let t3 = t2 + chrono::Duration::seconds(5);
+    let jobs = store
+        .investigations_claim("w", 10, lease, t3)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 1);
+    let mut closed = found(json!({"tor": true, "open": false}));
+    closed.fixed = Some("sg-0abc no longer allows 0.0.0.0/0 on 22".into());
+    assert_eq!(
+        store
+            .investigation_finish("w", jobs[0].id, closed, t3)
+            .await
+            .expect("finish"),
+        Finished::Recorded { notes: 1 }
+    );
+    let detail = store.case_get(case_id).await.expect("get").expect("case");
+    assert_eq!(detail.case.status, irene_core::CaseStatus::Resolved);
+    assert_eq!(detail.case.resolution, Some(irene_core::Resolution::Scan));
+    let resolved = detail
+        .timeline
+        .iter()
+        .find(|t| t.kind == TimelineKind::Resolved)
+        .expect("resolved on the timeline");
+    assert_eq!(resolved.detail["by"], "a");
+    assert_eq!(
+        resolved.detail["reason"],
+        "a: sg-0abc no longer allows 0.0.0.0/0 on 22"
+    );
+    assert!(store
+        .investigations_stale("a", t3 + chrono::Duration::hours(1), None, 10)
+        .await
+        .expect("stale")
+        .is_empty());
 }
