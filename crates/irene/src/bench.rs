@@ -338,6 +338,7 @@ async fn pipeline_phase(
             body: body.to_string().into_bytes(),
             items: per_payload as i64,
             idempotency_key: None,
+            complete_scan: false,
         });
         if batch.len() == 100 {
             store.inbox_append(&batch).await?;

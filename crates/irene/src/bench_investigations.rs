@@ -331,6 +331,7 @@ async fn load_events(store: &dyn Store, population: &Population, n: usize) -> an
                 body: json!({ "Records": records }).to_string().into_bytes(),
                 items: count as i64,
                 idempotency_key: None,
+                complete_scan: false,
             });
         }
         gen_secs += t.elapsed().as_secs_f64();
@@ -499,6 +500,7 @@ async fn worker_rate(
             body: Value::Array(alerts).to_string().into_bytes(),
             items: cases as i64,
             idempotency_key: None,
+            complete_scan: false,
         }])
         .await?;
     let rows = store

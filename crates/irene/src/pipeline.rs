@@ -52,6 +52,7 @@ pub fn process_row(
         alerts: Vec::new(),
         events: Vec::new(),
         quarantine: Vec::new(),
+        complete_scan: row.complete_scan,
     };
     let whole = |error: String| Quarantined {
         item_index: -1,

@@ -631,3 +631,71 @@ async fn a_payload_redelivered_under_its_idempotency_key_counts_once() {
         (400, Some("invalid_idempotency_key"))
     );
 }
+
+/// A Prowler upload marked as a complete scan resolves, by scan, the open cases of its account
+/// and region that it no longer reports; the rest stay open.
+#[tokio::test]
+async fn a_complete_prowler_scan_resolves_what_it_no_longer_finds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path(), &[]);
+    let mut findings: Value = serde_json::from_slice(
+        &std::fs::read(fixture("prowler/prowler_aws_json_ocsf_fail_manual.json")).expect("fixture"),
+    )
+    .expect("json");
+    // the fixture's ids are placeholders: one finding each, in one account and region
+    for (i, f) in findings
+        .as_array_mut()
+        .expect("a list")
+        .iter_mut()
+        .enumerate()
+    {
+        f["finding_info"]["uid"] = json!(format!("prowler-finding-{i}"));
+        f["cloud"]["account"]["uid"] = json!("123456789012");
+        f["cloud"]["region"] = json!("eu-west-1");
+    }
+    let (st, body) = s.ingest("prowler", findings.to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let open_before: Vec<Value> = s.all_cases("status=open").await;
+    assert!(open_before.len() >= 2, "{open_before:?}");
+
+    let (st, body) = s
+        .post_raw("/api/v1/ingest/prowler?complete_scan=maybe", "[]", &[])
+        .await;
+    assert_eq!(st, 400, "{body}");
+
+    // the next scan finds only the first finding again
+    let first = json!([findings[0].clone()]);
+    let (st, body) = s
+        .post_raw(
+            "/api/v1/ingest/prowler?complete_scan=1",
+            first.to_string(),
+            &[],
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let open_after = s.all_cases("status=open").await;
+    assert_eq!(open_after.len(), 1, "{open_after:?}");
+    let resolved = s.all_cases("status=resolved").await;
+    assert_eq!(resolved.len(), open_before.len() - 1, "{resolved:?}");
+    for c in &resolved {
+        assert_eq!(c["resolution"], "scan", "{c}");
+    }
+    let (_, detail) = s
+        .get(&format!(
+            "/api/v1/cases/{}",
+            resolved[0]["id"].as_str().expect("id")
+        ))
+        .await;
+    let why = detail["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["kind"] == "resolved"))
+        .map(|e| e["detail"]["reason"].clone())
+        .unwrap_or(Value::Null);
+    assert!(
+        why.as_str()
+            .is_some_and(|w| w.contains("absent from a complete prowler scan")),
+        "{detail}"
+    );
+}

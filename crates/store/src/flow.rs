@@ -130,6 +130,15 @@ pub(crate) async fn commit_processed<S: Store + ?Sized>(
             }
         }
     }
+    resolve_absent_from_scans(
+        &mut *tx,
+        &batch,
+        &alert_lists,
+        &mut cases,
+        &mut summary,
+        now,
+    )
+    .await?;
     tx.alerts_insert(&alert_rows).await?;
     summary.alerts = alert_rows.len();
     tx.quarantine_insert(&quarantine_rows).await?;
@@ -147,6 +156,63 @@ pub(crate) async fn commit_processed<S: Store + ?Sized>(
     .await?;
     tx.commit().await?;
     Ok(summary)
+}
+
+/// Most open cases of one scope a complete scan may resolve in one commit.
+const SCAN_SCOPE_MAX: u32 = 100_000;
+
+/// For each payload marked as a complete scan: the open cases of its source and scopes
+/// (account, region, as its alerts name them) whose key it does not contain are resolved by
+/// scan. A scan with no alert names no scope and resolves nothing. `cases` is the batch's view
+/// of the cases, kept current.
+async fn resolve_absent_from_scans(
+    tx: &mut dyn StoreTx,
+    batch: &[Processed],
+    alert_lists: &[Vec<(i64, &Judged)>],
+    cases: &mut HashMap<String, Case>,
+    summary: &mut CommitSummary,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    for (p, list) in batch.iter().zip(alert_lists) {
+        if !p.complete_scan || list.is_empty() {
+            continue;
+        }
+        let present: BTreeSet<&str> = list.iter().map(|(_, j)| j.key.as_str()).collect();
+        let scopes: BTreeSet<(&str, Option<&str>, Option<&str>)> = list
+            .iter()
+            .map(|(_, j)| {
+                let a = &j.alert;
+                (a.source.as_str(), a.account.as_deref(), a.region.as_deref())
+            })
+            .collect();
+        let sources: BTreeSet<&str> = scopes.iter().map(|(s, _, _)| *s).collect();
+        let far = now + chrono::Duration::days(365 * 100);
+        for source in sources {
+            for stored in tx.cases_silent(source, far, SCAN_SCOPE_MAX).await? {
+                let case = cases.get(&stored.key).cloned().unwrap_or(stored);
+                let scope = (
+                    case.source.as_str(),
+                    case.account.as_deref(),
+                    case.region.as_deref(),
+                );
+                if !scopes.contains(&scope) || present.contains(case.key.as_str()) {
+                    continue;
+                }
+                let reason = format!(
+                    "absent from a complete {} scan of account {} region {} ({} findings)",
+                    case.source,
+                    case.account.as_deref().unwrap_or("-"),
+                    case.region.as_deref().unwrap_or("-"),
+                    present.len()
+                );
+                if let Some(change) = resolve_by_scan(&case, now, "complete scan", &reason) {
+                    cases.insert(change.case.key.clone(), change.case.clone());
+                    summary.changes.push(change);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Feeds the new events (`new`, one flag per event of `batch` in order) to the correlator, in

@@ -19,6 +19,9 @@ pub struct NewInbox {
     /// The transport's id of this delivery: a payload whose key is already in the inbox is not
     /// stored again (see `Store::inbox_append`).
     pub idempotency_key: Option<String>,
+    /// The payload is a complete scan of its scope: committing it resolves, by scan, the open
+    /// cases of its source and scope (account, region) whose finding it does not contain.
+    pub complete_scan: bool,
 }
 
 /// How much one claim may take: at most `payloads` rows, and rows only while the items of
@@ -50,6 +53,8 @@ pub struct InboxRow {
     /// Items the intake counted in the body.
     pub items: i64,
     pub attempts: i64,
+    /// Marked as a complete scan of its scope (see [`NewInbox::complete_scan`]).
+    pub complete_scan: bool,
 }
 
 /// An item no decoder could use, with the decoder's error.
@@ -72,6 +77,8 @@ pub struct Processed {
     /// Audit-log events in payload order, with what the Sigma rules made of them.
     pub events: Vec<ProcessedEvent>,
     pub quarantine: Vec<Quarantined>,
+    /// A complete scan of its scope (see [`NewInbox::complete_scan`]).
+    pub complete_scan: bool,
 }
 
 /// One audit-log event of a payload and its detections.

@@ -124,9 +124,9 @@ async fn inbox_insert(
     fsync: bool,
 ) -> Result<()> {
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(if fsync {
-        "PRAGMA synchronous = FULL; INSERT INTO inbox (id, source, received_at, body, items, idempotency_key) "
+        "PRAGMA synchronous = FULL; INSERT INTO inbox (id, source, received_at, body, items, idempotency_key, complete_scan) "
     } else {
-        "INSERT INTO inbox (id, source, received_at, body, items, idempotency_key) "
+        "INSERT INTO inbox (id, source, received_at, body, items, idempotency_key, complete_scan) "
     });
     qb.push_values(items, |mut b, it| {
         b.push_bind(it.id.to_string())
@@ -134,7 +134,8 @@ async fn inbox_insert(
             .push_bind(micros(it.received_at))
             .push_bind(it.body.clone())
             .push_bind(it.items)
-            .push_bind(it.idempotency_key.clone());
+            .push_bind(it.idempotency_key.clone())
+            .push_bind(it.complete_scan);
     });
     if fsync {
         qb.push("; PRAGMA synchronous = NORMAL");
@@ -301,7 +302,7 @@ impl Store for SqliteStore {
                             FROM inbox WHERE state = 'pending'
                               AND (lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?)
                           WHERE before = 0 OR before < ?)
-             RETURNING id, source, received_at, body, attempts, items",
+             RETURNING id, source, received_at, body, attempts, items, complete_scan",
         )
         .bind(owner)
         .bind(until)
@@ -319,6 +320,7 @@ impl Store for SqliteStore {
                 body: r.get(3),
                 attempts: r.get(4),
                 items: r.get(5),
+                complete_scan: r.get(6),
             });
         }
         out.sort_by_key(|r| r.id);

@@ -8,14 +8,22 @@ use crate::app::{count_rejected, AcceptError, Payload};
 use crate::auth::Scope;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize, Default)]
+pub struct IngestQuery {
+    /// `1` or `true`: the payload is a complete scan of its scope.
+    complete_scan: Option<String>,
+}
 
 pub async fn ingest(
     State(state): State<AppState>,
     Path(source): Path<String>,
+    Query(q): Query<IngestQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -39,6 +47,18 @@ pub async fn ingest(
             return Err(ApiError::bad_request("unreadable_body", e.body_text()));
         }
     };
+    let complete_scan = match q.complete_scan.as_deref() {
+        None | Some("") | Some("0") | Some("false") => false,
+        Some("1") | Some("true") => true,
+        Some(other) => {
+            metrics::counter!("irene_ingest_requests_total").increment(1);
+            count_rejected("invalid_query");
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("complete_scan must be 1 or 0, not {other:?}"),
+            ));
+        }
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let accepted = state
         .app
@@ -47,6 +67,7 @@ pub async fn ingest(
             body: &body,
             encoding: header("content-encoding"),
             idempotency_key: header("idempotency-key"),
+            complete_scan,
         })
         .await;
     match accepted {

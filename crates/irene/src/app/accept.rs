@@ -19,6 +19,9 @@ pub struct Payload<'a> {
     /// The transport's own id of this delivery (SQS message id, S3 key + ETag, Pub/Sub
     /// messageId, an `Idempotency-Key` header): the same key is accepted once.
     pub idempotency_key: Option<&'a str>,
+    /// The payload is a complete scan of its scope (`?complete_scan=1`): the open cases of
+    /// its source and scope that it does not contain resolve by scan.
+    pub complete_scan: bool,
 }
 
 /// A payload on disk.
@@ -110,6 +113,7 @@ impl App {
             body: body.into_owned(),
             items: items as i64,
             idempotency_key: p.idempotency_key.map(str::to_string),
+            complete_scan: p.complete_scan,
         };
         let id = item.id;
         let held_by = self

@@ -59,6 +59,7 @@ pub fn payload(source: &str) -> NewInbox {
         body: b"{}".to_vec(),
         items: 1,
         idempotency_key: None,
+        complete_scan: false,
     }
 }
 
@@ -84,6 +85,7 @@ pub async fn commit_one(
         alerts: vec![],
         events: vec![],
         quarantine: vec![],
+        complete_scan: rows[0].complete_scan,
     };
     fill(&mut processed);
     store

@@ -51,6 +51,7 @@ pub async fn leases_replay_without_doubling(b: &dyn Backend) {
         alerts: vec![(0, judged("k-lease", AlertState::Active, Severity::High))],
         events: vec![],
         quarantine: vec![],
+        complete_scan: false,
     };
     // The stuck worker's late commit is refused whole…
     let s = store
@@ -359,6 +360,7 @@ pub async fn quarantine_keeps_the_item_and_requeues_it(b: &dyn Backend) {
         alerts: vec![],
         events: vec![],
         quarantine: vec![q],
+        complete_scan: false,
     };
     store
         .commit_processed("w", vec![processed], Utc::now())
@@ -571,4 +573,110 @@ pub async fn an_idempotency_key_is_stored_once(b: &dyn Backend) {
         .await
         .expect("claim");
     assert_eq!(rows.len(), 4, "three keyed payloads and one without a key");
+}
+
+/// Commits one payload appended as `complete_scan`, with `alerts`.
+async fn commit_scan(
+    store: &dyn irene_store::Store,
+    alerts: Vec<irene_core::Judged>,
+) -> irene_store::CommitSummary {
+    let mut p = payload("generic");
+    p.complete_scan = true;
+    store.inbox_append(&[p]).await.expect("append");
+    let rows = store
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(10),
+            Duration::from_secs(30),
+            Utc::now(),
+        )
+        .await
+        .expect("claim");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].complete_scan, "the mark survives the inbox");
+    let processed = Processed {
+        inbox_id: rows[0].id,
+        received_at: rows[0].received_at,
+        alerts: alerts
+            .into_iter()
+            .enumerate()
+            .map(|(i, j)| (i as i64, j))
+            .collect(),
+        events: vec![],
+        quarantine: vec![],
+        complete_scan: rows[0].complete_scan,
+    };
+    store
+        .commit_processed("w", vec![processed], Utc::now())
+        .await
+        .expect("commit")
+}
+
+pub async fn a_complete_scan_resolves_the_cases_of_its_scope_it_no_longer_has(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let mut other_account = judged("k9", AlertState::Active, Severity::High);
+    other_account.alert.account = Some("222222222222".into());
+    run_through(
+        store,
+        vec![
+            judged("k1", AlertState::Active, Severity::High),
+            judged("k2", AlertState::Active, Severity::High),
+            judged("k3", AlertState::Active, Severity::Low),
+            other_account,
+        ],
+    )
+    .await;
+    // a scan with nothing in it names no scope: nothing resolves
+    let none = commit_scan(store, vec![]).await;
+    assert!(none.changes.is_empty());
+
+    let summary = commit_scan(
+        store,
+        vec![judged("k1", AlertState::Active, Severity::High)],
+    )
+    .await;
+    let mut resolved: Vec<&str> = summary
+        .changes
+        .iter()
+        .filter(|c| c.case.resolution == Some(irene_core::Resolution::Scan))
+        .map(|c| c.case.key.as_str())
+        .collect();
+    resolved.sort();
+    assert_eq!(resolved, vec!["k2", "k3"], "{:?}", summary.changes);
+    let status = |key: &'static str| async move {
+        let page = store
+            .cases_list(&CaseFilter {
+                q: Some(key.into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("list");
+        page.items
+            .into_iter()
+            .find(|c| c.key == key)
+            .map(|c| (c.status, c.resolution))
+    };
+    assert_eq!(status("k1").await, Some((CaseStatus::Open, None)));
+    assert_eq!(
+        status("k2").await,
+        Some((CaseStatus::Resolved, Some(Resolution::Scan)))
+    );
+    assert_eq!(
+        status("k9").await,
+        Some((CaseStatus::Open, None)),
+        "another account is another scope"
+    );
+    // what it says on the timeline
+    let k2 = summary
+        .changes
+        .iter()
+        .find(|c| c.case.key == "k2")
+        .expect("k2");
+    let reason = k2.timeline[0].detail["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("absent from a complete generic scan of account 111111111111"),
+        "{reason}"
+    );
 }
