@@ -56,10 +56,60 @@ pub struct Config {
     /// MaxMind databases for the `geoip` investigator (and ASN lists in `reputation`).
     #[serde(default)]
     pub geoip: GeoIpConfig,
+    /// Web pages watched for tampering (`[[watch]]`).
+    #[serde(default, skip_serializing)]
+    pub watch: Vec<WatchConfig>,
     /// Reputation APIs the `reputation` investigator asks (`[reputation.abuseipdb]`,
     /// `.virustotal`, `.greynoise`, `.otx`). None: only the feeds are used.
     #[serde(default, skip_serializing)]
     pub reputation: irene_intel::ReputationConfig,
+}
+
+/// One `[[watch]]` page: fetched every `every`, compared with its baseline; a change beyond
+/// the thresholds raises an `irene.tamper` alert, and the page back to its baseline resolves it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "minutes_15", deserialize_with = "duration")]
+    pub every: Duration,
+    /// CSS selector of the part whose text is watched (default: the whole body).
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// CSS selectors of parts left out (clocks, tokens).
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// Words of the watched text that may change before it counts.
+    #[serde(default)]
+    pub text_threshold: usize,
+    /// The alert's severity (triage rules may still decide).
+    #[serde(default = "high")]
+    pub severity: irene_core::Severity,
+    /// Larger pages are refused.
+    #[serde(default = "default_page_max_bytes")]
+    pub max_bytes: usize,
+}
+
+fn minutes_15() -> Duration {
+    Duration::from_secs(900)
+}
+fn high() -> irene_core::Severity {
+    irene_core::Severity::High
+}
+fn default_page_max_bytes() -> usize {
+    5 << 20
+}
+
+impl WatchConfig {
+    /// What the pure comparison needs.
+    pub fn spec(&self) -> irene_tamper::WatchSpec {
+        irene_tamper::WatchSpec {
+            selector: self.selector.clone(),
+            ignore: self.ignore.clone(),
+            text_threshold: self.text_threshold,
+        }
+    }
 }
 
 /// `[geoip]`: paths of MaxMind mmdb files (GeoLite2-City or -Country, GeoLite2-ASN). Either
@@ -375,6 +425,7 @@ impl std::fmt::Debug for Config {
             .field("investigate", &self.investigate)
             .field("investigations", &self.investigations)
             .field("geoip", &self.geoip)
+            .field("watch", &self.watch)
             .field("reputation", &self.reputation)
             .finish()
     }

@@ -3,6 +3,7 @@
 //! the feed set the investigators read. It must not match or judge anything, and never calls a
 //! URL that is not configured.
 
+use crate::http_fetch::describe;
 use crate::worker::{Worker, WorkerState};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -15,8 +16,6 @@ use std::time::Duration;
 
 /// Longest wait between passes (a feed added to the store by hand is picked up by then).
 const MAX_WAIT: Duration = Duration::from_secs(300);
-/// Redirects followed, all within the feed's own host.
-const MAX_REDIRECTS: usize = 5;
 
 pub struct FeedWorker {
     store: Arc<dyn Store>,
@@ -47,22 +46,7 @@ impl FeedWorker {
         shared: Arc<SharedFeeds>,
         user_agent: &str,
     ) -> anyhow::Result<FeedWorker> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let same_host = attempt
-                    .previous()
-                    .first()
-                    .is_some_and(|first| first.host_str() == attempt.url().host_str());
-                if attempt.previous().len() > MAX_REDIRECTS || !same_host {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            }))
-            .build()
+        let client = crate::http_fetch::same_host_client(user_agent, Duration::from_secs(30))
             .context("building the feeds' HTTP client")?;
         let max_bytes = feeds.iter().map(|(d, m)| (d.name.clone(), *m)).collect();
         Ok(FeedWorker {
@@ -111,7 +95,7 @@ impl FeedWorker {
                 req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
             }
         }
-        let mut resp = req.send().await.map_err(|e| describe(&e))?;
+        let resp = req.send().await.map_err(|e| describe(&e))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
@@ -124,9 +108,6 @@ impl FeedWorker {
         if !status.is_success() {
             return Err(status.to_string());
         }
-        if resp.content_length().is_some_and(|n| n > max as u64) {
-            return Err(format!("larger than max_bytes ({max} bytes)"));
-        }
         let header = |name| {
             resp.headers()
                 .get(name)
@@ -135,13 +116,7 @@ impl FeedWorker {
         };
         let etag = header(reqwest::header::ETAG);
         let last_modified = header(reqwest::header::LAST_MODIFIED);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
-            if body.len() + chunk.len() > max {
-                return Err(format!("larger than max_bytes ({max} bytes)"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::http_fetch::read_capped(resp, max).await?;
         Ok(Fetched::Body {
             body,
             etag,
@@ -219,24 +194,6 @@ impl FeedWorker {
 }
 
 /// A transport error without the URL (feed URLs may carry keys).
-fn describe(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_redirect() {
-        "too many redirects"
-    } else if e.is_body() || e.is_decode() {
-        "the body could not be read"
-    } else {
-        "the request failed"
-    };
-    let cause = std::error::Error::source(e)
-        .map(|s| format!(": {s}"))
-        .unwrap_or_default();
-    format!("{what}{cause}")
-}
-
 #[async_trait::async_trait]
 impl Worker for FeedWorker {
     fn name(&self) -> &'static str {

@@ -242,20 +242,30 @@ pub async fn run(
     };
     tasks.push(workers.spawn(jobs, stop_rx.clone()));
 
+    let application = App {
+        store: store.clone(),
+        intake,
+        limits,
+        max_body: cfg.intake.max_body_bytes,
+        rules,
+        sigma,
+        wake: wake.clone(),
+        deliver_wake,
+        investigate_wake,
+        policies,
+        investigators: Arc::new(available_names),
+        watches: Arc::new(cfg.watch.clone()),
+    };
+    tasks.push(workers.spawn(
+        crate::tamper::TamperWorker::new(
+            application.clone(),
+            cfg.watch.clone(),
+            &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+        )?,
+        stop_rx.clone(),
+    ));
     let state = AppState {
-        app: App {
-            store: store.clone(),
-            intake,
-            limits,
-            max_body: cfg.intake.max_body_bytes,
-            rules,
-            sigma,
-            wake: wake.clone(),
-            deliver_wake,
-            investigate_wake,
-            policies,
-            investigators: Arc::new(available_names),
-        },
+        app: application,
         tokens: Arc::new(tokens),
         metrics: metrics_handle(),
         github_hooks: Arc::new(github_hooks),

@@ -16,6 +16,7 @@ mod prowler;
 mod registry;
 mod scc;
 mod securityhub;
+mod tamper;
 
 pub use payload::{split_payload, Limits, PayloadError};
 pub use registry::{decoder, names};

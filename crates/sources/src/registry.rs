@@ -11,12 +11,13 @@ use crate::guardduty::GuardDuty;
 use crate::prowler::Prowler;
 use crate::scc::Scc;
 use crate::securityhub::SecurityHub;
+use crate::tamper::Tamper;
 use crate::Decoder;
 
 /// Every named decoder, in the order `auto` tries them: specific formats first (Prowler's
 /// ASFF before Security Hub's; SCC before the audit logs, as it claims Pub/Sub envelopes
-/// whose data is not JSON), Irene's own shape last.
-pub(crate) static RECOGNITION_ORDER: [&dyn Decoder; 9] = [
+/// whose data is not JSON), Irene's own shape last (and the tamper watch's, never recognized).
+pub(crate) static RECOGNITION_ORDER: [&dyn Decoder; 10] = [
     &Prowler,
     &SecurityHub,
     &GuardDuty,
@@ -26,10 +27,11 @@ pub(crate) static RECOGNITION_ORDER: [&dyn Decoder; 9] = [
     &GcpAudit,
     &Falco,
     &Generic,
+    &Tamper,
 ];
 
 /// The order names are listed to clients.
-const LISTED: [&str; 9] = [
+const LISTED: [&str; 10] = [
     "aws.guardduty",
     "aws.securityhub",
     "gcp.scc",
@@ -39,6 +41,7 @@ const LISTED: [&str; 9] = [
     "prowler",
     "falco",
     "generic",
+    "irene.tamper",
 ];
 
 static AUTO: Auto = Auto;

@@ -286,6 +286,7 @@ fn registry_names() {
             "prowler",
             "falco",
             "generic",
+            "irene.tamper",
             "auto"
         ]
     );

@@ -269,6 +269,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Uuid>>;
     /// A file an investigation attached.
     async fn attachment_get(&self, id: Uuid) -> Result<Option<StoredAttachment>>;
+    /// Every watched page's state, by name.
+    async fn watches_list(&self) -> Result<Vec<WatchRow>>;
+    /// Writes a watched page's state (inserted or replaced, by name).
+    async fn watch_save(&self, row: &WatchRow) -> Result<()>;
     /// Investigations matching every filter, newest first.
     async fn investigations_list(
         &self,

@@ -373,3 +373,17 @@ pub struct InvestigationFilter {
     pub limit: u32,
     pub cursor: Option<String>,
 }
+
+/// A watched page as the store keeps it (the snapshots are JSON text, opaque to the store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WatchRow {
+    pub name: String,
+    pub url: String,
+    pub baseline: Option<String>,
+    pub baseline_at: Option<DateTime<Utc>>,
+    pub current: Option<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+    /// The latest check differed from the baseline (an `irene.tamper` alert is active).
+    pub changed: bool,
+    pub last_error: Option<String>,
+}

@@ -10,7 +10,7 @@ use crate::{
     CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
     InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox,
     Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert,
-    StoredAttachment, StoredEvent,
+    StoredAttachment, StoredEvent, WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -743,6 +743,47 @@ impl Store for SqliteStore {
 
     async fn attachment_get(&self, id: Uuid) -> Result<Option<StoredAttachment>> {
         sqlite_investigations::attachment(&self.reader, id).await
+    }
+
+    async fn watches_list(&self) -> Result<Vec<WatchRow>> {
+        let rows = sqlx::query(
+            "SELECT name, url, baseline, baseline_at, current, checked_at, changed, last_error
+             FROM watches ORDER BY name",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| WatchRow {
+                name: r.get(0),
+                url: r.get(1),
+                baseline: r.get(2),
+                baseline_at: r.get::<Option<i64>, _>(3).map(from_micros),
+                current: r.get(4),
+                checked_at: r.get::<Option<i64>, _>(5).map(from_micros),
+                changed: r.get(6),
+                last_error: r.get(7),
+            })
+            .collect())
+    }
+
+    async fn watch_save(&self, w: &WatchRow) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO watches
+               (name, url, baseline, baseline_at, current, checked_at, changed, last_error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&w.name)
+        .bind(&w.url)
+        .bind(&w.baseline)
+        .bind(w.baseline_at.map(micros))
+        .bind(&w.current)
+        .bind(w.checked_at.map(micros))
+        .bind(w.changed)
+        .bind(&w.last_error)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn investigations_list(

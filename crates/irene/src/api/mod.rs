@@ -10,6 +10,7 @@ mod ingest;
 mod investigations;
 mod ops;
 mod rules_dry_run;
+mod watch;
 pub mod webhooks;
 
 use crate::app::App;
@@ -54,6 +55,8 @@ pub fn router(state: AppState) -> Router {
             post(investigations::investigate),
         )
         .route("/api/v1/attachments/{id}", get(investigations::attachment))
+        .route("/api/v1/watch", get(watch::list))
+        .route("/api/v1/watch/{name}/accept", post(watch::accept))
         .route("/api/v1/alerts/{id}", get(cases::alert))
         .route("/api/v1/quarantine", get(ops::quarantine_list))
         .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))

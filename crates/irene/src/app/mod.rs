@@ -40,4 +40,6 @@ pub struct App {
     pub policies: Arc<crate::investigation_policy::Policies>,
     /// The investigators this configuration can run (empty: investigations are disabled).
     pub investigators: Arc<Vec<String>>,
+    /// The watched pages (`[[watch]]`).
+    pub watches: Arc<Vec<crate::config::WatchConfig>>,
 }
