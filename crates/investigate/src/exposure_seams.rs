@@ -119,7 +119,8 @@ pub struct ProbeLimits {
     pub ports_per_target: usize,
     /// Probes (each one connection at a time) at once.
     pub concurrency: usize,
-    /// Every probe of one alert within this many seconds; those not started by then are left out.
+    /// Every probe of one alert within this many seconds; those not finished by then are left
+    /// out. Keep it below the investigator timeout (`[investigate] timeout`, 30 s by default).
     pub total_secs: u64,
 }
 
@@ -129,7 +130,7 @@ impl Default for ProbeLimits {
             targets_per_alert: 16,
             ports_per_target: 8,
             concurrency: 8,
-            total_secs: 60,
+            total_secs: 25,
         }
     }
 }
