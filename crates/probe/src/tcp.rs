@@ -34,20 +34,9 @@ pub(crate) async fn connect(ip: IpAddr, port: u16, timeout: Duration) -> Connect
         },
         Err(_) => Connected {
             state: PortState::Filtered,
-            reason: Some(format!(
-                "no answer within {}",
-                humantime_ms(timeout.as_millis())
-            )),
+            reason: Some(format!("no answer within {timeout:?}")),
             stream: None,
         },
-    }
-}
-
-fn humantime_ms(ms: u128) -> String {
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
     }
 }
 
