@@ -1,7 +1,8 @@
-//! The `exposure` investigator: what an alert about something open to the internet really
-//! exposes — the cloud lookup's targets and the alert's own addresses and ports, probed through
-//! the given [`Prober`] (and screenshotted when a [`Screenshotter`] is given). Pure: no I/O of
-//! its own; it never picks an address the alert or the lookup did not name.
+//! The `exposure` investigator: the alert's and the cloud lookup's targets, probed through the given [`Prober`].
+//! Pure: no I/O of its own; must not pick an address the alert or the lookup did not name.
+//!
+//! Screenshots are taken (by the given [`Screenshotter`], when there is one) of every HTTP(S)
+//! port that answered, attached and referenced as `attachment:<name>` in the summary.
 //!
 //! Targets: the cloud lookup's (`Context.targets`, when configured and it answers), plus the
 //! alert's own: addresses from GuardDuty's `resource.instanceDetails.networkInterfaces[]`

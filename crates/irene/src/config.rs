@@ -783,6 +783,62 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn probe_section_defaults_parses_and_checks() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("empty.toml", "")?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("empty.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            assert!(cfg.probe.enabled);
+            assert!(cfg.probe.allow.is_empty());
+            assert!(cfg.probe.total_time < cfg.investigate.timeout);
+            jail.create_file(
+                "irene.toml",
+                "[probe]\nallow = [\"127.0.0.0/8\"]\ndeny = [\"127.0.0.9\"]\nconnect_timeout = \"500ms\"\nports_per_target = 3\n",
+            )?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("irene.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let pc = cfg.probe.probe_config();
+            assert_eq!(pc.connect_timeout_ms, 500);
+            assert_eq!(pc.ports_per_target, 3);
+            assert_eq!(pc.allow, vec!["127.0.0.0/8".to_string()]);
+            assert!(cfg.probe.build().map_err(|e| e.to_string())?.is_some());
+            let bad = [
+                ("[probe]\nallow = [\"localhost\"]\n", "allow"),
+                ("[probe]\ndeny = [\"10.0.0.0/40\"]\n", "deny"),
+                ("[probe]\nconcurrency = 0\n", "concurrency"),
+                ("[probe]\ntotal_time = \"60s\"\n", "total_time"),
+                ("[probe]\nports = 3\n", "ports"),
+            ];
+            for (text, frag) in bad {
+                jail.create_file("bad.toml", text)?;
+                let err = Config::load(
+                    Some(std::path::Path::new("bad.toml")),
+                    &Overrides::default(),
+                )
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+                assert!(err.contains(frag), "{text}: {err}");
+            }
+            jail.create_file("off.toml", "[probe]\nenabled = false\n")?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("off.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            assert!(cfg.probe.build().map_err(|e| e.to_string())?.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
     fn expiry_parsing() {
         assert_eq!(parse_expiry("0").expect("0"), None);
         assert_eq!(

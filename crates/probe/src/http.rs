@@ -1,6 +1,8 @@
-//! The HTTP(S) part of a probe: GET `/`, redirects followed by hand (each hop resolved once,
-//! checked against the policy, and connected to at that checked address), status, `<title>`,
-//! `Server`, and the peer certificate's details. Must not trust certificates (it observes), nor let reqwest resolve or redirect on its own.
+//! The HTTP(S) part of a probe: GET `/`, redirects followed by hand, status, `<title>`, `Server`, the peer certificate.
+//! Must not trust certificates (it observes), nor let reqwest resolve, proxy or redirect on its own.
+//!
+//! Each hop is resolved once, checked against the policy, and connected to at that checked
+//! address (`ClientBuilder::resolve` pins a host name to it), so DNS cannot rebind it.
 
 use crate::policy::Policy;
 use irene_investigate::exposure_seams::{HttpAnswer, TlsInfo};
