@@ -8,7 +8,8 @@
 //! alert's own: addresses from GuardDuty's `resource.instanceDetails.networkInterfaces[]`
 //! (`publicIp`, `ipv6Addresses`), `localIpDetails` (network connection and port probe actions)
 //! and Security Hub's `AwsEc2Instance.IpV4Addresses`/`IpV6Addresses`; ports from
-//! `localPortDetails.port` (port probes, network connections), SCC `sourceProperties`
+//! `localPortDetails.port` (port probes, inbound network connections: an outbound one's local
+//! port is ephemeral), SCC `sourceProperties`
 //! (`ExternallyAccessibleProtocolsAndPorts[].ports`, ranges included) and a few rules that name
 //! their port (`restricted-ssh`: 22, `restricted-common-ports`, Security Hub EC2.13/EC2.14).
 //! Each alert address is probed on the alert's ports (and the lookup's open ports, if any). An
@@ -80,6 +81,15 @@ pub fn alert_targets(alert: &irene_core::Alert, max_ports: usize) -> (Vec<IpAddr
     let mut addresses: Vec<IpAddr> = Vec::new();
     let mut ports: Vec<u16> = Vec::new();
     let mut cut = false;
+    // An outbound connection's local port is an ephemeral source port, not a service.
+    let mut outbound = false;
+    walk::leaves(&alert.raw, &mut |path, v| {
+        if path.ends_with("networkconnectionaction/connectiondirection")
+            && walk::text(v).is_some_and(|t| t.eq_ignore_ascii_case("OUTBOUND"))
+        {
+            outbound = true;
+        }
+    });
     let add_port = |p: u16, ports: &mut Vec<u16>| {
         if p != 0 && !ports.contains(&p) {
             ports.push(p);
@@ -93,7 +103,9 @@ pub fn alert_targets(alert: &irene_core::Alert, max_ports: usize) -> (Vec<IpAddr
                     addresses.push(ip);
                 }
             }
-        } else if PORT_PATHS.iter().any(|p| path.ends_with(p)) {
+        } else if PORT_PATHS.iter().any(|p| path.ends_with(p))
+            && !(outbound && path.contains("networkconnectionaction"))
+        {
             match text.split_once('-') {
                 Some((a, b)) => {
                     if let (Ok(a), Ok(b)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {

@@ -124,6 +124,20 @@ fn the_alerts_own_addresses_and_ports_come_from_the_real_fixtures() {
     let cases: &[(&str, &str, &[&str], &[u16])] = &[
         ("aws.guardduty", GD_PROBE, &["54.91.89.220"], &[22, 81]),
         ("gcp.scc", SCC_FIREWALL, &[], &[7199]),
+        // An outbound connection: its local port (39677) is ephemeral, not a service.
+        (
+            "aws.guardduty",
+            "guardduty/eventbridge_pascalcase_unauthorizedaccess_ec2_torclient_NONSTANDARD.json",
+            &[
+                "198.51.100.1",
+                "198.51.100.2",
+                "198.51.100.3",
+                "198.51.100.4",
+                "10.0.0.23",
+                "1234:5678:90ab:cdef:1234:5678:90ab:cde1",
+            ],
+            &[],
+        ),
         (
             "aws.guardduty",
             // The instance's public IP, but no port: nothing of it is probed.
