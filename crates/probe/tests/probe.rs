@@ -338,3 +338,34 @@ fn bad_config_is_refused() {
     };
     assert!(Probe::new(zero).is_err());
 }
+
+#[tokio::test]
+async fn probe_all_stops_at_the_total_time() {
+    // A service that accepts and never speaks: each probe waits out the banner and HTTP.
+    let l = bind("127.0.0.1").await;
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    let cfg = ProbeConfig {
+        banner_wait_ms: 800,
+        http_timeout_ms: 1000,
+        total_secs: 1,
+        concurrency: 1,
+        ..config(&["127.0.0.0/8"])
+    };
+    let p = Probe::new(cfg).unwrap();
+    let started = std::time::Instant::now();
+    let out = p
+        .probe_all(&[
+            (ip("127.0.0.1"), port),
+            (ip("127.0.0.1"), port),
+            (ip("127.0.0.1"), port),
+        ])
+        .await;
+    assert!(out.len() < 3, "{out:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
