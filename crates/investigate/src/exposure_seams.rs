@@ -110,11 +110,52 @@ pub struct PortProbe {
     pub http: Option<HttpAnswer>,
 }
 
+/// The caps a prober works within, which the `exposure` investigator applies and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeLimits {
+    /// At most this many addresses per alert.
+    pub targets_per_alert: usize,
+    /// At most this many ports per address.
+    pub ports_per_target: usize,
+    /// Probes (each one connection at a time) at once.
+    pub concurrency: usize,
+    /// Every probe of one alert within this many seconds; those not finished by then are left
+    /// out. Keep it below the investigator timeout (`[investigate] timeout`, 30 s by default).
+    pub total_secs: u64,
+}
+
+impl Default for ProbeLimits {
+    fn default() -> Self {
+        ProbeLimits {
+            targets_per_alert: 16,
+            ports_per_target: 8,
+            concurrency: 8,
+            total_secs: 25,
+        }
+    }
+}
+
 /// Touches a target: TCP connect, banner, HTTP(S). Implementations enforce the probe policy
 /// (denied ranges, caps) on every connection and redirect hop.
 #[async_trait::async_trait]
 pub trait Prober: Send + Sync {
     async fn probe(&self, address: IpAddr, port: u16) -> PortProbe;
+
+    /// Its caps (the investigator cuts targets and ports by them and says so).
+    fn limits(&self) -> ProbeLimits {
+        ProbeLimits::default()
+    }
+
+    /// Probes each (address, port), in the order given; implementations run
+    /// `limits().concurrency` at once and stop at `limits().total_secs`, leaving out the pairs
+    /// not probed by then (the answer may be shorter than `pairs`). The default: one by one.
+    async fn probe_all(&self, pairs: &[(IpAddr, u16)]) -> Vec<PortProbe> {
+        let mut out = Vec::with_capacity(pairs.len());
+        for (address, port) in pairs {
+            out.push(self.probe(*address, *port).await);
+        }
+        out
+    }
 }
 
 /// Takes a screenshot of a page (PNG bytes) in a headless browser whose every request obeys

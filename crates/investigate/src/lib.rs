@@ -18,12 +18,13 @@
 //! - `exposure_seams.rs`: the traits the exposure checks are given (cloud lookup, prober,
 //!   screenshotter) and their result types; their implementations live in other crates.
 //! - One file per investigator: `reputation.rs`, `geoip.rs` (and its [`GeoDb`]),
-//!   `actor_history.rs`, `threat_context.rs`. Each documents the `enrichment.<name>.<field>`
+//!   `actor_history.rs`, `threat_context.rs`, `exposure.rs` (only with a prober). Each documents the `enrichment.<name>.<field>`
 //!   fields its findings expose to triage rules.
 
 pub mod actor_history;
 mod domains;
 pub mod events;
+pub mod exposure;
 pub mod exposure_seams;
 pub mod feeds;
 pub mod geoip;
@@ -207,6 +208,7 @@ const INVESTIGATORS: &[(&str, Constructor)] = &[
     (geoip::NAME, geoip::GeoIp::build),
     (actor_history::NAME, actor_history::ActorHistory::build),
     (threat_context::NAME, threat_context::ThreatContext::build),
+    (exposure::NAME, exposure::ExposureCheck::build),
 ];
 
 /// The names of every investigator this build knows.

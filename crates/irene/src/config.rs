@@ -63,6 +63,92 @@ pub struct Config {
     /// `.virustotal`, `.greynoise`, `.otx`). None: only the feeds are used.
     #[serde(default, skip_serializing)]
     pub reputation: irene_intel::ReputationConfig,
+    /// The exposure probes (`[probe]`): on by default; see [`ProbeSettings`].
+    #[serde(default)]
+    pub probe: ProbeSettings,
+}
+
+/// `[probe]`: how the `exposure` investigator touches targets. Enabled by default: it only
+/// ever probes the addresses and ports an alert (or the cloud lookup for it) names, and the
+/// policy refuses every address that is not public unless `allow` opens it. Precedence:
+/// `deny` beats `allow` beats the built-in deny ranges (the cloud metadata addresses open only
+/// to an `allow` entry naming exactly them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProbeSettings {
+    pub enabled: bool,
+    #[serde(deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    /// How long to wait for a service's first bytes.
+    #[serde(deserialize_with = "duration")]
+    pub banner_wait: Duration,
+    pub banner_bytes: usize,
+    /// One HTTP request (each redirect hop).
+    #[serde(deserialize_with = "duration")]
+    pub http_timeout: Duration,
+    pub body_bytes: usize,
+    pub max_redirects: usize,
+    pub ports_per_target: usize,
+    pub targets_per_alert: usize,
+    /// Probes (connections) at once.
+    pub concurrency: usize,
+    /// All the probes of one alert; below `[investigate] timeout`.
+    #[serde(deserialize_with = "duration")]
+    pub total_time: Duration,
+    /// CIDRs or addresses probed despite the built-in deny ranges (`["127.0.0.0/8"]` in tests).
+    pub allow: Vec<String>,
+    /// CIDRs or addresses never probed.
+    pub deny: Vec<String>,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        let d = irene_probe::ProbeConfig::default();
+        ProbeSettings {
+            enabled: true,
+            connect_timeout: Duration::from_millis(d.connect_timeout_ms),
+            banner_wait: Duration::from_millis(d.banner_wait_ms),
+            banner_bytes: d.banner_bytes,
+            http_timeout: Duration::from_millis(d.http_timeout_ms),
+            body_bytes: d.body_bytes,
+            max_redirects: d.max_redirects,
+            ports_per_target: d.ports_per_target,
+            targets_per_alert: d.targets_per_alert,
+            concurrency: d.concurrency,
+            total_time: Duration::from_secs(d.total_secs),
+            allow: d.allow,
+            deny: d.deny,
+        }
+    }
+}
+
+impl ProbeSettings {
+    /// The prober's own config.
+    pub fn probe_config(&self) -> irene_probe::ProbeConfig {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        irene_probe::ProbeConfig {
+            connect_timeout_ms: ms(self.connect_timeout),
+            banner_wait_ms: ms(self.banner_wait),
+            banner_bytes: self.banner_bytes,
+            http_timeout_ms: ms(self.http_timeout),
+            body_bytes: self.body_bytes,
+            max_redirects: self.max_redirects,
+            ports_per_target: self.ports_per_target,
+            targets_per_alert: self.targets_per_alert,
+            concurrency: self.concurrency,
+            total_secs: self.total_time.as_secs().max(1),
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+        }
+    }
+
+    /// The prober, when enabled (its CIDRs and caps checked).
+    pub fn build(&self) -> anyhow::Result<Option<irene_probe::Probe>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        Ok(Some(irene_probe::Probe::new(self.probe_config())?))
+    }
 }
 
 /// One `[[watch]]` page: fetched every `every`, compared with its baseline; a change beyond
@@ -427,6 +513,7 @@ impl std::fmt::Debug for Config {
             .field("geoip", &self.geoip)
             .field("watch", &self.watch)
             .field("reputation", &self.reputation)
+            .field("probe", &self.probe)
             .finish()
     }
 }
@@ -537,6 +624,14 @@ impl Config {
         }
         self.feed_defs()?;
         self.reputation.validate()?;
+        self.probe.build()?;
+        if self.probe.enabled && self.probe.total_time >= self.investigate.timeout {
+            bail!(
+                "[probe] total_time ({:?}) must be shorter than [investigate] timeout ({:?})",
+                self.probe.total_time,
+                self.investigate.timeout
+            );
+        }
         Ok(())
     }
 
@@ -734,6 +829,62 @@ mod tests {
                 .unwrap_or_default();
                 assert!(err.contains(frag), "{text}: {err}");
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the closure's error type
+    fn probe_section_defaults_parses_and_checks() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("empty.toml", "")?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("empty.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            assert!(cfg.probe.enabled);
+            assert!(cfg.probe.allow.is_empty());
+            assert!(cfg.probe.total_time < cfg.investigate.timeout);
+            jail.create_file(
+                "irene.toml",
+                "[probe]\nallow = [\"127.0.0.0/8\"]\ndeny = [\"127.0.0.9\"]\nconnect_timeout = \"500ms\"\nports_per_target = 3\n",
+            )?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("irene.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let pc = cfg.probe.probe_config();
+            assert_eq!(pc.connect_timeout_ms, 500);
+            assert_eq!(pc.ports_per_target, 3);
+            assert_eq!(pc.allow, vec!["127.0.0.0/8".to_string()]);
+            assert!(cfg.probe.build().map_err(|e| e.to_string())?.is_some());
+            let bad = [
+                ("[probe]\nallow = [\"localhost\"]\n", "allow"),
+                ("[probe]\ndeny = [\"10.0.0.0/40\"]\n", "deny"),
+                ("[probe]\nconcurrency = 0\n", "concurrency"),
+                ("[probe]\ntotal_time = \"60s\"\n", "total_time"),
+                ("[probe]\nports = 3\n", "ports"),
+            ];
+            for (text, frag) in bad {
+                jail.create_file("bad.toml", text)?;
+                let err = Config::load(
+                    Some(std::path::Path::new("bad.toml")),
+                    &Overrides::default(),
+                )
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+                assert!(err.contains(frag), "{text}: {err}");
+            }
+            jail.create_file("off.toml", "[probe]\nenabled = false\n")?;
+            let cfg = Config::load(
+                Some(std::path::Path::new("off.toml")),
+                &Overrides::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            assert!(cfg.probe.build().map_err(|e| e.to_string())?.is_none());
             Ok(())
         });
     }

@@ -96,6 +96,11 @@ pub async fn run(
     let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
     let geo = cfg.geoip.load()?.map(Arc::new);
     let mut investigate_ctx = irene_investigate::Context::shared(feeds.clone(), geo);
+    // The exposure probes (`exposure` is available only with them); no cloud lookup or
+    // screenshots yet: `exposure` probes the alert's own addresses and says so.
+    if let Some(probe) = cfg.probe.build()? {
+        investigate_ctx.prober = Some(Arc::new(probe));
+    }
     // Which investigators can run does not depend on the reputation providers, which need the
     // store (their cache and daily counts), which needs the planner: names first.
     let available_names: Vec<String> = if cfg.investigate.enabled {

@@ -504,9 +504,10 @@ asn = "{asn}"
     assert_eq!(st, 404);
     let (st, body) = post(format!("{path}/investigate")).await;
     assert_eq!(st, 202, "{body}");
+    // reputation, geoip, actor_history, threat_context, and exposure ([probe] is on by default).
     assert_eq!(
         body["investigators"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "{body}"
     );
     let second = notes_settled(&s, &gh, 2).await;

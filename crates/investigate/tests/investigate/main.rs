@@ -5,6 +5,7 @@
 
 mod actor_history;
 mod common;
+mod exposure;
 mod feeds;
 mod geoip;
 mod ips;

@@ -6,7 +6,13 @@ use std::sync::Arc;
 fn one_list_geoip_only_with_a_database() {
     assert_eq!(
         names(),
-        ["reputation", "geoip", "actor_history", "threat_context"]
+        [
+            "reputation",
+            "geoip",
+            "actor_history",
+            "threat_context",
+            "exposure"
+        ]
     );
     let without = registry(&Context::new(feeds_arc(), None));
     let got: Vec<&str> = without.iter().map(|i| i.name()).collect();
