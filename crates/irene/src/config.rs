@@ -60,6 +60,39 @@ pub struct Config {
     /// `.virustotal`, `.greynoise`, `.otx`). None: only the feeds are used.
     #[serde(default, skip_serializing)]
     pub reputation: irene_intel::ReputationConfig,
+    /// Capability links to attachments (`/files/{token}`): their secret and lifetime.
+    #[serde(default, skip_serializing)]
+    pub files: FilesConfig,
+}
+
+/// `[files]`: the secret that signs `/files/{token}` links (usually `${ENV_VAR}`; absent: a
+/// random one made on first start and kept in the data directory, mode 0600) and how long a
+/// link works (`expire`, default 30 days).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    #[serde(default)]
+    pub secret: Option<irene_outputs::Secret>,
+    #[serde(default = "days_30", deserialize_with = "duration")]
+    pub expire: Duration,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            secret: None,
+            expire: days_30(),
+        }
+    }
+}
+
+impl std::fmt::Debug for FilesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("expire", &self.expire)
+            .finish()
+    }
 }
 
 /// `[geoip]`: paths of MaxMind mmdb files (GeoLite2-City or -Country, GeoLite2-ASN). Either
@@ -376,6 +409,7 @@ impl std::fmt::Debug for Config {
             .field("investigations", &self.investigations)
             .field("geoip", &self.geoip)
             .field("reputation", &self.reputation)
+            .field("files", &self.files)
             .finish()
     }
 }

@@ -58,11 +58,13 @@ pub async fn run(
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
     })?;
+    let files = Arc::new(crate::files::links(&cfg)?);
     let outputs = irene_outputs::build(
         &cfg.outputs,
         &irene_outputs::Context {
             public_url: cfg.public_url(),
             user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
+            files: Some((*files).clone()),
         },
     )
     .map_err(|errors| {
@@ -260,6 +262,7 @@ pub async fn run(
         metrics: metrics_handle(),
         github_hooks: Arc::new(github_hooks),
         workers,
+        files,
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     axum::serve(listener, app)
