@@ -223,8 +223,12 @@ impl Browser {
                             if event.resource_type == ResourceType::Document
                                 && main_frame.as_ref() == Some(&event.frame_id)
                             {
+                                let reason = match &e {
+                                    BrowserError::Blocked(r) => r.clone(),
+                                    other => other.to_string(),
+                                };
                                 if let Ok(mut b) = blocked_document.lock() {
-                                    b.get_or_insert_with(|| e.to_string());
+                                    b.get_or_insert(reason);
                                 }
                             }
                             page.execute(FailRequestParams::new(
@@ -244,11 +248,7 @@ impl Browser {
         let loaded = tokio::time::timeout(self.config.page_timeout, page.goto(url)).await;
         let blocked = blocked_document.lock().ok().and_then(|b| b.clone());
         let result = match (blocked, loaded) {
-            (Some(reason), _) => Err(BrowserError::Blocked(
-                reason
-                    .trim_start_matches("blocked by the probe policy: ")
-                    .to_string(),
-            )),
+            (Some(reason), _) => Err(BrowserError::Blocked(reason)),
             (None, Ok(Err(e))) => Err(BrowserError::Navigation(e.to_string())),
             // loaded, or still loading at the deadline: what is there is the screenshot
             (None, Ok(Ok(_)) | Err(_)) => {
