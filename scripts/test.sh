@@ -15,6 +15,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Chromium for the screenshot tests (crates/browser): a failed install stops the run here
+IRENE_CHROMIUM="$(./scripts/chromium.sh)"
+export IRENE_CHROMIUM
 ./scripts/python-deps.sh # pySigma, for the Sigma differential test (crates/rules/tests/sigma_differential.rs)
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -257,6 +257,8 @@ impl Investigator for ActorHistory {
                 0,
             ));
         }
+        // the store makes `attachment:NAME` this run's attachment id; outputs make it a link
+        summary.push_str("\n[events as CSV](attachment:actor-events.csv)\n");
         let mut outcome = Outcome::done(findings, summary);
         outcome.attachments.push(crate::Attachment {
             name: "actor-events.csv".into(),

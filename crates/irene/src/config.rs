@@ -66,6 +66,12 @@ pub struct Config {
     /// The exposure probes (`[probe]`): on by default; see [`ProbeSettings`].
     #[serde(default)]
     pub probe: ProbeSettings,
+    /// Capability links to attachments (`/files/{token}`): their secret and lifetime.
+    #[serde(default, skip_serializing)]
+    pub files: FilesConfig,
+    /// Headless Chromium for screenshots (`[browser]`).
+    #[serde(default, skip_serializing)]
+    pub browser: irene_browser::BrowserConfig,
 }
 
 /// `[probe]`: how the `exposure` investigator touches targets. Enabled by default: it only
@@ -99,6 +105,8 @@ pub struct ProbeSettings {
     pub allow: Vec<String>,
     /// CIDRs or addresses never probed.
     pub deny: Vec<String>,
+    /// Screenshots of the pages that answered, in headless Chromium (`[browser]`).
+    pub screenshots: bool,
 }
 
 impl Default for ProbeSettings {
@@ -118,6 +126,7 @@ impl Default for ProbeSettings {
             total_time: Duration::from_secs(d.total_secs),
             allow: d.allow,
             deny: d.deny,
+            screenshots: true,
         }
     }
 }
@@ -195,6 +204,36 @@ impl WatchConfig {
             ignore: self.ignore.clone(),
             text_threshold: self.text_threshold,
         }
+    }
+}
+
+/// `[files]`: the secret that signs `/files/{token}` links (usually `${ENV_VAR}`; absent: a
+/// random one made on first start and kept in the data directory, mode 0600) and how long a
+/// link works (`expire`, default 30 days).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    #[serde(default)]
+    pub secret: Option<irene_outputs::Secret>,
+    #[serde(default = "days_30", deserialize_with = "duration")]
+    pub expire: Duration,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            secret: None,
+            expire: days_30(),
+        }
+    }
+}
+
+impl std::fmt::Debug for FilesConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("expire", &self.expire)
+            .finish()
     }
 }
 
@@ -514,6 +553,8 @@ impl std::fmt::Debug for Config {
             .field("watch", &self.watch)
             .field("reputation", &self.reputation)
             .field("probe", &self.probe)
+            .field("files", &self.files)
+            .field("browser", &self.browser)
             .finish()
     }
 }

@@ -11,6 +11,7 @@
 //!   `retention`, `feeds` (threat-intel downloads), `investigate` (runs investigations) are its
 //!   implementations. `detect`: the Sigma correlator the store feeds (and re-triage on findings).
 //! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
+//! - `files`: the secret of `/files/{token}` links (served by `api::files`).
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
 //! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`: the benchmarks.
 
@@ -29,6 +30,7 @@ pub mod detect;
 pub mod evaluate;
 pub mod expiry;
 pub mod feeds;
+pub mod files;
 pub mod http_fetch;
 pub mod intake;
 pub mod investigate;

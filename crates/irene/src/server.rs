@@ -58,11 +58,13 @@ pub async fn run(
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
     })?;
+    let files = Arc::new(crate::files::links(&cfg)?);
     let outputs = irene_outputs::build(
         &cfg.outputs,
         &irene_outputs::Context {
             public_url: cfg.public_url(),
             user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
+            files: Some((*files).clone()),
         },
     )
     .map_err(|errors| {
@@ -96,9 +98,17 @@ pub async fn run(
     let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
     let geo = cfg.geoip.load()?.map(Arc::new);
     let mut investigate_ctx = irene_investigate::Context::shared(feeds.clone(), geo);
-    // The exposure probes (`exposure` is available only with them); no cloud lookup or
-    // screenshots yet: `exposure` probes the alert's own addresses and says so.
+    // The exposure probes (`exposure` is available only with them), the screenshots (every
+    // request Chromium makes checked by the same policy) and the cloud lookup (without it,
+    // `exposure` probes the alert's own addresses and says so).
     if let Some(probe) = cfg.probe.build()? {
+        if cfg.probe.screenshots {
+            let policy = probe.policy().clone();
+            investigate_ctx.screenshots = Some(Arc::new(irene_browser::Browser::new(
+                cfg.browser.clone(),
+                Arc::new(move |ip| policy.check(ip).map_err(|d| d.to_string())),
+            )));
+        }
         investigate_ctx.prober = Some(Arc::new(probe));
     }
     // Which investigators can run does not depend on the reputation providers, which need the
@@ -275,6 +285,7 @@ pub async fn run(
         metrics: metrics_handle(),
         github_hooks: Arc::new(github_hooks),
         workers,
+        files,
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     axum::serve(listener, app)

@@ -10,6 +10,7 @@
 //! - [`plan`]: [`Routes`], the `Planner` (severity floor, `when` in CEL, transition table, notes).
 //! - [`github`], [`pagerduty`], [`slack`], [`webhook`]: one module per kind: its settings, its
 //!   client, its reply classification and its planning quirks.
+//! - [`files`]: capability links to attachments (signed, expiring) and notes' links to them.
 //! - `http`: the one HTTP helper (sending, hints, redaction); [`render`]: every text sent;
 //!   [`mrkdwn`]: Markdown notes as Slack mrkdwn.
 //!
@@ -21,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod config;
+pub mod files;
 pub mod github;
 mod http;
 pub mod kind;
@@ -80,6 +82,9 @@ pub struct Context {
     /// Irene's console base; a case's link is `{public_url}/cases/{case_id}`.
     pub public_url: String,
     pub user_agent: String,
+    /// Capability links to attachments (`{public_url}/files/{token}`) for notes; `None`: a
+    /// note's `attachment:ID` links are sent as they are.
+    pub files: Option<files::FileLinks>,
 }
 
 impl Context {
@@ -145,6 +150,7 @@ mod tests {
         let ctx = Context {
             public_url: "https://irene.example.com".into(),
             user_agent: "irene-test".into(),
+            files: None,
         };
         let configs: Vec<OutputConfig> = serde_json::from_value(serde_json::json!([
             {"type": "github", "name": "gh", "repository": "o/r", "token": "t"},

@@ -201,6 +201,7 @@ mod tests {
         let ctx = Context {
             public_url: "https://irene.example.com/".into(),
             user_agent: "irene-test".into(),
+            files: None,
         };
         PagerDutyOutput::new(&e.common, &e.kind, &ctx).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -172,6 +172,7 @@ pub struct SlackOutput {
     mode: Mode,
     http: Http,
     public_url: String,
+    files: Option<crate::files::FileLinks>,
     repeat_interval: ChronoDuration,
 }
 
@@ -249,6 +250,7 @@ impl SlackOutput {
             mode,
             http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
             public_url: ctx.public_url.clone(),
+            files: ctx.files.clone(),
             repeat_interval: ChronoDuration::from_std(c.repeat_interval)
                 .unwrap_or(ChronoDuration::MAX),
         })
@@ -302,7 +304,8 @@ impl SlackOutput {
             Action::Digest => render::slack_digest(&d.detail, &self.public_url),
             Action::Note => {
                 let case = case_of(d)?;
-                render::slack_note(case, &d.detail, &self.link(case), false)
+                let detail = crate::files::note_detail(self.files.as_ref(), &d.detail, false);
+                render::slack_note(case, &detail, &self.link(case), false)
             }
             Action::Open => {
                 let case = case_of(d)?;
@@ -431,7 +434,8 @@ impl SlackOutput {
             // a note never makes the case's message: without it there is no thread to reply in
             (Action::Note, None) => Ok(not_applicable("no case message to reply to")),
             (Action::Note, Some(root)) => {
-                let message = render::slack_note(case, &d.detail, &link, true);
+                let detail = crate::files::note_detail(self.files.as_ref(), &d.detail, false);
+                let message = render::slack_note(case, &detail, &link, true);
                 self.post(token, api, &root.channel, message, Some(&root.ts))
                     .await?;
                 Ok(done(None, "replied with the note in the case's thread"))

@@ -60,6 +60,7 @@ pub struct WebhookOutput {
     url: Secret,
     secret: Option<Secret>,
     http: Http,
+    files: Option<crate::files::FileLinks>,
 }
 
 /// `sha256=<hex hmac-sha256(secret, body)>`, the `X-Irene-Signature-256` header.
@@ -87,6 +88,7 @@ impl WebhookOutput {
             url: c.url.clone(),
             secret: c.secret.clone(),
             http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
+            files: ctx.files.clone(),
         })
     }
 }
@@ -130,7 +132,13 @@ impl Output for WebhookOutput {
     }
 
     async fn deliver(&self, d: &Delivery, _journal: &dyn Journal) -> Outcome {
-        let body = match serde_json::to_vec(&payload(d)) {
+        // a note's attachment links as capability URLs
+        let mut body = payload(d);
+        if d.action == Action::Note {
+            let detail = crate::files::note_detail(self.files.as_ref(), &d.detail, true);
+            body["detail"] = detail.into_owned();
+        }
+        let body = match serde_json::to_vec(&body) {
             Ok(b) => b,
             Err(e) => {
                 return Outcome::Dead {

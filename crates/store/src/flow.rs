@@ -538,6 +538,24 @@ async fn retriage(
     write_changes(tx, &[change], &alerts, planner, None, now).await
 }
 
+/// An investigator's summary with its own attachments' links made stable: `attachment:NAME`
+/// (in a Markdown link or image target, `(attachment:NAME)`) becomes `attachment:ID` for each
+/// attachment recorded with it; other text is left alone. Outputs turn `attachment:ID` into a
+/// link they can reach (`irene_outputs::files`).
+pub(crate) fn attachment_ids<'a>(
+    summary: &'a str,
+    named: &[(&str, Uuid)],
+) -> std::borrow::Cow<'a, str> {
+    let mut out = std::borrow::Cow::Borrowed(summary);
+    for (name, id) in named {
+        let from = format!("(attachment:{name})");
+        if out.contains(&from) {
+            out = std::borrow::Cow::Owned(out.replace(&from, &format!("(attachment:{id})")));
+        }
+    }
+    out
+}
+
 /// The note of a finished batch (`Action::Note`'s detail): `kind: "investigated"` (a webhook
 /// names its event after it), the title, the Markdown (one section per investigator), the batch
 /// as `ref`, and `investigations`, the same results as data

@@ -134,6 +134,14 @@ pub(crate) async fn record(
     same_since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    let ids: Vec<Uuid> = result.attachments.iter().map(|_| Uuid::now_v7()).collect();
+    let named: Vec<(&str, Uuid)> = result
+        .attachments
+        .iter()
+        .zip(&ids)
+        .map(|(a, id)| (a.name.as_str(), *id))
+        .collect();
+    let summary = crate::flow::attachment_ids(&result.summary, &named);
     sqlx::query(
         "UPDATE investigations SET state = 'done', lease_owner = NULL, lease_until = NULL,
            finished_at = ?, status = ?, reason = ?, findings = ?, summary = ?, same_since = ?,
@@ -147,18 +155,18 @@ pub(crate) async fn record(
         &result.findings,
         "investigation findings",
     )?)
-    .bind(&result.summary)
+    .bind(summary.as_ref())
     .bind(same_since.map(micros))
     .bind(&result.fixed)
     .bind(id.to_string())
     .execute(&mut *conn)
     .await?;
-    for a in &result.attachments {
+    for (a, attachment_id) in result.attachments.iter().zip(&ids) {
         sqlx::query(
             "INSERT INTO attachments (id, investigation_id, case_id, name, content_type, bytes)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(Uuid::now_v7().to_string())
+        .bind(attachment_id.to_string())
         .bind(id.to_string())
         .bind(case_id.to_string())
         .bind(&a.name)

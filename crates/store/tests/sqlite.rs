@@ -66,5 +66,6 @@ checks!(
     events::only_new_events_move_correlation_windows,
     events::a_feed_keeps_its_last_good_copy,
     investigations::investigations_run_once_and_a_batch_ends_in_one_note,
+    investigations::a_summary_links_its_own_attachments_by_id,
     intel::intel_answers_expire_and_daily_quotas_hold,
 );

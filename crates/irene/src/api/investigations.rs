@@ -100,6 +100,18 @@ pub async fn attachment(
         .attachment_get(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no attachment {id}")))?;
+    Ok(attachment_response(
+        file,
+        "default-src 'none'; img-src 'self'; sandbox",
+    ))
+}
+
+/// An attachment as served: its own content type, never sniffed, inline under a safe name, in
+/// a sandbox with `csp`; never cached by shared caches and never sent on as a referrer.
+pub(crate) fn attachment_response(
+    file: irene_store::StoredAttachment,
+    csp: &'static str,
+) -> Response {
     let content_type = HeaderValue::from_str(&file.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     // the name is the investigator's; keep it to safe characters for the header
@@ -116,7 +128,7 @@ pub async fn attachment(
         .collect();
     let disposition = HeaderValue::from_str(&format!("inline; filename=\"{name}\""))
         .unwrap_or(HeaderValue::from_static("inline"));
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, disposition),
@@ -126,10 +138,18 @@ pub async fn attachment(
             ),
             (
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+                HeaderValue::from_static(csp),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
             ),
         ],
         file.bytes,
     )
-        .into_response())
+        .into_response()
 }

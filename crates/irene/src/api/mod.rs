@@ -6,6 +6,7 @@ mod cases;
 mod deliveries;
 pub mod error;
 mod events;
+mod files;
 mod ingest;
 mod investigations;
 mod ops;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub github_hooks: Arc<Vec<webhooks::GithubHook>>,
     /// Every background worker's state and last error (for `/api/v1/status`).
     pub workers: Arc<crate::worker::Workers>,
+    /// Checks `/files/{token}` capability links.
+    pub files: Arc<irene_outputs::files::FileLinks>,
 }
 
 impl AppState {
@@ -57,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/attachments/{id}", get(investigations::attachment))
         .route("/api/v1/watch", get(watch::list))
         .route("/api/v1/watch/{name}/accept", post(watch::accept))
+        // a capability link: the signed token is the authorization, no bearer token
+        .route("/files/{token}", get(files::get))
         .route("/api/v1/alerts/{id}", get(cases::alert))
         .route("/api/v1/quarantine", get(ops::quarantine_list))
         .route("/api/v1/quarantine/{id}/retry", post(ops::quarantine_retry))

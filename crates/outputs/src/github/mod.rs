@@ -40,6 +40,7 @@ pub struct GithubOutput {
     auth: Auth,
     gate: Arc<Gate>,
     public_url: String,
+    files: Option<crate::files::FileLinks>,
     repeat_interval: ChronoDuration,
     extra_labels: Vec<String>,
     webhook_secret: Option<Secret>,
@@ -89,6 +90,7 @@ impl GithubOutput {
             auth,
             gate,
             public_url: ctx.public_url.clone(),
+            files: ctx.files.clone(),
             repeat_interval: chrono(c.repeat_interval),
             extra_labels: c.extra_labels.clone(),
             webhook_secret: c.webhook_secret.clone(),
@@ -230,7 +232,9 @@ impl GithubOutput {
     /// and lanes run in order, so no open is still pending when a note's turn comes.
     async fn note(&self, d: &Delivery) -> Result<Outcome, Outcome> {
         let n = issue_number(d, "no issue to post the note on")?;
-        self.comment(n, &render::github_note(&d.detail)).await?;
+        // attachments as capability links; images (screenshots) shown inline
+        let detail = crate::files::note_detail(self.files.as_ref(), &d.detail, true);
+        self.comment(n, &render::github_note(&detail)).await?;
         Ok(done(None, format!("posted the note on issue #{n}")))
     }
 

@@ -23,6 +23,7 @@ pub fn ctx() -> Context {
     Context {
         public_url: PUBLIC_URL.into(),
         user_agent: "irene-tests/0.1".into(),
+        files: None,
     }
 }
 

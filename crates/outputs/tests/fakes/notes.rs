@@ -228,3 +228,55 @@ async fn pagerduty_sends_nothing() {
     assert!(done_note(&o).contains("not sent to PagerDuty"), "{o:?}");
     assert!(pd.events().is_empty());
 }
+
+#[tokio::test]
+async fn github_links_attachments_by_capability_url() {
+    const REPO: &str = "octo/files";
+    const TOKEN: &str = "ghp_filestoken0123456789";
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN);
+    let links = irene_outputs::files::FileLinks::new(
+        b"file secret",
+        std::time::Duration::from_secs(30 * 86400),
+        Some(PUBLIC_URL),
+    );
+    let mut context = ctx();
+    context.files = Some(links.clone());
+    let configs: Vec<OutputConfig> = serde_json::from_value(json!([{
+        "type": "github", "name": "gh", "repository": REPO, "token": TOKEN,
+        "api_url": gh.url(), "pace": "0s", "timeout": "2s",
+    }]))
+    .unwrap();
+    let out = build(&configs, &context).unwrap().remove(0);
+    let c = case(402, Severity::High);
+    let j = MemJournal::default();
+    let ticket = done_ticket(
+        &out.deliver(&delivery(1, "gh", Action::Open, &c, json!({}), None), &j)
+            .await,
+    );
+    let id = Uuid::now_v7();
+    let detail = json!({
+        "title": "Investigation",
+        "markdown": format!("![screenshot 1.2.3.4:443](attachment:{id})\n\n[events as CSV](attachment:{id})"),
+    });
+    let o = out
+        .deliver(&delivery(2, "gh", Action::Note, &c, detail, ticket), &j)
+        .await;
+    done_note(&o);
+    let body = &gh.issues(REPO)[0].comments[0].body;
+    let prefix = format!("![screenshot 1.2.3.4:443]({PUBLIC_URL}/files/");
+    let start = body
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no inline image: {body}"));
+    let token: String = body[start + prefix.len()..]
+        .chars()
+        .take_while(|c| *c != ')')
+        .collect();
+    assert_eq!(links.verify(&token, chrono::Utc::now()), Some(id), "{body}");
+    assert!(
+        body.contains(&format!("[events as CSV]({PUBLIC_URL}/files/")),
+        "{body}"
+    );
+    assert!(!body.contains("attachment:"), "{body}");
+}

@@ -518,3 +518,79 @@ pub async fn findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchange
         .expect("stale")
         .is_empty());
 }
+
+pub async fn a_summary_links_its_own_attachments_by_id(b: &dyn Backend) {
+    let s = open(b).await;
+    let store = &*s.store;
+    run_through(
+        store,
+        vec![judged("k1", AlertState::Active, Severity::High)],
+    )
+    .await;
+    let now = Utc::now();
+    let jobs = store
+        .investigations_claim("w", 10, Duration::from_secs(60), now)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 2);
+    let case_id = jobs[0].case_id;
+    let mut with_files = result(
+        "done",
+        "![shot](attachment:shot.png)\n[data](attachment:data.csv) \
+         [gone](attachment:missing.csv) attachment:shot.png",
+    );
+    for (name, content_type) in [("shot.png", "image/png"), ("data.csv", "text/csv")] {
+        with_files.attachments.push(NewAttachment {
+            name: name.into(),
+            content_type: content_type.into(),
+            bytes: name.as_bytes().to_vec(),
+        });
+    }
+    store
+        .investigation_finish("w", jobs[0].id, with_files, now)
+        .await
+        .expect("finish a");
+    store
+        .investigation_finish("w", jobs[1].id, result("done", "b"), now)
+        .await
+        .expect("finish b");
+
+    let done = store
+        .investigations_list(&InvestigationFilter {
+            case_id: Some(case_id),
+            investigator: Some("a".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let record = &done.items[0];
+    let mut ids = std::collections::HashMap::new();
+    for id in &record.attachments {
+        let file = store
+            .attachment_get(*id)
+            .await
+            .expect("get")
+            .expect("attachment");
+        ids.insert(file.name, *id);
+    }
+    let expected = format!(
+        "![shot](attachment:{})\n[data](attachment:{}) [gone](attachment:missing.csv) \
+         attachment:shot.png",
+        ids["shot.png"], ids["data.csv"]
+    );
+    assert_eq!(record.summary.as_deref(), Some(expected.as_str()));
+    // the note is made of the stored summaries
+    let notes = store
+        .outbox_list(&DeliveryFilter {
+            case_id: Some(case_id),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("outbox");
+    let md = notes.items[0].detail["markdown"]
+        .as_str()
+        .expect("markdown");
+    assert!(md.contains(&expected), "{md}");
+}
