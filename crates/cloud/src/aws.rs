@@ -25,7 +25,7 @@ const MAX_INTERFACES: usize = 1000;
 
 /// The HTTPS client the SDK is given: hyper with rustls on ring (the SDK's default client is
 /// rustls on aws-lc, whose C build this crate avoids).
-pub fn http_client() -> aws_smithy_http_client::SharedHttpClient {
+pub fn http_client() -> aws_sdk_ec2::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,

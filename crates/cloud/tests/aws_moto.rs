@@ -300,8 +300,19 @@ async fn build_with_the_standard_chain_and_an_assumed_role() {
         ..Default::default()
     })
     .unwrap();
-    let exposure = assumed.lookup(&alert).await.unwrap();
-    assert!(exposure.open_to_world);
+    // moto keeps one EC2 per account and maps an assumed role's credentials to the role's
+    // account: in moto's default account the group is there, in the fixture's it is not.
+    let mut in_moto_account = alert.clone();
+    in_moto_account.account = Some("123456789012".into());
+    let exposure = assumed.lookup(&in_moto_account).await.unwrap();
+    assert!(exposure.open_to_world, "{exposure:#?}");
+    assert!(exposure.targets.iter().any(|t| t.address == w.eip));
+    let elsewhere = assumed.lookup(&alert).await.unwrap();
+    assert_eq!(alert.account.as_deref(), Some("111111111111"));
+    assert!(
+        elsewhere.gone,
+        "the role in 111111111111 sees another EC2: {elsewhere:#?}"
+    );
 
     // An alert that names no group is not applicable; one without a region neither.
     let mut none = alert.clone();

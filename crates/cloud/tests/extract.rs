@@ -13,6 +13,8 @@ fn aws_cases() -> Vec<(&'static str, &'static str, String, Vec<&'static str>)> {
     let config =
         common::fixture("aws-config/eventbridge_config_rules_compliance_change_noncompliant.json");
     let prowler = common::fixture("prowler/prowler_aws_json_ocsf_fail_manual.json");
+    let first: Vec<serde_json::Value> = serde_json::from_str(&prowler).unwrap();
+    let prowler_one = first[0].to_string();
     vec![
         (
             "GuardDuty: the instance's interfaces' groups",
@@ -55,7 +57,7 @@ fn aws_cases() -> Vec<(&'static str, &'static str, String, Vec<&'static str>)> {
         (
             "Prowler: resources[].uid, a security-group ARN",
             "prowler",
-            prowler
+            prowler_one
                 .replace(
                     "accessanalyzer_enabled",
                     "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
