@@ -19,5 +19,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 IRENE_CHROMIUM="$(./scripts/chromium.sh)"
 export IRENE_CHROMIUM
 ./scripts/python-deps.sh # pySigma, for the Sigma differential test (crates/rules/tests/sigma_differential.rs)
+./scripts/moto.sh # moto's server, the AWS API stand-in of crates/cloud/tests/aws_moto.rs
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -1,5 +1,5 @@
 //! Local stand-ins for the SaaS Irene talks to (GitHub, PagerDuty, Slack, a webhook receiver, the
-//! reputation APIs), served over real HTTP on 127.0.0.1 for tests. Nothing here may reach the real services.
+//! reputation APIs, the Compute Engine API), served over real HTTP on 127.0.0.1 for tests. Nothing here may reach the real services.
 
 /// Adds the methods every fake shares: URL, shutdown, faults and the request log.
 macro_rules! impl_common {
@@ -45,6 +45,7 @@ macro_rules! impl_common {
 pub(crate) use impl_common;
 
 pub mod fault;
+pub mod gcp_compute;
 pub mod github;
 pub mod intel;
 pub mod pagerduty;
@@ -53,6 +54,7 @@ pub(crate) mod server;
 pub mod slack;
 
 pub use fault::{Chaos, Fault, FaultKind};
+pub use gcp_compute::{FakeGcpCompute, GcpFirewall, GcpInstance};
 pub use github::{sign_webhook, Comment, FakeGitHub, Issue};
 pub use intel::{FakeIntel, IntelApi};
 pub use pagerduty::{FakePagerDuty, PdAlert};

@@ -72,6 +72,10 @@ pub struct Config {
     /// Headless Chromium for screenshots (`[browser]`).
     #[serde(default, skip_serializing)]
     pub browser: irene_browser::BrowserConfig,
+    /// What sits behind an open security group or firewall (`[cloud.aws]`, `[cloud.gcp]`);
+    /// both off by default: `exposure` then probes the alert's own addresses.
+    #[serde(default, skip_serializing)]
+    pub cloud: irene_cloud::CloudConfig,
 }
 
 /// `[probe]`: how the `exposure` investigator touches targets. Enabled by default: it only
@@ -555,6 +559,7 @@ impl std::fmt::Debug for Config {
             .field("probe", &self.probe)
             .field("files", &self.files)
             .field("browser", &self.browser)
+            .field("cloud", &self.cloud)
             .finish()
     }
 }

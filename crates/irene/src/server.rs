@@ -110,6 +110,7 @@ pub async fn run(
             )));
         }
         investigate_ctx.prober = Some(Arc::new(probe));
+        investigate_ctx.targets = irene_cloud::build(&cfg.cloud);
     }
     // Which investigators can run does not depend on the reputation providers, which need the
     // store (their cache and daily counts), which needs the planner: names first.
