@@ -1,6 +1,7 @@
 //! `irene bench`: measures durable intake over real HTTP (single alerts and batches, concurrent
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory;
-//! `--investigations` runs `bench_investigations` instead. Measures only; asserts nothing.
+//! `--investigations` runs `bench_investigations` instead, `--exposure` `bench_exposure`.
+//! Measures only; asserts nothing.
 
 use crate::pipeline::process_row;
 use irene_rules::sigma::SigmaRules;
@@ -46,6 +47,14 @@ pub struct BenchArgs {
     /// Cases opened for the worker phase (one job per investigator each).
     #[arg(long, default_value_t = 500)]
     pub cases: usize,
+    /// Instead: time one exposure check of `--exposure-targets` × `--exposure-ports` web
+    /// listeners on loopback (probes and Chromium screenshots), with peak memory.
+    #[arg(long)]
+    pub exposure: bool,
+    #[arg(long, default_value_t = 50)]
+    pub exposure_targets: usize,
+    #[arg(long, default_value_t = 5)]
+    pub exposure_ports: usize,
 }
 
 /// A generic alert as a sender would post it.
@@ -207,6 +216,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     if args.investigations {
         crate::bench_investigations::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.exposure {
+        crate::bench_exposure::run(&args).await?;
         return Ok(ExitCode::SUCCESS);
     }
 

@@ -19,6 +19,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_exposure;
 pub mod bench_investigations;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
