@@ -83,17 +83,18 @@ impl Policy {
     /// Whether the policy covers this case (severity and `when`; not the trigger). A `when`
     /// that fails to evaluate counts as false, with a warning.
     pub fn covers(&self, case: &Case, alert: Option<&Alert>) -> bool {
+        self.covers_with(case, &WhenVars::new(case, alert))
+    }
+
+    /// As [`covers`](Self::covers), with the `when` variables built once for several policies.
+    fn covers_with(&self, case: &Case, vars: &WhenVars<'_>) -> bool {
         if case.severity < self.min_severity {
             return false;
         }
         let Some((src, program)) = &self.when else {
             return true;
         };
-        let alert = alert
-            .and_then(|a| serde_json::to_value(a).ok())
-            .unwrap_or(serde_json::Value::Null);
-        let vars = [("alert", alert), ("case", irene_outputs::case_json(case))];
-        match cel_env::eval_bool(program, &vars) {
+        match cel_env::eval_bool(program, vars.get()) {
             Ok(b) => b,
             Err(error) => {
                 tracing::warn!(investigator = %self.investigator, when = %src, case = %case.id,
@@ -101,6 +102,36 @@ impl Policy {
                 false
             }
         }
+    }
+}
+
+/// The `alert` and `case` variables of `when`, converted on first use and then shared.
+struct WhenVars<'a> {
+    case: &'a Case,
+    alert: Option<&'a Alert>,
+    vars: std::sync::OnceLock<[(&'static str, serde_json::Value); 2]>,
+}
+
+impl<'a> WhenVars<'a> {
+    fn new(case: &'a Case, alert: Option<&'a Alert>) -> Self {
+        WhenVars {
+            case,
+            alert,
+            vars: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> &[(&'static str, serde_json::Value)] {
+        self.vars.get_or_init(|| {
+            let alert = self
+                .alert
+                .and_then(|a| serde_json::to_value(a).ok())
+                .unwrap_or(serde_json::Value::Null);
+            [
+                ("alert", alert),
+                ("case", irene_outputs::case_json(self.case)),
+            ]
+        })
     }
 }
 
@@ -262,6 +293,7 @@ impl Policies {
     /// policy's investigator once.
     pub fn plan(&self, change: &Change, alert: Option<&Alert>) -> Vec<PlannedInvestigation> {
         let mut out: Vec<PlannedInvestigation> = Vec::new();
+        let vars = WhenVars::new(&change.case, alert);
         for trigger in change.transitions.iter().filter_map(Trigger::of) {
             for p in &self.policies {
                 if !p.on.contains(&trigger) {
@@ -270,7 +302,7 @@ impl Policies {
                 let planned = out
                     .iter()
                     .any(|j| j.investigator == p.investigator && j.trigger == trigger.as_str());
-                if !planned && p.covers(&change.case, alert) {
+                if !planned && p.covers_with(&change.case, &vars) {
                     out.push(PlannedInvestigation {
                         investigator: p.investigator.clone(),
                         trigger: trigger.as_str().to_string(),

@@ -121,21 +121,6 @@ impl TamperWorker {
         Ok(())
     }
 
-    async fn send(&self, alert: serde_json::Value) -> anyhow::Result<()> {
-        let body = serde_json::to_vec(&alert)?;
-        self.app
-            .accept(Payload {
-                source: irene_tamper_source(),
-                body: &body,
-                encoding: None,
-                idempotency_key: None,
-                complete_scan: false,
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("the tamper alert was not accepted: {e}"))?;
-        Ok(())
-    }
-
     async fn raise(
         &self,
         w: &WatchConfig,
@@ -147,13 +132,16 @@ impl TamperWorker {
             .map(|c| format!("- {}", c.describe()))
             .collect();
         tracing::warn!(watch = %w.name, changes = changes.len(), "a watched page changed");
-        self.send(alert(w, row, "active", &lines.join("\n"), json!(changes)))
-            .await
+        send(
+            &self.app,
+            alert(w, row, "active", &lines.join("\n"), json!(changes)),
+        )
+        .await
     }
 
     async fn resolve(&self, w: &WatchConfig, row: &WatchRow, why: &str) -> anyhow::Result<()> {
         tracing::info!(watch = %w.name, why, "a watched page is back to its baseline");
-        self.send(alert(w, row, "resolved", why, json!([]))).await
+        send(&self.app, alert(w, row, "resolved", why, json!([]))).await
     }
 
     /// Makes the page as last seen its new baseline (`POST /api/v1/watch/{name}/accept`), and
@@ -183,30 +171,36 @@ impl TamperWorker {
         row.baseline_at = Some(Utc::now());
         row.changed = false;
         if was_changed {
-            let body = serde_json::to_vec(&alert(
-                w,
-                &row,
-                "resolved",
-                "the current page was accepted as the new baseline",
-                json!([]),
-            ))?;
-            app.accept(Payload {
-                source: irene_tamper_source(),
-                body: &body,
-                encoding: None,
-                idempotency_key: None,
-                complete_scan: false,
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("the tamper alert was not accepted: {e}"))?;
+            send(
+                app,
+                alert(
+                    w,
+                    &row,
+                    "resolved",
+                    "the current page was accepted as the new baseline",
+                    json!([]),
+                ),
+            )
+            .await?;
         }
         app.store.watch_save(&row).await?;
         Ok(true)
     }
 }
 
-fn irene_tamper_source() -> &'static str {
-    "irene.tamper"
+/// Hands the watch's alert to the intake, as any sender's (`irene.tamper`).
+async fn send(app: &App, alert: serde_json::Value) -> anyhow::Result<()> {
+    let body = serde_json::to_vec(&alert)?;
+    app.accept(Payload {
+        source: "irene.tamper",
+        body: &body,
+        encoding: None,
+        idempotency_key: None,
+        complete_scan: false,
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("the tamper alert was not accepted: {e}"))?;
+    Ok(())
 }
 
 /// The watch's alert in Irene's generic shape (decoded by `irene.tamper`).
