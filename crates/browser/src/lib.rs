@@ -149,6 +149,20 @@ impl Browser {
         &self.config
     }
 
+    /// The tabs Chromium has open now (0 when it is not running): each screenshot closes its
+    /// own, so this stays at 0 between them.
+    pub async fn open_pages(&self) -> usize {
+        let browser = match self.running.lock().await.as_ref() {
+            Some(r) if r.alive() => Arc::clone(&r.browser),
+            _ => return 0,
+        };
+        browser
+            .pages()
+            .await
+            .map(|p| p.iter().filter(|p| !p.target_id().as_ref().is_empty()).count())
+            .unwrap_or(0)
+    }
+
     /// A PNG of `url` as Chromium renders it in the configured viewport.
     pub async fn capture(&self, url: &str) -> Result<Vec<u8>, BrowserError> {
         // the page itself first: a denied target never reaches Chromium
@@ -182,10 +196,13 @@ impl Browser {
         };
         let page = Arc::new(page);
         let result = self.shoot(&page, url).await;
-        if let Ok(page) = Arc::try_unwrap(page) {
-            if let Err(e) = page.close().await {
-                tracing::debug!(error = %e, "closing the page failed");
+        match Arc::try_unwrap(page) {
+            Ok(page) => {
+                if let Err(e) = page.close().await {
+                    tracing::debug!(error = %e, "closing the page failed");
+                }
             }
+            Err(_) => tracing::warn!("a page is still in use after its screenshot: left open"),
         }
         result
     }
@@ -266,7 +283,9 @@ impl Browser {
                 }
             }
         };
+        // awaited, so that its handle on the page is dropped and the tab can be closed
         interceptor.abort();
+        let _ = interceptor.await;
         result
     }
 

@@ -209,10 +209,16 @@ async fn screenshots_render_the_page_and_every_request_obeys_the_policy() {
     assert_eq!(denied.hits.load(Ordering::SeqCst), 0);
     assert!(page.hits.load(Ordering::SeqCst) >= 3);
 
-    // the one Chromium is reused: another screenshot works
+    // the one Chromium is reused: another screenshot works, several at once too
     b.screenshot(&format!("http://{}/", page.addr))
         .await
         .expect("again");
+    let url = format!("http://{}/", page.addr);
+    let at_once = futures_util::future::join_all((0..6).map(|_| b.screenshot(&url))).await;
+    let failed: Vec<&String> = at_once.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    // and every tab is closed after its screenshot
+    assert_eq!(b.open_pages().await, 0, "tabs left open");
 }
 
 /// The control: with 127.0.0.2 allowed, the same page does reach it (so the test above shows

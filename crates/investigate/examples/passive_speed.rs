@@ -149,6 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     alert,
                     now,
                     events: &NoEvents,
+                    watches: &irene_investigate::NoWatches,
                 };
                 for inv in &investigators {
                     let out = inv.investigate(&input).await;

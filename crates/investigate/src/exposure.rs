@@ -48,6 +48,9 @@ use std::sync::Arc;
 
 pub const NAME: &str = "exposure";
 
+/// Screenshots asked for at once (the browser's `max_pages` caps the tabs open).
+const SCREENSHOTS_AT_ONCE: usize = 4;
+
 /// The investigator (named so beside the seams' `Exposure`, the cloud lookup's answer).
 pub struct ExposureCheck {
     targets: Option<Arc<dyn TargetLookup>>,
@@ -358,18 +361,36 @@ impl Investigator for ExposureCheck {
             ));
         }
 
-        // Screenshots of the pages that answered.
+        // Screenshots of the pages that answered, several at once (the screenshotter caps its
+        // own pages), in probe order.
         let mut attachments = Vec::new();
         if let Some(shooter) = &self.screenshots {
-            for p in probes.iter().filter(|p| p.state == PortState::Open) {
-                let Some(h) = &p.http else { continue };
-                match shooter.screenshot(&h.url).await {
+            use futures_util::stream::{self, StreamExt};
+            // owned, so that the futures borrow nothing from this (async-trait) frame
+            let pages: Vec<(IpAddr, u16, String)> = probes
+                .iter()
+                .filter(|p| p.state == PortState::Open)
+                .filter_map(|p| p.http.as_ref().map(|h| (p.address, p.port, h.url.clone())))
+                .collect();
+            let shots: Vec<_> = stream::iter(pages)
+                .map(|(address, port, url)| {
+                    let shooter = Arc::clone(shooter);
+                    async move {
+                        let shot = shooter.screenshot(&url).await;
+                        (address, port, url, shot)
+                    }
+                })
+                .buffered(SCREENSHOTS_AT_ONCE)
+                .collect()
+                .await;
+            for (address, port, url, shot) in shots {
+                match shot {
                     Ok(png) => attachments.push(Attachment {
-                        name: screenshot_name(p.address, p.port),
+                        name: screenshot_name(address, port),
                         content_type: "image/png".into(),
                         bytes: png,
                     }),
-                    Err(e) => notes.push(format!("no screenshot of {}: {e}", h.url)),
+                    Err(e) => notes.push(format!("no screenshot of {url}: {e}")),
                 }
             }
         }

@@ -18,7 +18,9 @@
 //! - `exposure_seams.rs`: the traits the exposure checks are given (cloud lookup, prober,
 //!   screenshotter) and their result types; their implementations live in other crates.
 //! - One file per investigator: `reputation.rs`, `geoip.rs` (and its [`GeoDb`]),
-//!   `actor_history.rs`, `threat_context.rs`, `exposure.rs` (only with a prober). Each documents the `enrichment.<name>.<field>`
+//!   `actor_history.rs`, `threat_context.rs`, `exposure.rs` (only with a prober), `tamper.rs` (the
+//!   watch's before/after screenshots, only when pages are watched, read through its
+//!   [`WatchReader`]). Each documents the `enrichment.<name>.<field>`
 //!   fields its findings expose to triage rules.
 
 pub mod actor_history;
@@ -32,6 +34,7 @@ mod ips;
 mod markdown;
 pub mod providers;
 pub mod reputation;
+pub mod tamper;
 pub mod threat_context;
 mod walk;
 
@@ -41,6 +44,7 @@ pub use feeds::{FeedDef, FeedFormat, FeedSet, FeedStats, Parsed, SharedFeeds};
 pub use geoip::{GeoDb, GeoError, GeoInfo};
 pub use ips::ips_of;
 pub use providers::{Provider, ProviderError, Subject, Verdict};
+pub use tamper::{NoWatches, Shot, WatchReader, WatchShots};
 
 use chrono::{DateTime, Utc};
 use irene_core::{Alert, Case};
@@ -56,6 +60,8 @@ pub struct Input<'a> {
     /// The only clock an investigator may read.
     pub now: DateTime<Utc>,
     pub events: &'a dyn EventReader,
+    /// The tamper watch's screenshots (`tamper`).
+    pub watches: &'a dyn WatchReader,
 }
 
 /// How an investigation ended.
@@ -178,6 +184,8 @@ pub struct Context {
     pub prober: Option<Arc<dyn exposure_seams::Prober>>,
     /// Screenshots of web pages (`exposure`, `tamper`); `None`: no screenshots.
     pub screenshots: Option<Arc<dyn exposure_seams::Screenshotter>>,
+    /// Some page is watched (`[[watch]]`): `tamper` is available.
+    pub watching: bool,
 }
 
 impl Context {
@@ -196,6 +204,7 @@ impl Context {
             targets: None,
             prober: None,
             screenshots: None,
+            watching: false,
         }
     }
 }
@@ -209,6 +218,7 @@ const INVESTIGATORS: &[(&str, Constructor)] = &[
     (actor_history::NAME, actor_history::ActorHistory::build),
     (threat_context::NAME, threat_context::ThreatContext::build),
     (exposure::NAME, exposure::ExposureCheck::build),
+    (tamper::NAME, tamper::Tamper::build),
 ];
 
 /// The names of every investigator this build knows.

@@ -157,6 +157,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         alert: &alert,
         now,
         events: &events,
+        watches: &irene_investigate::NoWatches,
     };
     let started = Instant::now();
     let out = check.investigate(&input).await;

@@ -4,7 +4,7 @@
 
 use crate::bench::BenchArgs;
 use crate::config::InvestigateConfig;
-use crate::investigate::{InvestigationSetup, InvestigationWorker, StoreEvents};
+use crate::investigate::{InvestigationSetup, InvestigationWorker, StoreReader};
 use crate::investigation_policy::{InvestigatingPlanner, Policies};
 use crate::pipeline::process_row;
 use crate::worker::{Worker, WorkerState};
@@ -389,7 +389,7 @@ fn alert_of(p: usize, ip: usize, at: DateTime<Utc>, key: usize) -> Alert {
     a
 }
 
-/// `actor_history` over the store's event reader (the binary's `StoreEvents`), for random
+/// `actor_history` over the store's event reader (the binary's `StoreReader`), for random
 /// alerts, every tenth about a hot principal.
 async fn actor_history_latency(
     store: &Arc<dyn Store>,
@@ -399,7 +399,7 @@ async fn actor_history_latency(
 ) -> anyhow::Result<()> {
     let history = irene_investigate::investigator("actor_history", ctx)
         .ok_or_else(|| anyhow::anyhow!("actor_history is not registered"))?;
-    let events = StoreEvents(store.clone());
+    let events = StoreReader(store.clone());
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let (mut all, mut hot) = (Vec::new(), Vec::new());
     let mut found = 0u64;
@@ -429,6 +429,7 @@ async fn actor_history_latency(
             alert: &judged.alert,
             now,
             events: &events,
+            watches: &irene_investigate::NoWatches,
         };
         let t = Instant::now();
         let out = history.investigate(&input).await;

@@ -9,9 +9,12 @@ use crate::worker::{Worker, WorkerState};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use irene_investigate::{EventReader, EventSummary, Input, Investigator, ReadError, Status};
+use irene_investigate::{
+    EventReader, EventSummary, Input, Investigator, ReadError, Shot, Status, WatchReader, WatchShots,
+};
 use irene_store::{
     EventFilter, Finished, InvestigationJob, InvestigationResult, NewAttachment, Store,
+    WatchImageKind,
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,11 +36,12 @@ const MAX_CLAIM: usize = 32;
 /// recorded as failed instead of run again.
 const MAX_ATTEMPTS: u32 = 3;
 
-/// [`EventReader`] over the store's event list (its `principal` and `source_ip` indexes),
-/// newest first, paging until the limit.
-pub struct StoreEvents(pub Arc<dyn Store>);
+/// What investigators read from the store: [`EventReader`] over its event list (its
+/// `principal` and `source_ip` indexes, newest first, paging until the limit), and
+/// [`WatchReader`] over the tamper watch's screenshots.
+pub struct StoreReader(pub Arc<dyn Store>);
 
-impl StoreEvents {
+impl StoreReader {
     async fn read(
         &self,
         mut filter: EventFilter,
@@ -86,7 +90,7 @@ impl StoreEvents {
 }
 
 #[async_trait]
-impl EventReader for StoreEvents {
+impl EventReader for StoreReader {
     async fn events_by_principal(
         &self,
         principal: &str,
@@ -120,11 +124,33 @@ impl EventReader for StoreEvents {
     }
 }
 
+#[async_trait]
+impl WatchReader for StoreReader {
+    async fn watch_shots(&self, watch: &str) -> Result<WatchShots, ReadError> {
+        let get = |kind| async move {
+            self.0
+                .watch_image_get(watch, kind)
+                .await
+                .map(|i| {
+                    i.map(|i| Shot {
+                        taken_at: i.taken_at,
+                        png: i.png,
+                    })
+                })
+                .map_err(|e| ReadError(e.to_string()))
+        };
+        Ok(WatchShots {
+            before: get(WatchImageKind::Baseline).await?,
+            after: get(WatchImageKind::Current).await?,
+        })
+    }
+}
+
 struct Shared {
     store: Arc<dyn Store>,
     investigators: HashMap<String, Arc<dyn Investigator>>,
     policies: Arc<Policies>,
-    events: StoreEvents,
+    reader: StoreReader,
     cfg: InvestigateConfig,
     owner: String,
     deliver_wake: Arc<Notify>,
@@ -166,7 +192,7 @@ impl InvestigationWorker {
             .collect();
         InvestigationWorker {
             shared: Arc::new(Shared {
-                events: StoreEvents(setup.store.clone()),
+                reader: StoreReader(setup.store.clone()),
                 store: setup.store,
                 investigators,
                 policies: setup.policies,
@@ -334,7 +360,8 @@ impl Shared {
             case: &job.case,
             alert,
             now: Utc::now(),
-            events: &self.events,
+            events: &self.reader,
+            watches: &self.reader,
         };
         let outcome = investigate_within(&**investigator, &input, self.cfg.timeout).await;
         retry_or_record(outcome, job.attempts, Utc::now())
@@ -507,6 +534,7 @@ mod tests {
             alert: &j.alert,
             now: Utc::now(),
             events: &NoEvents,
+            watches: &irene_investigate::NoWatches,
         };
         let r = result_of(investigate_within(&Slow, &input, Duration::from_secs(30)).await);
         assert_eq!(r.status, "failed");

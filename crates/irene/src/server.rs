@@ -112,6 +112,7 @@ pub async fn run(
         investigate_ctx.prober = Some(Arc::new(probe));
         investigate_ctx.targets = irene_cloud::build(&cfg.cloud);
     }
+    investigate_ctx.watching = !cfg.watch.is_empty();
     // Which investigators can run does not depend on the reputation providers, which need the
     // store (their cache and daily counts), which needs the planner: names first.
     let available_names: Vec<String> = if cfg.investigate.enabled {
@@ -277,6 +278,7 @@ pub async fn run(
             application.clone(),
             cfg.watch.clone(),
             &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+            investigate_ctx.screenshots.clone(),
         )?,
         stop_rx.clone(),
     ));

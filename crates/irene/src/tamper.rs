@@ -1,16 +1,19 @@
 //! The tamper watch, wired: the worker that fetches each `[[watch]]` page when due, keeps its
 //! baseline and latest snapshot in the store, and raises or resolves its `irene.tamper` alert
 //! through the intake like any sender. It judges nothing: `irene-tamper` compares, triage decides.
+//! With screenshots on, it keeps the baseline's and the change's PNG for the `tamper` investigator.
 
 use crate::app::{App, Payload};
 use crate::config::WatchConfig;
 use crate::worker::{Worker, WorkerState};
 use anyhow::Context as _;
 use chrono::Utc;
-use irene_store::WatchRow;
+use irene_investigate::exposure_seams::Screenshotter;
+use irene_store::{WatchImage, WatchImageKind, WatchRow};
 use irene_tamper::{compare, Change, Snapshot};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long the worker waits at most between passes.
@@ -21,10 +24,17 @@ pub struct TamperWorker {
     watches: Vec<WatchConfig>,
     client: reqwest::Client,
     due: HashMap<String, Instant>,
+    /// Chromium under the probe policy (`[probe] screenshots`); `None`: text only.
+    screenshots: Option<Arc<dyn Screenshotter>>,
 }
 
 impl TamperWorker {
-    pub fn new(app: App, watches: Vec<WatchConfig>, user_agent: &str) -> anyhow::Result<Self> {
+    pub fn new(
+        app: App,
+        watches: Vec<WatchConfig>,
+        user_agent: &str,
+        screenshots: Option<Arc<dyn Screenshotter>>,
+    ) -> anyhow::Result<Self> {
         for w in &watches {
             irene_tamper::check(&w.spec()).with_context(|| format!("[[watch]] {:?}", w.name))?;
             let url = reqwest::Url::parse(&w.url)
@@ -38,7 +48,28 @@ impl TamperWorker {
             watches,
             client: crate::http_fetch::same_host_client(user_agent, Duration::from_secs(30))?,
             due: HashMap::new(),
+            screenshots,
         })
+    }
+
+    /// Keeps a screenshot of the page as `kind`; a page Chromium cannot show (or the policy
+    /// denies) leaves only the text watch, logged.
+    async fn shoot(&self, w: &WatchConfig, kind: WatchImageKind) {
+        let Some(shooter) = &self.screenshots else {
+            return;
+        };
+        let taken_at = Utc::now();
+        match shooter.screenshot(&w.url).await {
+            Ok(png) => {
+                let image = WatchImage { taken_at, png };
+                if let Err(e) = self.app.store.watch_image_put(&w.name, kind, &image).await {
+                    tracing::warn!(watch = %w.name, error = %e, "a screenshot could not be kept");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(watch = %w.name, error = %e, "no screenshot of the watched page")
+            }
+        }
     }
 
     async fn fetch(&self, w: &WatchConfig) -> Result<Snapshot, String> {
@@ -93,6 +124,7 @@ impl TamperWorker {
             .as_deref()
             .and_then(|b| serde_json::from_str(b).ok());
         let Some(baseline) = baseline else {
+            self.shoot(w, WatchImageKind::Baseline).await;
             row.baseline = Some(current.clone());
             row.baseline_at = Some(now);
             row.current = Some(current);
@@ -109,6 +141,8 @@ impl TamperWorker {
         // the alert first: if it cannot be accepted, the state is not saved and the next
         // pass tries again
         if row.changed && !was_changed {
+            // the picture before the alert: its investigation reads it
+            self.shoot(w, WatchImageKind::Current).await;
             self.raise(w, &row, &changes).await?;
         } else if !row.changed && was_changed {
             self.resolve(w, &row, "the page is back to its baseline")
@@ -183,6 +217,7 @@ impl TamperWorker {
             )
             .await?;
         }
+        app.store.watch_image_promote(&w.name).await?;
         app.store.watch_save(&row).await?;
         Ok(true)
     }

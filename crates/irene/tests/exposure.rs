@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::investigation::{all_done, read, the_case, wait_for};
+use common::investigation::{all_done, comment_with, read, the_case, wait_for};
 use common::Server;
 use irene_fakes::github::FakeGitHub;
 use serde_json::json;
@@ -293,20 +293,7 @@ async fn an_open_firewall_is_looked_up_probed_shown_and_closed_by_its_recheck() 
     assert_eq!(case["rechecks"][0]["investigator"], "exposure", "{case}");
 
     // the comment: the table, the screenshot linked from Irene
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let note = loop {
-        let note = gh.issues(REPO).first().and_then(|i| {
-            i.comments
-                .iter()
-                .find(|c| c.body.contains("exposure"))
-                .cloned()
-        });
-        if let Some(n) = note {
-            break n.body;
-        }
-        assert!(Instant::now() < deadline, "no note\n{}", s.logs());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let note = comment_with(&s, &gh, REPO, "exposure").await;
     assert!(
         note.contains(&format!("| 127.0.0.1 | {port} | open")),
         "{note}"

@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::investigation::{all_done, cloudtrail, finding, the_case, wait_for, IP};
+use common::investigation::{all_done, cloudtrail, comment_with, finding, the_case, wait_for, IP};
 use common::Server;
 use irene_fakes::github::FakeGitHub;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REPO: &str = "acme/files";
 const GH_TOKEN: &str = "ghp_filestesttoken0123456789";
@@ -97,25 +97,7 @@ timeout = "2s"
 
     // the comment links the CSV under the public URL
     let prefix = format!("[events as CSV]({PUBLIC}/files/");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let comment = loop {
-        let found = gh.issues(REPO).first().and_then(|i| {
-            i.comments
-                .iter()
-                .find(|c| c.body.contains(&prefix))
-                .map(|c| c.body.clone())
-        });
-        if let Some(c) = found {
-            break c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no linked note: {:?}\n{}",
-            gh.issues(REPO),
-            s.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let comment = comment_with(&s, &gh, REPO, &prefix).await;
     let start = comment.find(&prefix).unwrap() + prefix.len();
     let token: String = comment[start..].chars().take_while(|c| *c != ')').collect();
     let links = irene_outputs::files::FileLinks::new(

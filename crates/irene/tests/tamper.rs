@@ -138,3 +138,102 @@ async fn a_changed_page_opens_a_case_that_its_return_resolves() {
     let (st, _) = s.post_raw("/api/v1/watch/nope/accept", "", &[]).await;
     assert_eq!(st, 404);
 }
+
+/// With screenshots (the page on loopback, allowed): the watch keeps the baseline's picture
+/// and the change's, and the `tamper` investigation attaches both to the case, as real PNGs,
+/// linked from the issue's comment.
+#[tokio::test]
+async fn a_tamper_case_gets_before_and_after_screenshots() {
+    use common::investigation::{all_done, comment_with, wait_for};
+    use irene_fakes::github::FakeGitHub;
+    const REPO: &str = "acme/web";
+    const TOKEN: &str = "ghp_tampertest0123456789abcdef";
+    let page = Arc::new(Mutex::new(PAGE.to_string()));
+    let url = site(page.clone()).await;
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(REPO);
+    gh.add_token(TOKEN);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("irene.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"public_url = "https://irene.example"
+
+[[watch]]
+name = "shop"
+url = "{url}"
+every = "1s"
+ignore = [".clock"]
+
+[probe]
+allow = ["127.0.0.0/8"]
+
+[[outputs]]
+name = "issues"
+type = "github"
+repository = "{REPO}"
+token = "${{GH_TOKEN}}"
+api_url = "{api}"
+pace = "5ms"
+timeout = "2s"
+"#,
+            api = gh.url()
+        ),
+    )
+    .expect("cfg");
+    let s = Server::start_env(
+        &dir.path().join("data"),
+        &["--config", cfg.to_str().expect("path")],
+        &[("GH_TOKEN", TOKEN)],
+    );
+    until(&s, "the baseline", "/api/v1/watch", |b| {
+        b["watches"][0]["baseline_at"].is_string()
+    })
+    .await;
+    // the change is visible: a banner a skimmer would not show, but a defacement would
+    *page.lock().unwrap() = PAGE.replace(
+        "<h1>Welcome</h1>",
+        "<h1 style=\"background:#c00;color:#fff;font-size:64px\">HACKED BY SOMEONE</h1>",
+    );
+    let cases = until(&s, "the tamper case", "/api/v1/cases", |b| {
+        tamper_case(b).is_some_and(|c| c["status"] == "open")
+    })
+    .await;
+    let id = tamper_case(&cases).expect("case")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let path = format!("/api/v1/cases/{id}");
+    let case = wait_for(&s, "the investigations", Duration::from_secs(60), all_done, &path).await;
+    let inv = case["investigations"]
+        .as_array()
+        .expect("investigations")
+        .iter()
+        .find(|i| i["investigator"] == "tamper")
+        .cloned()
+        .unwrap_or_else(|| panic!("a tamper investigation: {case}"));
+    assert_eq!(inv["findings"]["watch"], "shop", "{inv}");
+    assert_eq!(inv["findings"]["screenshots"], 2, "{inv}\n{}", s.logs());
+    let mut pngs = Vec::new();
+    for a in inv["attachments"].as_array().expect("attachments") {
+        let resp = s
+            .client
+            .get(format!("{}/api/v1/attachments/{}", s.url, a.as_str().expect("id")))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(resp.headers()["content-type"], "image/png");
+        let png = resp.bytes().await.expect("bytes").to_vec();
+        assert!(
+            png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000,
+            "{} bytes",
+            png.len()
+        );
+        pngs.push(png);
+    }
+    assert_eq!(pngs.len(), 2);
+    assert_ne!(pngs[0], pngs[1], "before and after show different pages");
+    let note = comment_with(&s, &gh, REPO, "![before]").await;
+    assert!(note.contains("![after](https://irene.example/files/"), "{note}");
+}

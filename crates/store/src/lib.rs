@@ -273,6 +273,18 @@ pub trait Store: Send + Sync + 'static {
     async fn watches_list(&self) -> Result<Vec<WatchRow>>;
     /// Writes a watched page's state (inserted or replaced, by name).
     async fn watch_save(&self, row: &WatchRow) -> Result<()>;
+    /// Keeps a screenshot of a watched page (replacing the one of that kind).
+    async fn watch_image_put(
+        &self,
+        name: &str,
+        kind: WatchImageKind,
+        image: &WatchImage,
+    ) -> Result<()>;
+    /// A watched page's screenshot of that kind, if one was taken.
+    async fn watch_image_get(&self, name: &str, kind: WatchImageKind)
+        -> Result<Option<WatchImage>>;
+    /// The change's screenshot becomes the baseline's (a change accepted); none: nothing moves.
+    async fn watch_image_promote(&self, name: &str) -> Result<()>;
     /// Investigations matching every filter, newest first.
     async fn investigations_list(
         &self,

@@ -374,6 +374,30 @@ pub struct InvestigationFilter {
     pub cursor: Option<String>,
 }
 
+/// Which screenshot of a watched page: its baseline's, or the change's that raised its alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchImageKind {
+    Baseline,
+    Current,
+}
+
+impl WatchImageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchImageKind::Baseline => "baseline",
+            WatchImageKind::Current => "current",
+        }
+    }
+}
+
+/// A screenshot of a watched page (PNG) and when it was taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchImage {
+    pub taken_at: DateTime<Utc>,
+    pub png: Vec<u8>,
+}
+
 /// A watched page as the store keeps it (the snapshots are JSON text, opaque to the store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WatchRow {

@@ -10,7 +10,7 @@ use crate::{
     CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
     InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox,
     Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert,
-    StoredAttachment, StoredEvent, WatchRow,
+    StoredAttachment, StoredEvent, WatchImage, WatchImageKind, WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -783,6 +783,64 @@ impl Store for SqliteStore {
         .bind(&w.last_error)
         .execute(&self.writer)
         .await?;
+        Ok(())
+    }
+
+    async fn watch_image_put(
+        &self,
+        name: &str,
+        kind: WatchImageKind,
+        image: &WatchImage,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO watch_images (name, kind, taken_at, png) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(kind.as_str())
+        .bind(micros(image.taken_at))
+        .bind(&image.png)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn watch_image_get(
+        &self,
+        name: &str,
+        kind: WatchImageKind,
+    ) -> Result<Option<WatchImage>> {
+        let row = sqlx::query("SELECT taken_at, png FROM watch_images WHERE name = ? AND kind = ?")
+            .bind(name)
+            .bind(kind.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|r| WatchImage {
+            taken_at: from_micros(r.get(0)),
+            png: r.get(1),
+        }))
+    }
+
+    async fn watch_image_promote(&self, name: &str) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let moved = sqlx::query(
+            "SELECT 1 FROM watch_images WHERE name = ? AND kind = 'current'",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if moved.is_some() {
+            sqlx::query("DELETE FROM watch_images WHERE name = ? AND kind = 'baseline'")
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE watch_images SET kind = 'baseline' WHERE name = ? AND kind = 'current'",
+            )
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

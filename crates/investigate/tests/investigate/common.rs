@@ -138,6 +138,7 @@ pub async fn run_with(inv: &dyn Investigator, alert: &Alert, events: &dyn EventR
         alert,
         now: now(),
         events,
+        watches: &irene_investigate::NoWatches,
     };
     inv.investigate(&input).await
 }

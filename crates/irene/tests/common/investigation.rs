@@ -86,3 +86,31 @@ pub async fn investigated(s: &Server) -> Value {
     )
     .await
 }
+
+/// Waits (30 s) for a comment on `repo`'s first issue whose body contains `needle`; its body.
+pub async fn comment_with(
+    s: &Server,
+    gh: &irene_fakes::github::FakeGitHub,
+    repo: &str,
+    needle: &str,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = gh.issues(repo).first().and_then(|i| {
+            i.comments
+                .iter()
+                .find(|c| c.body.contains(needle))
+                .map(|c| c.body.clone())
+        });
+        if let Some(body) = found {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no comment with {needle:?}: {:?}\n{}",
+            gh.issues(repo),
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
