@@ -149,18 +149,24 @@ impl Browser {
         &self.config
     }
 
-    /// The tabs Chromium has open now (0 when it is not running): each screenshot closes its
-    /// own, so this stays at 0 between them.
-    pub async fn open_pages(&self) -> usize {
+    /// The pages Chromium has open now, by URL (none when it is not running; its own start
+    /// tab not counted): each screenshot closes its own, so this is empty between them.
+    pub async fn open_pages(&self) -> Vec<String> {
         let browser = match self.running.lock().await.as_ref() {
             Some(r) if r.alive() => Arc::clone(&r.browser),
-            _ => return 0,
+            _ => return Vec::new(),
         };
-        browser
-            .pages()
-            .await
-            .map(|p| p.iter().filter(|p| !p.target_id().as_ref().is_empty()).count())
-            .unwrap_or(0)
+        let Ok(pages) = browser.pages().await else {
+            return Vec::new();
+        };
+        let mut open = Vec::new();
+        for p in pages {
+            let url = p.url().await.ok().flatten().unwrap_or_default();
+            if url != "about:blank" && !url.starts_with("chrome://") {
+                open.push(url);
+            }
+        }
+        open
     }
 
     /// A PNG of `url` as Chromium renders it in the configured viewport.

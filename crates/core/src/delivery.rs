@@ -97,11 +97,29 @@ pub trait Planner: Send + Sync {
     ) -> Vec<PlannedInvestigation> {
         Vec::new()
     }
+    /// Whether the deliveries of `change` are held back now (a silence matches its alert):
+    /// the case still changes and its timeline says so, but what it would send waits until
+    /// the hold ends. `alert`: the case's latest alert when the store has it. Default: never.
+    fn hold(&self, _change: &Change, _alert: Option<&crate::Alert>) -> Option<Hold> {
+        None
+    }
+    /// Whether the hold named `by` (a [`Hold::by`]) still holds; asked when releasing.
+    fn holding(&self, _by: &str) -> bool {
+        false
+    }
     /// The deliveries of a note on `case` (`Action::Note`, `detail` = `{title, markdown, ref}`,
     /// plus `kind: "investigated"` and `investigations` for a finished batch); default: none.
     fn plan_note(&self, _case: &Case, _detail: &serde_json::Value) -> Vec<Planned> {
         Vec::new()
     }
+}
+
+/// Deliveries held back, and by what: `by` names it for release (`silence:12`), `reason` is
+/// the timeline's text ("silenced by #12: maintenance").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub by: String,
+    pub reason: String,
 }
 
 /// The planner of an Irene with no outputs: nothing is delivered.

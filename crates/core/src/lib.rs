@@ -16,7 +16,7 @@ pub use correlate::{
     Transition,
 };
 pub use delivery::{
-    Action, Delivery, NoOutputs, Outcome, Planned, PlannedInvestigation, Planner, TicketState,
+    Action, Delivery, Hold, NoOutputs, Outcome, Planned, PlannedInvestigation, Planner, TicketState,
 };
 pub use detect::{Correlator, Fed, NoCorrelations, WindowKey, WindowRow};
 pub use event::Event;

@@ -56,7 +56,8 @@ pub struct Tamper;
 impl Tamper {
     /// Usable when pages are watched (`Context.watching`).
     pub(crate) fn build(ctx: &Context) -> Option<Arc<dyn Investigator>> {
-        ctx.watching.then(|| Arc::new(Tamper) as Arc<dyn Investigator>)
+        ctx.watching
+            .then(|| Arc::new(Tamper) as Arc<dyn Investigator>)
     }
 }
 

@@ -59,6 +59,12 @@ pub struct Config {
     /// Web pages watched for tampering (`[[watch]]`).
     #[serde(default, skip_serializing)]
     pub watch: Vec<WatchConfig>,
+    /// Settings documents: reloads, silences, template files (`[settings]`).
+    #[serde(default)]
+    pub settings: SettingsConfig,
+    /// The config file this was read from (authors of the documents read from it).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
     /// Reputation APIs the `reputation` investigator asks (`[reputation.abuseipdb]`,
     /// `.virustotal`, `.greynoise`, `.otx`). None: only the feeds are used.
     #[serde(default, skip_serializing)]
@@ -161,6 +167,31 @@ impl ProbeSettings {
             return Ok(None);
         }
         Ok(Some(irene_probe::Probe::new(self.probe_config())?))
+    }
+}
+
+/// `[settings]`: how settings documents are reloaded, how long silences may last, and a
+/// folder of message templates read at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SettingsConfig {
+    /// How often a running Irene looks for settings applied by another process.
+    #[serde(deserialize_with = "duration")]
+    pub poll: Duration,
+    /// The longest a silence may last.
+    #[serde(deserialize_with = "duration")]
+    pub max_silence: Duration,
+    /// A folder of message templates (`github_title.j2`, …) read at start like rule files.
+    pub templates: Option<PathBuf>,
+}
+
+impl Default for SettingsConfig {
+    fn default() -> Self {
+        SettingsConfig {
+            poll: Duration::from_secs(5),
+            max_silence: Duration::from_secs(30 * 24 * 3600),
+            templates: None,
+        }
     }
 }
 
@@ -634,9 +665,10 @@ impl Config {
                     }),
             )
             .merge(Serialized::defaults(overrides));
-        let cfg: Config = fig
+        let mut cfg: Config = fig
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        cfg.source = file.map(Path::to_path_buf);
         cfg.validate()?;
         Ok(cfg)
     }

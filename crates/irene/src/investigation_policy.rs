@@ -332,6 +332,14 @@ impl<P: Planner> Planner for InvestigatingPlanner<P> {
     fn investigations(&self, change: &Change, alert: Option<&Alert>) -> Vec<PlannedInvestigation> {
         self.policies.plan(change, alert)
     }
+
+    fn hold(&self, change: &Change, alert: Option<&Alert>) -> Option<irene_core::Hold> {
+        self.outputs.hold(change, alert)
+    }
+
+    fn holding(&self, by: &str) -> bool {
+        self.outputs.holding(by)
+    }
 }
 
 #[cfg(test)]

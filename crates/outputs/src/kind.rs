@@ -97,6 +97,14 @@ macro_rules! output_kinds {
                 }
             }
 
+            /// The shared settings, to change (a routes document overrides `min_severity`
+            /// and `when`).
+            pub fn common_mut(&mut self) -> &mut $crate::config::OutputCommon {
+                match self {
+                    $( OutputConfig::$variant(e) => &mut e.common, )+
+                }
+            }
+
             /// Its `type`: `"github" | "pagerduty" | "slack" | "webhook"`.
             pub fn kind(&self) -> &'static str {
                 match self {

@@ -13,6 +13,13 @@ pub enum StoreError {
     DataDir(String),
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A settings change was made against a version that is no longer the current one.
+    #[error("{kind} is at version {current}, not {expected}: someone changed it meanwhile")]
+    Conflict {
+        kind: String,
+        expected: u32,
+        current: u32,
+    },
 }
 
 impl StoreError {

@@ -298,15 +298,8 @@ pub(crate) async fn write_changes(
     let mut finals: Vec<&Case> = last.values().map(|&i| &changes[i].case).collect();
     finals.sort_by_key(|c| c.id);
     tx.cases_upsert(&finals).await?;
-    let entries: Vec<(Uuid, &TimelineEntry)> = changes
-        .iter()
-        .flat_map(|ch| ch.timeline.iter().map(move |t| (ch.case.id, t)))
-        .collect();
-    tx.timeline_insert(&entries).await?;
-    tx.outbox_insert(&plan(changes, planner, skip)?, now)
-        .await?;
     // the latest alert of each changed case that the caller did not hand over (a change by
-    // hand): the investigations' `when` may read it
+    // hand): holds and the investigations' `when` may read it
     let mut loaded: HashMap<Uuid, Alert> = HashMap::new();
     for ch in changes {
         let id = ch.case.last_alert_id;
@@ -320,6 +313,16 @@ pub(crate) async fn write_changes(
         let id = ch.case.last_alert_id;
         alerts.get(&id).copied().or_else(|| loaded.get(&id))
     };
+    let planned = plan(changes, planner, skip, &alert_of)?;
+    let held: Vec<(Uuid, TimelineEntry)> = planned.iter().filter_map(|(_, h)| h.clone()).collect();
+    let mut entries: Vec<(Uuid, &TimelineEntry)> = changes
+        .iter()
+        .flat_map(|ch| ch.timeline.iter().map(move |t| (ch.case.id, t)))
+        .collect();
+    entries.extend(held.iter().map(|(case, e)| (*case, e)));
+    tx.timeline_insert(&entries).await?;
+    let rows: Vec<OutboxRow> = planned.into_iter().flat_map(|(rows, _)| rows).collect();
+    tx.outbox_insert(&rows, now).await?;
     tx.investigations_insert(&plan_investigations(changes, &alert_of, planner), now)
         .await
 }
@@ -467,6 +470,7 @@ async fn finish_one(
                         action: p.action,
                         case_doc: Some(case_doc.clone()),
                         detail: to_json(&p.detail, "delivery detail")?,
+                        held_by: None,
                     })
                 })
                 .collect::<Result<_>>()?;
@@ -597,12 +601,20 @@ fn batch_markdown(jobs: &[InvestigationRecord]) -> String {
     md
 }
 
-/// The deliveries `changes` imply. `skip`: an output told nothing (the one whose ticket a
-/// person changed).
-fn plan(changes: &[Change], planner: &dyn Planner, skip: Option<&str>) -> Result<Vec<OutboxRow>> {
-    let mut rows = Vec::new();
+/// The deliveries each change implies, and for a change whose deliveries are held back (a
+/// silence), the timeline entry that says so. `skip`: an output told nothing (the one whose
+/// ticket a person changed).
+#[allow(clippy::type_complexity)]
+fn plan<'a>(
+    changes: &[Change],
+    planner: &dyn Planner,
+    skip: Option<&str>,
+    alert_of: &dyn Fn(&Change) -> Option<&'a Alert>,
+) -> Result<Vec<(Vec<OutboxRow>, Option<(Uuid, TimelineEntry)>)>> {
+    let mut out = Vec::with_capacity(changes.len());
     for ch in changes {
         let planned = planner.plan(ch);
+        let mut rows = Vec::with_capacity(planned.len());
         let mut doc = None;
         for p in planned {
             if Some(p.output.as_str()) == skip {
@@ -625,10 +637,30 @@ fn plan(changes: &[Change], planner: &dyn Planner, skip: Option<&str>) -> Result
                 action: p.action,
                 case_doc,
                 detail: to_json(&p.detail, "delivery detail")?,
+                held_by: None,
             });
         }
+        let mut entry = None;
+        if !rows.is_empty() {
+            if let Some(hold) = planner.hold(ch, alert_of(ch)) {
+                for r in &mut rows {
+                    r.held_by = Some(hold.by.clone());
+                }
+                entry = Some((
+                    ch.case.id,
+                    TimelineEntry {
+                        at: ch.case.last_seen,
+                        kind: TimelineKind::Notification,
+                        alert_id: Some(ch.case.last_alert_id),
+                        detail: json!({"held": hold.by, "reason": hold.reason,
+                                       "outputs": rows.iter().map(|r| &r.output).collect::<Vec<_>>()}),
+                    },
+                ));
+            }
+        }
+        out.push((rows, entry));
     }
-    Ok(rows)
+    Ok(out)
 }
 
 /// Asks for investigations of a case now (see [`Store::investigations_request`]).
@@ -755,6 +787,29 @@ async fn commit_one(
     Ok((case, change))
 }
 
+/// Releases what `by` held, with a timeline entry on each case it touched.
+pub(crate) async fn held_release<S: Store + ?Sized>(
+    store: &S,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize)> {
+    let mut tx = store.begin(true).await?;
+    let (released, dropped) = tx.outbox_release_held(by, now).await?;
+    let entry = |what: &str| TimelineEntry {
+        at: now,
+        kind: TimelineKind::Notification,
+        alert_id: None,
+        detail: json!({"released": by, "what": what}),
+    };
+    let sent = entry("the notifications held back are sent now");
+    let gone = entry("the notifications held back are dropped: the case is no longer open");
+    let mut entries: Vec<(Uuid, &TimelineEntry)> = released.iter().map(|c| (*c, &sent)).collect();
+    entries.extend(dropped.iter().map(|c| (*c, &gone)));
+    tx.timeline_insert(&entries).await?;
+    tx.commit().await?;
+    Ok((released.len(), dropped.len()))
+}
+
 /// Adds deliveries no case change implies (batch jobs), durably.
 pub(crate) async fn outbox_enqueue<S: Store + ?Sized>(
     store: &S,
@@ -769,6 +824,7 @@ pub(crate) async fn outbox_enqueue<S: Store + ?Sized>(
             action: it.action,
             case_doc: it.case.as_ref().map(|c| to_json(c, "case")).transpose()?,
             detail: to_json(&it.detail, "delivery detail")?,
+            held_by: None,
         });
     }
     let mut tx = store.begin(true).await?;

@@ -10,6 +10,7 @@ mod sqlite_events;
 mod sqlite_intel;
 mod sqlite_investigations;
 mod sqlite_outbox;
+mod sqlite_settings;
 mod sqlite_tx;
 mod time;
 mod tx;
@@ -178,6 +179,13 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_retry(&self, id: i64, now: DateTime<Utc>) -> Result<Option<DeliveryRow>>;
     /// Forgets deliveries sent before `before` (the case timelines keep their notes).
     async fn outbox_prune(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// What holds deliveries back now (each hold's `by`, e.g. `silence:12`).
+    async fn outbox_held_by(&self) -> Result<Vec<String>>;
+    /// Releases what `by` held (see [`StoreTx::outbox_release_held`]), with a timeline entry on
+    /// each case: the number of cases released and dropped.
+    async fn held_release(&self, by: &str, now: DateTime<Utc>) -> Result<(usize, usize)> {
+        flow::held_release(self, by, now).await
+    }
     /// Adds deliveries that no case change implies (batch jobs), durably.
     async fn outbox_enqueue(&self, items: &[NewDelivery], now: DateTime<Utc>) -> Result<()> {
         flow::outbox_enqueue(self, items, now).await
@@ -273,6 +281,24 @@ pub trait Store: Send + Sync + 'static {
     async fn watches_list(&self) -> Result<Vec<WatchRow>>;
     /// Writes a watched page's state (inserted or replaced, by name).
     async fn watch_save(&self, row: &WatchRow) -> Result<()>;
+    /// Writes new versions of settings documents, all or none: a change whose files equal the
+    /// current version's writes nothing. The versions written, by kind.
+    async fn settings_apply(
+        &self,
+        changes: &[SettingsChange],
+        author: &str,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, u32)>>;
+    /// The current version of a kind, if any was written.
+    async fn settings_current(&self, kind: &str) -> Result<Option<SettingsVersion>>;
+    /// Every version of a kind, newest first, without their files.
+    async fn settings_versions(&self, kind: &str) -> Result<Vec<SettingsVersion>>;
+    /// One version of a kind.
+    async fn settings_version(&self, kind: &str, version: u32) -> Result<Option<SettingsVersion>>;
+    /// A number that grows with every settings version written (0: none): a worker that saw
+    /// the same number last time has nothing to reload.
+    async fn settings_generation(&self) -> Result<i64>;
     /// Keeps a screenshot of a watched page (replacing the one of that kind).
     async fn watch_image_put(
         &self,

@@ -374,6 +374,33 @@ pub struct InvestigationFilter {
     pub cursor: Option<String>,
 }
 
+/// One file of a settings document (a rule file, a template, `routes.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// One version of a settings document. `files` is empty in version lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingsVersion {
+    pub kind: String,
+    pub version: u32,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub comment: String,
+    pub files: Vec<SettingsFile>,
+}
+
+/// A new text for one kind; `expect`: write only if the current version is still this one
+/// (0: none yet), else [`crate::StoreError::Conflict`]; `None`: whatever is current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsChange {
+    pub kind: String,
+    pub files: Vec<SettingsFile>,
+    pub expect: Option<u32>,
+}
+
 /// Which screenshot of a watched page: its baseline's, or the change's that raised its alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

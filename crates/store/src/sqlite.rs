@@ -5,12 +5,13 @@ use crate::page::{self, page};
 use crate::sqlite_tx::SqliteTx;
 use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
-use crate::{sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox};
+use crate::{sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox, sqlite_settings};
 use crate::{
     CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
     InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox,
-    Occurrence, Page, QuarantineEntry, Result, StatusCounts, Store, StoreError, StoredAlert,
-    StoredAttachment, StoredEvent, WatchImage, WatchImageKind, WatchRow,
+    Occurrence, Page, QuarantineEntry, Result, SettingsChange, SettingsVersion, StatusCounts,
+    Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, WatchImage, WatchImageKind,
+    WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -786,6 +787,36 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn outbox_held_by(&self) -> Result<Vec<String>> {
+        sqlite_outbox::held_by(&self.reader).await
+    }
+
+    async fn settings_apply(
+        &self,
+        changes: &[SettingsChange],
+        author: &str,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, u32)>> {
+        sqlite_settings::apply(&self.writer, changes, author, comment, now).await
+    }
+
+    async fn settings_current(&self, kind: &str) -> Result<Option<SettingsVersion>> {
+        sqlite_settings::current(&self.reader, kind).await
+    }
+
+    async fn settings_versions(&self, kind: &str) -> Result<Vec<SettingsVersion>> {
+        sqlite_settings::versions(&self.reader, kind).await
+    }
+
+    async fn settings_version(&self, kind: &str, version: u32) -> Result<Option<SettingsVersion>> {
+        sqlite_settings::version(&self.reader, kind, version).await
+    }
+
+    async fn settings_generation(&self) -> Result<i64> {
+        sqlite_settings::generation(&self.reader).await
+    }
+
     async fn watch_image_put(
         &self,
         name: &str,
@@ -822,12 +853,10 @@ impl Store for SqliteStore {
 
     async fn watch_image_promote(&self, name: &str) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        let moved = sqlx::query(
-            "SELECT 1 FROM watch_images WHERE name = ? AND kind = 'current'",
-        )
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let moved = sqlx::query("SELECT 1 FROM watch_images WHERE name = ? AND kind = 'current'")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
         if moved.is_some() {
             sqlx::query("DELETE FROM watch_images WHERE name = ? AND kind = 'baseline'")
                 .bind(name)

@@ -8,7 +8,7 @@ use crate::tx::OutboxRow;
 use crate::{DeliveryFilter, DeliveryRow, Page, Result, StoreError};
 use chrono::{DateTime, Utc};
 use irene_core::{Action, Alert, Case, Delivery, Judged, TicketState};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -23,9 +23,22 @@ pub(crate) async fn insert_rows(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let t = micros(now);
+    // a held repeat replaces the one held before it (a repeat tells how the case is now)
+    for r in rows
+        .iter()
+        .filter(|r| r.held_by.is_some() && r.action == Action::Repeat)
+    {
+        sqlx::query(
+            "DELETE FROM outbox WHERE state = 'held' AND action = 'repeat' AND case_id = ? AND output = ?",
+        )
+        .bind(r.case_id.map(|c| c.to_string()))
+        .bind(&r.output)
+        .execute(&mut *conn)
+        .await?;
+    }
     for chunk in rows.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO outbox (case_id, output, action, case_doc, detail, next_at, created_at, updated_at) ",
+            "INSERT INTO outbox (case_id, output, action, case_doc, detail, next_at, created_at, updated_at, state, held_by) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.case_id.map(|c| c.to_string()))
@@ -35,7 +48,13 @@ pub(crate) async fn insert_rows(
                 .push_bind(r.detail.clone())
                 .push_bind(t)
                 .push_bind(t)
-                .push_bind(t);
+                .push_bind(t)
+                .push_bind(if r.held_by.is_some() {
+                    "held"
+                } else {
+                    "pending"
+                })
+                .push_bind(r.held_by.clone());
         });
         qb.push(
             " ON CONFLICT (case_id, output) WHERE state = 'pending' AND action = 'repeat'
@@ -44,6 +63,65 @@ pub(crate) async fn insert_rows(
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// What holds deliveries back now (each `held_by` with held rows).
+pub(crate) async fn held_by(conn: &SqlitePool) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT held_by FROM outbox WHERE state = 'held' AND held_by IS NOT NULL",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Releases what `by` held: rows of open cases go out now (a held repeat only if none is
+/// pending), the others are dropped. The cases released and the cases dropped.
+pub(crate) async fn release(
+    conn: &mut SqliteConnection,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let t = micros(now);
+    let cases = |rows: Vec<Option<String>>| -> Result<Vec<Uuid>> {
+        let mut out: Vec<Uuid> = Vec::new();
+        for r in rows {
+            if let Some(c) = parse_uuid(r.as_deref(), "held delivery case id")? {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    };
+    sqlx::query(
+        "DELETE FROM outbox WHERE state = 'held' AND held_by = ? AND action = 'repeat'
+           AND EXISTS (SELECT 1 FROM outbox p WHERE p.case_id = outbox.case_id
+                       AND p.output = outbox.output AND p.state = 'pending' AND p.action = 'repeat')",
+    )
+    .bind(by)
+    .execute(&mut *conn)
+    .await?;
+    let released: Vec<Option<String>> = sqlx::query_scalar(
+        "UPDATE outbox SET state = 'pending', next_at = ?, updated_at = ?
+         WHERE state = 'held' AND held_by = ?
+           AND case_id IN (SELECT id FROM cases WHERE status = 'open')
+         RETURNING case_id",
+    )
+    .bind(t)
+    .bind(t)
+    .bind(by)
+    .fetch_all(&mut *conn)
+    .await?;
+    let dropped: Vec<Option<String>> = sqlx::query_scalar(
+        "UPDATE outbox SET state = 'dropped', updated_at = ?,
+           note = 'held back, and the case was no longer open when the hold ended'
+         WHERE state = 'held' AND held_by = ? RETURNING case_id",
+    )
+    .bind(t)
+    .bind(by)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((cases(released)?, cases(dropped)?))
 }
 
 fn parse_uuid(s: Option<&str>, what: &'static str) -> Result<Option<Uuid>> {

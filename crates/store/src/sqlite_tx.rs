@@ -295,6 +295,14 @@ impl StoreTx for SqliteTx {
         sqlite_outbox::insert_rows(self.conn(), rows, now).await
     }
 
+    async fn outbox_release_held(
+        &mut self,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Uuid>, Vec<Uuid>)> {
+        sqlite_outbox::release(self.conn(), by, now).await
+    }
+
     async fn outbox_leased(&mut self, id: i64, owner: &str) -> Result<Option<LeasedDelivery>> {
         let rows = sqlx::query(
             "SELECT case_id, output, action FROM outbox WHERE seq = ? AND state = 'sending' AND lease_owner = ?",

@@ -48,6 +48,13 @@ pub trait StoreTx: Send {
     /// Inserts deliveries due `now`; a pending repeat of the same case and output takes the
     /// new detail instead (folding).
     async fn outbox_insert(&mut self, rows: &[OutboxRow], now: DateTime<Utc>) -> Result<()>;
+    /// Releases the deliveries `by` held: those of open cases become due now, the others are
+    /// dropped. The cases released, and the cases dropped.
+    async fn outbox_release_held(
+        &mut self,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Uuid>, Vec<Uuid>)>;
     /// The delivery `id` if `owner` holds it (state sending).
     async fn outbox_leased(&mut self, id: i64, owner: &str) -> Result<Option<LeasedDelivery>>;
     /// Ends the attempt on delivery `id` (its lease released).
@@ -171,6 +178,8 @@ pub struct OutboxRow {
     pub case_doc: Option<String>,
     /// The detail as JSON.
     pub detail: String,
+    /// Held back by this (a silence): stored as `held`, not sent until released.
+    pub held_by: Option<String>,
 }
 
 /// A delivery held by a worker, as `outbox_leased` finds it.

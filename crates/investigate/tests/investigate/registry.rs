@@ -11,7 +11,8 @@ fn one_list_geoip_only_with_a_database() {
             "geoip",
             "actor_history",
             "threat_context",
-            "exposure"
+            "exposure",
+            "tamper"
         ]
     );
     let without = registry(&Context::new(feeds_arc(), None));
@@ -22,6 +23,17 @@ fn one_list_geoip_only_with_a_database() {
         Some(Arc::new(super::geoip::test_db())),
     ));
     assert_eq!(with.len(), 4);
+    // tamper only when some page is watched
+    let mut watching = Context::new(feeds_arc(), None);
+    watching.watching = true;
+    let got: Vec<String> = registry(&watching)
+        .iter()
+        .map(|i| i.name().to_string())
+        .collect();
+    assert_eq!(
+        got,
+        ["reputation", "actor_history", "threat_context", "tamper"]
+    );
 }
 
 #[test]

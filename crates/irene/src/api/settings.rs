@@ -1,0 +1,330 @@
+//! Settings documents and silences over HTTP: read a kind's current version, its versions and
+//! diffs; apply documents (validated whole, dry run first); create, list and expire silences.
+//! The documents' meaning and their checks live in `crate::settings`; handlers only translate.
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::auth::Scope;
+use crate::settings::live::{ApplyError, NewSilence};
+use crate::settings::silences::SilenceState;
+use crate::settings::{diff, Kind};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use irene_store::SettingsFile;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn kind_of(s: &str) -> ApiResult<Kind> {
+    Kind::parse(s).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no settings kind {s:?} (kinds: {})",
+            Kind::names()
+        ))
+    })
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Invalid(errors) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_settings",
+                format!("{} error(s):\n{}", errors.len(), errors.join("\n")),
+            ),
+            ApplyError::Store(irene_store::StoreError::Conflict {
+                kind,
+                expected,
+                current,
+            }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{kind} is at version {current}, not {expected}: reload and try again"),
+            ),
+            ApplyError::Store(other) => other.into(),
+        }
+    }
+}
+
+/// `GET /api/v1/settings/{kind}`: the current version, whole (404 when never written).
+pub async fn current(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let kind = kind_of(&kind)?;
+    match state.app.store.settings_current(kind.as_str()).await? {
+        Some(v) => Ok(Json(json!(v))),
+        None => Err(ApiError::not_found(format!(
+            "no {} document has been written",
+            kind.as_str()
+        ))),
+    }
+}
+
+/// `GET /api/v1/settings/{kind}/versions`: every version, newest first, without files.
+pub async fn versions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let kind = kind_of(&kind)?;
+    let list = state.app.store.settings_versions(kind.as_str()).await?;
+    let list: Vec<Value> = list
+        .into_iter()
+        .map(|v| json!({"version": v.version, "author": v.author, "created_at": v.created_at, "comment": v.comment}))
+        .collect();
+    Ok(Json(json!({"kind": kind, "versions": list})))
+}
+
+/// `GET /api/v1/settings/{kind}/versions/{n}`.
+pub async fn version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((kind, n)): Path<(String, u32)>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let kind = kind_of(&kind)?;
+    match state.app.store.settings_version(kind.as_str(), n).await? {
+        Some(v) => Ok(Json(json!(v))),
+        None => Err(ApiError::not_found(format!(
+            "{} has no version {n}",
+            kind.as_str()
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    from: u32,
+    /// Default: the current version.
+    to: Option<u32>,
+}
+
+/// `GET /api/v1/settings/{kind}/diff?from=N[&to=M]`: the unified diff (version 0: empty).
+pub async fn diff_versions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let kind = kind_of(&kind)?;
+    let store = &state.app.store;
+    let files = |v: Option<irene_store::SettingsVersion>, n: u32| -> ApiResult<Vec<SettingsFile>> {
+        match (v, n) {
+            (_, 0) => Ok(Vec::new()),
+            (Some(v), _) => Ok(v.files),
+            (None, n) => Err(ApiError::not_found(format!("{} has no version {n}", kind.as_str()))),
+        }
+    };
+    let to = match q.to {
+        Some(n) => n,
+        None => store
+            .settings_current(kind.as_str())
+            .await?
+            .map_or(0, |v| v.version),
+    };
+    let a = files(store.settings_version(kind.as_str(), q.from).await?, q.from)?;
+    let b = files(store.settings_version(kind.as_str(), to).await?, to)?;
+    Ok(Json(json!({
+        "kind": kind, "from": q.from, "to": to,
+        "diff": diff::unified(kind.as_str(), &a, &b),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    /// Per kind, its whole new document.
+    documents: BTreeMap<String, Vec<SettingsFile>>,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/settings/apply` (admin): validates the documents with the other current
+/// ones (every error at once, 400), answers the diff; unless `dry_run`, writes them and
+/// switches every worker to them.
+pub async fn apply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let who = state.authorize(&headers, Scope::Admin)?;
+    let req: ApplyRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
+    let mut given = BTreeMap::new();
+    for (k, files) in req.documents {
+        given.insert(kind_of(&k).map_err(|e| ApiError::bad_request("invalid_request", e.message))?, files);
+    }
+    let applied = state
+        .app
+        .settings
+        .apply(&*state.app.store, given, &who, &req.comment, req.dry_run, Utc::now())
+        .await?;
+    Ok(Json(json!(applied)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutRequest {
+    files: Vec<SettingsFile>,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `PUT /api/v1/settings/{kind}` (admin): one kind's new document (as apply).
+pub async fn put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(kind): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let who = state.authorize(&headers, Scope::Admin)?;
+    let kind = kind_of(&kind)?;
+    let req: PutRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
+    let mut given = BTreeMap::new();
+    given.insert(kind, req.files);
+    let applied = state
+        .app
+        .settings
+        .apply(&*state.app.store, given, &who, &req.comment, false, Utc::now())
+        .await?;
+    Ok(Json(json!(applied)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SilenceQuery {
+    state: Option<String>,
+}
+
+/// `GET /api/v1/silences[?state=active|pending|expired]`: the silences, with their state.
+pub async fn silences(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SilenceQuery>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let want = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(SilenceState::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_request", format!("state {s:?}: active, pending or expired"))
+        })?),
+    };
+    let now = Utc::now();
+    let snap = state.app.settings.load();
+    let list: Vec<Value> = snap
+        .silences
+        .all()
+        .filter(|s| want.is_none_or(|w| s.state(now) == w))
+        .map(|s| {
+            let mut v = json!(s);
+            v["state"] = json!(s.state(now));
+            v
+        })
+        .collect();
+    Ok(Json(json!({"silences": list})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceRequest {
+    #[serde(default, rename = "match")]
+    condition: Option<String>,
+    #[serde(default)]
+    matchers: Vec<String>,
+    #[serde(default)]
+    starts_at: Option<DateTime<Utc>>,
+    /// Either `ends_at` or `duration` (`"2h"`).
+    #[serde(default)]
+    ends_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    force: bool,
+}
+
+/// `POST /api/v1/silences` (admin): a new silence (201), audited as a version of `silences`.
+pub async fn silence_add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let who = state.authorize(&headers, Scope::Admin)?;
+    let req: SilenceRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
+    let now = Utc::now();
+    let starts_at = req.starts_at.unwrap_or(now);
+    let ends_at = match (req.ends_at, req.duration.as_deref()) {
+        (Some(t), None) => t,
+        (None, Some(d)) => {
+            let d = humantime::parse_duration(d).map_err(|e| {
+                ApiError::bad_request("invalid_request", format!("duration {d:?}: {e}"))
+            })?;
+            starts_at
+                + chrono::Duration::from_std(d).map_err(|e| {
+                    ApiError::bad_request("invalid_request", format!("duration: {e}"))
+                })?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "give exactly one of ends_at or duration",
+            ))
+        }
+    };
+    let s = state
+        .app
+        .settings
+        .silence_add(
+            &*state.app.store,
+            NewSilence {
+                condition: req.condition,
+                matchers: req.matchers,
+                starts_at,
+                ends_at,
+                comment: req.comment,
+                force: req.force,
+            },
+            &who,
+            now,
+        )
+        .await?;
+    tracing::info!(silence = s.id, by = %who, "silence added");
+    let mut v = json!(s);
+    v["state"] = json!(s.state(now));
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// `POST /api/v1/silences/{id}/expire` (admin): ends it now.
+pub async fn silence_expire(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> ApiResult<Json<Value>> {
+    let who = state.authorize(&headers, Scope::Admin)?;
+    let now = Utc::now();
+    match state
+        .app
+        .settings
+        .silence_expire(&*state.app.store, id, &who, now)
+        .await?
+    {
+        Some(s) => {
+            tracing::info!(silence = id, by = %who, "silence expired");
+            let mut v = json!(s);
+            v["state"] = json!(s.state(now));
+            Ok(Json(v))
+        }
+        None => Err(ApiError::not_found(format!("no silence #{id}"))),
+    }
+}

@@ -1,0 +1,48 @@
+//! The planner over the live settings: the routes of the set live at that moment, and the
+//! silences that hold deliveries back. Pure and quick: it runs inside the store's transaction.
+
+use super::live::Live;
+use irene_core::{Alert, Case, Change, Hold, Planned, Planner};
+use std::sync::Arc;
+
+pub struct LivePlanner(pub Arc<Live>);
+
+/// `silence:<id>`, the hold's name for release.
+fn by(id: u64) -> String {
+    format!("silence:{id}")
+}
+
+impl Planner for LivePlanner {
+    fn plan(&self, change: &Change) -> Vec<Planned> {
+        self.0.load().routes.plan(change)
+    }
+
+    fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {
+        self.0.load().routes.plan_note(case, detail)
+    }
+
+    fn hold(&self, change: &Change, alert: Option<&Alert>) -> Option<Hold> {
+        let snap = self.0.load();
+        if snap.silences.is_empty() {
+            return None;
+        }
+        let alert = serde_json::to_value(alert?).ok()?;
+        let case = irene_outputs::case_json(&change.case);
+        let now = chrono::Utc::now();
+        snap.silences.matching(&alert, &case, now).map(|s| Hold {
+            by: by(s.id),
+            reason: if s.comment.is_empty() {
+                format!("silenced by #{}", s.id)
+            } else {
+                format!("silenced by #{}: {}", s.id, s.comment)
+            },
+        })
+    }
+
+    fn holding(&self, hold: &str) -> bool {
+        let Some(id) = hold.strip_prefix("silence:").and_then(|i| i.parse::<u64>().ok()) else {
+            return false;
+        };
+        self.0.load().silences.is_active(id, chrono::Utc::now())
+    }
+}
