@@ -12,7 +12,8 @@
 //!   client, its reply classification and its planning quirks.
 //! - [`files`]: capability links to attachments (signed, expiring) and notes' links to them.
 //! - `http`: the one HTTP helper (sending, hints, redaction); [`render`]: every text sent;
-//!   [`mrkdwn`]: Markdown notes as Slack mrkdwn.
+//!   [`mrkdwn`]: Markdown notes as Slack mrkdwn; [`templates`]: user templates for GitHub and
+//!   Slack texts, the built-ins of `render` as defaults and fallbacks.
 //!
 //! Adding an output kind: one module implementing [`OutputKind`] and [`Output`], and one line
 //! in the list below.
@@ -31,6 +32,7 @@ pub mod pagerduty;
 pub mod plan;
 pub mod render;
 pub mod slack;
+pub mod templates;
 pub mod webhook;
 
 // The output kinds, one line each: `Variant = "type" => its settings (an OutputKind)`.
@@ -48,6 +50,7 @@ pub use kind::OutputKind;
 pub use pagerduty::{PagerDutyConfig, PagerDutyOutput};
 pub use plan::{case_json, Quirks, Routes};
 pub use slack::{SlackConfig, SlackOutput};
+pub use templates::{SharedTemplates, TemplateError, TemplateFile, TemplateSet};
 pub use webhook::{WebhookConfig, WebhookOutput};
 
 use async_trait::async_trait;
