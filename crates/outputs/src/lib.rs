@@ -80,7 +80,7 @@ pub trait Output: Send + Sync {
 }
 
 /// What every output needs to know about this Irene.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// Irene's console base; a case's link is `{public_url}/cases/{case_id}`.
     pub public_url: String,
@@ -88,6 +88,8 @@ pub struct Context {
     /// Capability links to attachments (`{public_url}/files/{token}`) for notes; `None`: a
     /// note's `attachment:ID` links are sent as they are.
     pub files: Option<files::FileLinks>,
+    /// The message templates, read once per delivery; swap a new set in to switch them live.
+    pub templates: SharedTemplates,
 }
 
 impl Context {
@@ -154,6 +156,7 @@ mod tests {
             public_url: "https://irene.example.com".into(),
             user_agent: "irene-test".into(),
             files: None,
+            templates: templates::shared(TemplateSet::builtin()),
         };
         let configs: Vec<OutputConfig> = serde_json::from_value(serde_json::json!([
             {"type": "github", "name": "gh", "repository": "o/r", "token": "t"},
