@@ -1,6 +1,5 @@
-//! User message templates (minijinja): the compiled set, what each template sees, and the text
-//! it gives within each service's limits. Must not do I/O, block or fail a delivery: a template
-//! that does not render is recorded and the built-in text of `render.rs` is sent instead.
+//! User message templates (minijinja): the compiled set, its context, its text within limits.
+//! Must not do I/O or fail a delivery: a failing render is recorded and `render.rs`'s text sent.
 //!
 //! # Names
 //! A file's name without directories and without `.j2`, `.jinja`, `.md` or `.txt`:
@@ -391,7 +390,10 @@ fn finish_title(t: String, _: &Input<'_>) -> String {
     )
 }
 
+/// The body with the case's marker last, and the only one: a marker-like comment the template
+/// wrote (or an alert's text carried) is blunted, so that the marker names this case.
 fn finish_body(t: String, i: &Input<'_>) -> String {
+    let t = t.replace("<!-- irene:case:", "<!-- irene case:");
     render::with_marker(&render::defuse_mentions(&t), i.case.id)
 }
 

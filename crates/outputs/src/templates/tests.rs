@@ -325,6 +325,11 @@ fn limits_marker_and_mentions() {
     let body = s.github_body(&i);
     assert!(body.chars().count() <= render::GITHUB_BODY_MAX);
     assert!(body.ends_with(&render::marker(case.id)));
+    assert_eq!(
+        render::parse_marker(&body),
+        Some(case.id),
+        "the template's marker blunted"
+    );
     assert!(body.contains("@\u{2060}everyone") && !body.contains("@everyone"));
     assert_eq!(
         s.github_comment(&i, String::new),
