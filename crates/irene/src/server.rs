@@ -65,6 +65,7 @@ pub async fn run(
             public_url: cfg.public_url(),
             user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
             files: Some((*files).clone()),
+            templates: irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
         },
     )
     .map_err(|errors| {

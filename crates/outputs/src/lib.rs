@@ -12,7 +12,8 @@
 //!   client, its reply classification and its planning quirks.
 //! - [`files`]: capability links to attachments (signed, expiring) and notes' links to them.
 //! - `http`: the one HTTP helper (sending, hints, redaction); [`render`]: every text sent;
-//!   [`mrkdwn`]: Markdown notes as Slack mrkdwn.
+//!   [`mrkdwn`]: Markdown notes as Slack mrkdwn; [`templates`]: user templates for GitHub and
+//!   Slack texts, the built-ins of `render` as defaults and fallbacks.
 //!
 //! Adding an output kind: one module implementing [`OutputKind`] and [`Output`], and one line
 //! in the list below.
@@ -31,6 +32,7 @@ pub mod pagerduty;
 pub mod plan;
 pub mod render;
 pub mod slack;
+pub mod templates;
 pub mod webhook;
 
 // The output kinds, one line each: `Variant = "type" => its settings (an OutputKind)`.
@@ -48,6 +50,7 @@ pub use kind::OutputKind;
 pub use pagerduty::{PagerDutyConfig, PagerDutyOutput};
 pub use plan::{case_json, Quirks, Routes};
 pub use slack::{SlackConfig, SlackOutput};
+pub use templates::{SharedTemplates, TemplateError, TemplateFile, TemplateSet};
 pub use webhook::{WebhookConfig, WebhookOutput};
 
 use async_trait::async_trait;
@@ -77,7 +80,7 @@ pub trait Output: Send + Sync {
 }
 
 /// What every output needs to know about this Irene.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// Irene's console base; a case's link is `{public_url}/cases/{case_id}`.
     pub public_url: String,
@@ -85,6 +88,8 @@ pub struct Context {
     /// Capability links to attachments (`{public_url}/files/{token}`) for notes; `None`: a
     /// note's `attachment:ID` links are sent as they are.
     pub files: Option<files::FileLinks>,
+    /// The message templates, read once per delivery; swap a new set in to switch them live.
+    pub templates: SharedTemplates,
 }
 
 impl Context {
@@ -151,6 +156,7 @@ mod tests {
             public_url: "https://irene.example.com".into(),
             user_agent: "irene-test".into(),
             files: None,
+            templates: templates::shared(TemplateSet::builtin()),
         };
         let configs: Vec<OutputConfig> = serde_json::from_value(serde_json::json!([
             {"type": "github", "name": "gh", "repository": "o/r", "token": "t"},

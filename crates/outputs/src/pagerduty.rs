@@ -202,6 +202,7 @@ mod tests {
             public_url: "https://irene.example.com/".into(),
             user_agent: "irene-test".into(),
             files: None,
+            templates: crate::templates::shared(crate::TemplateSet::builtin()),
         };
         PagerDutyOutput::new(&e.common, &e.kind, &ctx).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -64,7 +64,7 @@ pub fn titled(case: &Case, max: usize) -> String {
     )
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -245,9 +245,15 @@ pub fn github_body(case: &Case, alert: Option<&Alert>, case_url: &str) -> String
             b.push_str("\n</details>\n\n");
         }
     }
-    let mark = marker(case.id);
+    with_marker(&b, case.id)
+}
+
+/// `text` cut to leave room for the case's hidden marker, then the marker, last: an issue body
+/// within 65,536 characters whose marker is always kept.
+pub fn with_marker(text: &str, case_id: uuid::Uuid) -> String {
+    let mark = marker(case_id);
     let room = GITHUB_BODY_MAX - mark.chars().count() - 1;
-    let mut body = truncate(&b, room);
+    let mut body = truncate(text, room);
     if !body.ends_with('\n') {
         body.push('\n');
     }
@@ -315,6 +321,28 @@ pub fn reopen_comment(case: &Case, detail: &Value) -> String {
             "Reopened: seen again at {}, {count} occurrences so far.",
             time(case.last_seen)
         ),
+    }
+}
+
+/// The built-in text of an event on a case (an issue comment, a Slack event message); `""` for
+/// notes and digests, which have their own renderings.
+pub fn event_text(
+    action: irene_core::Action,
+    case: &Case,
+    detail: &Value,
+    now: DateTime<Utc>,
+) -> String {
+    use irene_core::Action;
+    match action {
+        Action::Open if detail.get("from").is_none() => {
+            format!("Qualifies again for this channel at {}.", case.severity)
+        }
+        Action::Severity | Action::Open => severity_comment(case, detail),
+        Action::Resolve => resolve_comment(case, detail),
+        Action::Reopen => reopen_comment(case, detail),
+        Action::Reminder => reminder_comment(case, now),
+        Action::Repeat => repeat_comment(case),
+        Action::Digest | Action::Note => String::new(),
     }
 }
 
@@ -493,6 +521,18 @@ fn message(text: String, blocks: Vec<Value>) -> Value {
 /// The case's main message (a bot's root, or a webhook's "opened"): the header says the
 /// state (`[HIGH]`, or `[RESOLVED]` once resolved).
 pub fn slack_case(case: &Case, alert: Option<&Alert>, case_url: &str, resolved: bool) -> Value {
+    slack_case_with(case, alert, case_url, resolved, None)
+}
+
+/// [`slack_case`] whose main text section and fallback text are `text` (a user template's
+/// output, its values already escaped) when given.
+pub fn slack_case_with(
+    case: &Case,
+    alert: Option<&Alert>,
+    case_url: &str,
+    resolved: bool,
+    text: Option<&str>,
+) -> Value {
     let head = if resolved {
         truncate(
             &format!("[RESOLVED] {}", one_line(&case.title)),
@@ -502,7 +542,9 @@ pub fn slack_case(case: &Case, alert: Option<&Alert>, case_url: &str, resolved: 
         titled(case, SLACK_HEADER_MAX)
     };
     let mut blocks = vec![header(&head)];
-    if let Some(a) = alert.filter(|a| !a.description.trim().is_empty()) {
+    if let Some(t) = text {
+        blocks.push(section(t));
+    } else if let Some(a) = alert.filter(|a| !a.description.trim().is_empty()) {
         blocks.push(section(&slack_escape(&truncate(
             a.description.trim(),
             1_000,
@@ -527,26 +569,41 @@ pub fn slack_case(case: &Case, alert: Option<&Alert>, case_url: &str, resolved: 
         ("Occurrences", Some(&count)),
     ]));
     blocks.push(context(&links(case, alert, case_url)));
-    message(head, blocks)
+    message(text.map(str::to_string).unwrap_or(head), blocks)
 }
 
 /// A short message about one event on a case (severity change, resolve, reopen, reminder).
 /// `in_thread`: a reply under the case's root, which already says what the case is.
 pub fn slack_event(case: &Case, what: &str, case_url: &str, in_thread: bool) -> Value {
-    let text = if in_thread {
-        what.to_string()
-    } else {
-        format!("{}: {}", titled(case, 500), what)
+    slack_event_with(case, what, case_url, in_thread, None)
+}
+
+/// [`slack_event`] whose main text section and fallback text are `text` (a user template's
+/// output, its values already escaped) when given.
+pub fn slack_event_with(
+    case: &Case,
+    what: &str,
+    case_url: &str,
+    in_thread: bool,
+    text: Option<&str>,
+) -> Value {
+    let (main, fallback) = match text {
+        Some(t) => (t.to_string(), t.to_string()),
+        None if in_thread => (slack_escape(what), what.to_string()),
+        None => (
+            slack_escape(what),
+            format!("{}: {}", titled(case, 500), what),
+        ),
     };
     let mut blocks = Vec::new();
     if !in_thread {
         blocks.push(header(&titled(case, SLACK_HEADER_MAX)));
     }
-    blocks.push(section(&slack_escape(what)));
+    blocks.push(section(&main));
     if !in_thread {
         blocks.extend(slack_link(case_url, "Case in Irene").map(|l| context(&[l])));
     }
-    message(text, blocks)
+    message(fallback, blocks)
 }
 
 /// A note as a Slack message: its title (a header naming the case, or bold in a thread), the

@@ -8,6 +8,7 @@ use crate::http::{Hints, Http, Reply, Verdict};
 use crate::kind::{Build, OutputKind};
 use crate::plan::Quirks;
 use crate::render;
+use crate::templates::{Input, SharedTemplates};
 use crate::{case_of, done, not_applicable, Context, Journal, Output};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -173,6 +174,7 @@ pub struct SlackOutput {
     http: Http,
     public_url: String,
     files: Option<crate::files::FileLinks>,
+    templates: SharedTemplates,
     repeat_interval: ChronoDuration,
 }
 
@@ -251,6 +253,7 @@ impl SlackOutput {
             http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
             public_url: ctx.public_url.clone(),
             files: ctx.files.clone(),
+            templates: ctx.templates.clone(),
             repeat_interval: ChronoDuration::from_std(c.repeat_interval)
                 .unwrap_or(ChronoDuration::MAX),
         })
@@ -262,17 +265,7 @@ impl SlackOutput {
 
     /// What an event on a case says, in one line.
     fn event_text(d: &Delivery, case: &Case) -> String {
-        match d.action {
-            Action::Open if d.detail.get("from").is_none() => {
-                format!("Qualifies again for this channel at {}.", case.severity)
-            }
-            Action::Severity | Action::Open => render::severity_comment(case, &d.detail),
-            Action::Resolve => render::resolve_comment(case, &d.detail),
-            Action::Reopen => render::reopen_comment(case, &d.detail),
-            Action::Reminder => render::reminder_comment(case, Utc::now()),
-            Action::Repeat => render::repeat_comment(case),
-            Action::Digest | Action::Note => String::new(),
-        }
+        render::event_text(d.action, case, &d.detail, Utc::now())
     }
 
     fn failure(&self, classify: Classify, reply: &Reply) -> Outcome {
@@ -309,11 +302,15 @@ impl SlackOutput {
             }
             Action::Open => {
                 let case = case_of(d)?;
-                render::slack_case(case, d.alert.as_ref(), &self.link(case), false)
+                let link = self.link(case);
+                let set = self.templates.load_full();
+                set.slack_case(&input(d, case, &link), false)
             }
             _ => {
                 let case = case_of(d)?;
-                render::slack_event(case, &Self::event_text(d, case), &self.link(case), false)
+                let link = self.link(case);
+                let set = self.templates.load_full();
+                set.slack_event(&input(d, case, &link), &Self::event_text(d, case), false)
             }
         };
         self.post_webhook(url, &message).await?;
@@ -413,8 +410,10 @@ impl SlackOutput {
         };
         let link = self.link(case);
         let root = Root::read(d.ticket.as_ref());
-        let root_message = |resolved| render::slack_case(case, d.alert.as_ref(), &link, resolved);
-        let reply_message = || render::slack_event(case, &Self::event_text(d, case), &link, true);
+        let set = self.templates.load_full();
+        let input = input(d, case, &link);
+        let root_message = |resolved| set.slack_case(&input, resolved);
+        let reply_message = || set.slack_event(&input, &Self::event_text(d, case), true);
         let new_root = |ch: String, ts: String| Root {
             channel: ch,
             ts,
@@ -459,7 +458,7 @@ impl SlackOutput {
                 ))
             }
             (Action::Severity | Action::Resolve | Action::Reminder, None) => {
-                let message = render::slack_event(case, &Self::event_text(d, case), &link, false);
+                let message = set.slack_event(&input, &Self::event_text(d, case), false);
                 self.post(token, api, channel, message, None).await?;
                 Ok(done(
                     None,
@@ -484,6 +483,18 @@ impl SlackOutput {
                 ))
             }
         }
+    }
+}
+
+/// What the templates see of a delivery.
+fn input<'a>(d: &'a Delivery, case: &'a Case, link: &'a str) -> Input<'a> {
+    Input {
+        case,
+        alert: d.alert.as_ref(),
+        case_url: link,
+        action: d.action,
+        detail: &d.detail,
+        now: Utc::now(),
     }
 }
 

@@ -15,6 +15,7 @@ pub use inbound::{parse_issue_event, verify_signature, IssueEvent};
 
 use crate::config::{OutputCommon, Secret};
 use crate::http::Http;
+use crate::templates::{Input, SharedTemplates};
 use crate::{case_of, done, not_applicable, render, Context, Journal, Output};
 use async_trait::async_trait;
 use auth::{App, Auth};
@@ -41,6 +42,7 @@ pub struct GithubOutput {
     gate: Arc<Gate>,
     public_url: String,
     files: Option<crate::files::FileLinks>,
+    templates: SharedTemplates,
     repeat_interval: ChronoDuration,
     extra_labels: Vec<String>,
     webhook_secret: Option<Secret>,
@@ -91,6 +93,7 @@ impl GithubOutput {
             gate,
             public_url: ctx.public_url.clone(),
             files: ctx.files.clone(),
+            templates: ctx.templates.clone(),
             repeat_interval: chrono(c.repeat_interval),
             extra_labels: c.extra_labels.clone(),
             webhook_secret: c.webhook_secret.clone(),
@@ -106,6 +109,25 @@ impl GithubOutput {
     /// The secret that signs this repository's inbound webhooks, if configured.
     pub fn webhook_secret(&self) -> Option<&Secret> {
         self.webhook_secret.as_ref()
+    }
+
+    /// What the templates see of a delivery.
+    fn input<'a>(&self, d: &'a Delivery, case: &'a Case, link: &'a str) -> Input<'a> {
+        Input {
+            case,
+            alert: d.alert.as_ref(),
+            case_url: link,
+            action: d.action,
+            detail: &d.detail,
+            now: Utc::now(),
+        }
+    }
+
+    /// An event's comment: the `github_comment` template, or `builtin`.
+    fn event_comment(&self, d: &Delivery, case: &Case, builtin: impl FnOnce() -> String) -> String {
+        let link = render::case_link(&self.public_url, case.id);
+        let set = self.templates.load_full();
+        set.github_comment(&self.input(d, case, &link), builtin)
     }
 
     // ------------------------------------------------------------ actions
@@ -150,9 +172,12 @@ impl GithubOutput {
                     at: None,
                 })?;
         }
+        let link = render::case_link(&self.public_url, case.id);
+        let set = self.templates.load_full();
+        let input = self.input(d, case, &link);
         let body = json!({
-            "title": render::github_title(case),
-            "body": render::github_body(case, d.alert.as_ref(), &render::case_link(&self.public_url, case.id)),
+            "title": set.github_title(&input),
+            "body": set.github_body(&input),
             "labels": labels,
         });
         let issue = self
@@ -182,7 +207,11 @@ impl GithubOutput {
                 return Ok(Outcome::Defer { until });
             }
         }
-        self.comment(n, &render::repeat_comment(case)).await?;
+        self.comment(
+            n,
+            &self.event_comment(d, case, || render::repeat_comment(case)),
+        )
+        .await?;
         t.last_repeat_at = Some(now);
         Ok(done(
             Some(t.state()),
@@ -193,8 +222,8 @@ impl GithubOutput {
     async fn severity(&self, d: &Delivery, case: &Case) -> Result<Outcome, Outcome> {
         let n = issue_number(d, "no issue yet")?;
         self.sync_issue(n, case, false).await?;
-        self.comment(n, &render::severity_comment(case, &d.detail))
-            .await?;
+        let text = self.event_comment(d, case, || render::severity_comment(case, &d.detail));
+        self.comment(n, &text).await?;
         Ok(done(
             None,
             format!("relabelled issue #{n} severity:{}", case.severity),
@@ -206,8 +235,8 @@ impl GithubOutput {
         // the close first: it is idempotent, so a retry after a failed comment repeats nothing
         self.patch_issue(n, json!({"state": "closed", "state_reason": "completed"}))
             .await?;
-        self.comment(n, &render::resolve_comment(case, &d.detail))
-            .await?;
+        let text = self.event_comment(d, case, || render::resolve_comment(case, &d.detail));
+        self.comment(n, &text).await?;
         Ok(done(None, format!("closed issue #{n}")))
     }
 
@@ -222,8 +251,8 @@ impl GithubOutput {
             return self.open(d, case, journal).await;
         };
         self.patch_issue(n, json!({"state": "open"})).await?;
-        self.comment(n, &render::reopen_comment(case, &d.detail))
-            .await?;
+        let text = self.event_comment(d, case, || render::reopen_comment(case, &d.detail));
+        self.comment(n, &text).await?;
         Ok(done(None, format!("reopened issue #{n}")))
     }
 
@@ -240,8 +269,8 @@ impl GithubOutput {
 
     async fn reminder(&self, d: &Delivery, case: &Case) -> Result<Outcome, Outcome> {
         let n = issue_number(d, "no issue to remind on")?;
-        self.comment(n, &render::reminder_comment(case, Utc::now()))
-            .await?;
+        let text = self.event_comment(d, case, || render::reminder_comment(case, Utc::now()));
+        self.comment(n, &text).await?;
         Ok(done(None, format!("reminded on issue #{n}")))
     }
 }

@@ -5,6 +5,7 @@ mod github;
 mod notes;
 mod pagerduty;
 mod slack;
+mod templates;
 mod webhook;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -24,6 +25,7 @@ pub fn ctx() -> Context {
         public_url: PUBLIC_URL.into(),
         user_agent: "irene-tests/0.1".into(),
         files: None,
+        templates: irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
     }
 }
 
