@@ -124,8 +124,9 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         let body = answer(resp).await?;
-        let files: Vec<irene_store::SettingsFile> = serde_json::from_value(body["files"].clone())
-            .with_context(|| format!("the server's {} document", kind.as_str()))?;
+        let files: Vec<irene_store::SettingsFile> =
+            serde_json::from_value(body["files"].clone())
+                .with_context(|| format!("the server's {} document", kind.as_str()))?;
         docs.insert(kind, files);
     }
     dir::write(&args.dir, &docs)?;
@@ -150,13 +151,17 @@ pub async fn silence(cmd: SilenceCommand) -> anyhow::Result<ExitCode> {
         } => {
             let req = server
                 .request(&client, reqwest::Method::POST, "/api/v1/silences")
-                .json(&json!({"match": condition, "matchers": matchers, "duration": duration,
+                .json(
+                    &json!({"match": condition, "matchers": matchers, "duration": duration,
                               "ends_at": ends_at, "starts_at": starts_at, "comment": comment,
-                              "force": force}));
+                              "force": force}),
+                );
             let s = send(&server, req).await?;
             println!(
                 "silence #{} {} until {}",
-                s["id"], s["state"].as_str().unwrap_or("?"), s["ends_at"].as_str().unwrap_or("?")
+                s["id"],
+                s["state"].as_str().unwrap_or("?"),
+                s["ends_at"].as_str().unwrap_or("?")
             );
         }
         SilenceCommand::List { server, state } => {
@@ -166,15 +171,17 @@ pub async fn silence(cmd: SilenceCommand) -> anyhow::Result<ExitCode> {
             }
             let body = send(&server, req).await?;
             for s in body["silences"].as_array().into_iter().flatten() {
-                let what = s["match"]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| {
-                        s["matchers"]
-                            .as_array()
-                            .map(|m| m.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "))
-                            .unwrap_or_default()
-                    });
+                let what = s["match"].as_str().map(str::to_string).unwrap_or_else(|| {
+                    s["matchers"]
+                        .as_array()
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|v| v.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .unwrap_or_default()
+                });
                 println!(
                     "#{}\t{}\t{} → {}\t{}\t{}\t{}",
                     s["id"],
@@ -189,8 +196,16 @@ pub async fn silence(cmd: SilenceCommand) -> anyhow::Result<ExitCode> {
         }
         SilenceCommand::Expire { server, id } => {
             let path = format!("/api/v1/silences/{id}/expire");
-            let s = send(&server, server.request(&client, reqwest::Method::POST, &path)).await?;
-            println!("silence #{} ended at {}", s["id"], s["ends_at"].as_str().unwrap_or("?"));
+            let s = send(
+                &server,
+                server.request(&client, reqwest::Method::POST, &path),
+            )
+            .await?;
+            println!(
+                "silence #{} ended at {}",
+                s["id"],
+                s["ends_at"].as_str().unwrap_or("?")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,24 +3,24 @@
 //! investigation findings. No I/O: the store loads and writes rows.
 
 use irene_core::{Correlator, Event, Fed, WindowKey, WindowRow};
-use irene_rules::sigma::{correlation_alert, SigmaRules};
-use irene_rules::TriageRules;
+use irene_rules::sigma::correlation_alert;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Counts with the loaded Sigma correlation rules; a correlation that fires becomes an alert
 /// judged like any other.
 pub struct SigmaCorrelator {
-    pub sigma: Arc<SigmaRules>,
-    pub rules: Arc<TriageRules>,
+    /// The live settings (their Sigma and triage rules at the time of each call).
+    pub live: Arc<crate::settings::live::Live>,
 }
 
 impl Correlator for SigmaCorrelator {
     fn keys(&self, event: &Event, detections: &[String]) -> Vec<WindowKey> {
-        if self.sigma.correlations().is_empty() {
+        let snap = self.live.load();
+        if snap.sigma.correlations().is_empty() {
             return Vec::new();
         }
-        self.sigma.window_keys(detections, &event.raw)
+        snap.sigma.window_keys(detections, &event.raw)
     }
 
     fn feed(
@@ -30,16 +30,17 @@ impl Correlator for SigmaCorrelator {
         at: chrono::DateTime<chrono::Utc>,
         rows: &[WindowRow],
     ) -> Fed {
-        let mut state = self.sigma.windows_from_rows(rows);
-        let alerts = self
+        let snap = self.live.load();
+        let mut state = snap.sigma.windows_from_rows(rows);
+        let alerts = snap
             .sigma
             .correlate_detections(&mut state, detections, &event.raw, at)
             .iter()
-            .map(|hit| self.rules.judge(correlation_alert(hit, event)))
+            .map(|hit| snap.triage.judge(correlation_alert(hit, event)))
             .collect();
         let before: HashMap<&WindowKey, &str> =
             rows.iter().map(|r| (&r.key, r.state.as_str())).collect();
-        let after = self.sigma.window_rows(&state);
+        let after = snap.sigma.window_rows(&state);
         let delete = rows
             .iter()
             .filter(|r| !after.iter().any(|a| a.key == r.key))
@@ -61,6 +62,11 @@ impl Correlator for SigmaCorrelator {
         alert: &irene_core::Alert,
         enrichment: &serde_json::Value,
     ) -> Option<irene_core::Judged> {
-        Some(self.rules.judge_enriched(alert.clone(), enrichment))
+        Some(
+            self.live
+                .load()
+                .triage
+                .judge_enriched(alert.clone(), enrichment),
+        )
     }
 }

@@ -56,6 +56,16 @@ enum Command {
     },
     /// Run a case's investigations again now, on a running server (needs an admin token).
     Investigate(irene::cmd_investigate::InvestigateArgs),
+    /// Apply a folder of settings (triage/, sigma/, routes.toml, templates/, silences.yaml) to
+    /// a running server: all validated first, a diff printed, then switched at once.
+    Apply(irene::cmd_settings::ApplyArgs),
+    /// Write a running server's current settings documents into a new folder (apply reads it).
+    Export(irene::cmd_settings::ExportArgs),
+    /// Silence notifications for a while, list and expire silences.
+    Silence {
+        #[command(subcommand)]
+        command: irene::cmd_settings::SilenceCommand,
+    },
     /// Measure intake and pipeline throughput on this machine.
     Bench(irene::bench::BenchArgs),
 }
@@ -132,6 +142,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Ingest(args) => irene::cmd_ingest::run(args).await,
         Command::Investigate(args) => irene::cmd_investigate::run(args).await,
+        Command::Apply(args) => irene::cmd_settings::apply(args).await,
+        Command::Export(args) => irene::cmd_settings::export(args).await,
+        Command::Silence { command } => irene::cmd_settings::silence(command).await,
         Command::Rules {
             command: RulesCommand::Check { triage, sigma },
         } => irene::cmd_rules::check(&triage, &sigma),

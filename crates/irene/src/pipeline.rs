@@ -21,8 +21,8 @@ const LINGER: Duration = Duration::from_millis(50);
 
 pub struct Pipeline {
     pub store: Arc<dyn Store>,
-    pub rules: Arc<TriageRules>,
-    pub sigma: Arc<SigmaRules>,
+    /// The live settings: each batch is judged with the rules live when it starts.
+    pub settings: Arc<crate::settings::live::Live>,
     pub limits: Arc<Limits>,
     pub cfg: PipelineConfig,
     pub owner: String,
@@ -167,8 +167,9 @@ impl Pipeline {
     /// the lease expires (and quarantined whole after `max_attempts`).
     async fn handle(&self, rows: Vec<InboxRow>) -> anyhow::Result<()> {
         let started = Instant::now();
-        let rules = self.rules.clone();
-        let sigma = self.sigma.clone();
+        let snap = self.settings.load();
+        let rules = snap.triage.clone();
+        let sigma = snap.sigma.clone();
         let limits = self.limits.clone();
         let max_attempts = self.cfg.max_attempts;
         let processed = tokio::task::spawn_blocking(move || {

@@ -54,10 +54,18 @@ pub async fn run(
             listener.local_addr()?
         );
     }
-    let routes = irene_outputs::Routes::new(&cfg.outputs).map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
-    })?;
+    let templates = irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin());
+    // The settings every worker reads: the config's files until the store's documents are read.
+    let live = Arc::new(crate::settings::live::Live::start(
+        crate::settings::compile::Base {
+            outputs: cfg.outputs.clone(),
+            max_silence: chrono::Duration::from_std(cfg.settings.max_silence)
+                .context("[settings] max_silence")?,
+        },
+        rules,
+        sigma,
+        templates.clone(),
+    )?);
     let files = Arc::new(crate::files::links(&cfg)?);
     let outputs = irene_outputs::build(
         &cfg.outputs,
@@ -65,7 +73,7 @@ pub async fn run(
             public_url: cfg.public_url(),
             user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
             files: Some((*files).clone()),
-            templates: irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
+            templates,
         },
     )
     .map_err(|errors| {
@@ -88,12 +96,7 @@ pub async fn run(
             _ => None,
         })
         .collect();
-    let rules = Arc::new(rules);
-    let sigma = Arc::new(sigma);
-    let correlator = Arc::new(crate::detect::SigmaCorrelator {
-        sigma: sigma.clone(),
-        rules: rules.clone(),
-    });
+    let correlator = Arc::new(crate::detect::SigmaCorrelator { live: live.clone() });
     // The feed set the investigators read, refreshed in place by the feed worker; the GeoIP
     // databases, if configured (without them `geoip` is not available).
     let feeds = irene_investigate::SharedFeeds::new(Arc::new(irene_investigate::FeedSet::new()));
@@ -138,17 +141,22 @@ pub async fn run(
         )?
     };
     let policies = Arc::new(policies);
-    let planner = InvestigatingPlanner {
-        outputs: routes,
+    let planner = Arc::new(InvestigatingPlanner {
+        outputs: crate::settings::planner::LivePlanner(live.clone()),
         policies: policies.clone(),
-    };
+    });
     let store: Arc<dyn Store> = irene_store::open(
         &Location::Sqlite(cfg.data_dir.clone()),
-        Arc::new(planner),
+        planner.clone(),
         correlator,
     )
     .await
     .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    // the files named in config become documents (when they changed), then the documents run
+    crate::settings::sync::sync(&*store, &cfg)
+        .await
+        .context("loading the settings files")?;
+    live.reload(&*store).await?;
     investigate_ctx.providers = irene_intel::build(
         &cfg.reputation,
         store.clone(),
@@ -167,7 +175,10 @@ pub async fn run(
     if tokens.is_open() {
         tracing::warn!(%addr, "no API tokens configured: the API is open to anyone on this machine (loopback only)");
     }
-    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), rules = rules.len(), sigma = sigma.len(), "irene is serving");
+    {
+        let snap = live.load();
+        tracing::info!(%addr, data_dir = %cfg.data_dir.display(), rules = snap.triage.len(), sigma = snap.sigma.len(), "irene is serving");
+    }
     println!("irene: listening on http://{addr}");
 
     if outputs.is_empty() {
@@ -187,8 +198,7 @@ pub async fn run(
     });
     let pipeline = Pipeline {
         store: store.clone(),
-        rules: rules.clone(),
-        sigma: sigma.clone(),
+        settings: live.clone(),
         limits: limits.clone(),
         cfg: cfg.pipeline.clone(),
         owner: worker_name(),
@@ -259,14 +269,23 @@ pub async fn run(
         wake: deliver_wake.clone(),
     };
     tasks.push(workers.spawn(jobs, stop_rx.clone()));
+    tasks.push(workers.spawn(
+        crate::settings_worker::SettingsWorker::new(
+            store.clone(),
+            live.clone(),
+            planner.clone(),
+            Arc::new(cfg.clone()),
+            deliver_wake.clone(),
+        ),
+        stop_rx.clone(),
+    ));
 
     let application = App {
         store: store.clone(),
         intake,
         limits,
         max_body: cfg.intake.max_body_bytes,
-        rules,
-        sigma,
+        settings: live.clone(),
         wake: wake.clone(),
         deliver_wake,
         investigate_wake,
@@ -290,6 +309,7 @@ pub async fn run(
         github_hooks: Arc::new(github_hooks),
         workers,
         files,
+        public_url: cfg.public_url(),
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     axum::serve(listener, app)

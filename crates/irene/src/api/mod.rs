@@ -11,6 +11,7 @@ mod ingest;
 mod investigations;
 mod ops;
 mod rules_dry_run;
+mod settings;
 mod watch;
 pub mod webhooks;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub workers: Arc<crate::worker::Workers>,
     /// Checks `/files/{token}` capability links.
     pub files: Arc<irene_outputs::files::FileLinks>,
+    /// How people reach Irene (case links in template previews).
+    pub public_url: String,
 }
 
 impl AppState {
@@ -71,6 +74,29 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/deliveries/{id}/retry", post(deliveries::retry))
         .route("/api/v1/webhooks/github", post(webhooks::github))
         .route("/api/v1/rules/test", post(rules_dry_run::dry_run))
+        .route("/api/v1/settings/apply", post(settings::apply))
+        .route(
+            "/api/v1/settings/templates/preview",
+            post(settings::preview),
+        )
+        .route(
+            "/api/v1/settings/{kind}",
+            get(settings::current).put(settings::put),
+        )
+        .route("/api/v1/settings/{kind}/versions", get(settings::versions))
+        .route(
+            "/api/v1/settings/{kind}/versions/{n}",
+            get(settings::version),
+        )
+        .route("/api/v1/settings/{kind}/diff", get(settings::diff_versions))
+        .route(
+            "/api/v1/silences",
+            get(settings::silences).post(settings::silence_add),
+        )
+        .route(
+            "/api/v1/silences/{id}/expire",
+            post(settings::silence_expire),
+        )
         .route("/api/v1/status", get(ops::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

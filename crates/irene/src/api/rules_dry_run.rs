@@ -69,6 +69,7 @@ pub async fn dry_run(
     let dec = decoder(&source)
         .ok_or_else(|| ApiError::not_found(format!("unknown source {source:?}")))?;
     let draft;
+    let live = state.app.settings.load();
     let rules: &TriageRules = match &req.rules {
         Some(text) => {
             draft = TriageRules::compile(&[RuleFile::new("draft", text.clone())]).map_err(
@@ -79,7 +80,7 @@ pub async fn dry_run(
             )?;
             &draft
         }
-        None => &state.app.rules,
+        None => &live.triage,
     };
     let draft_sigma;
     let sigma: &SigmaRules = match &req.sigma {
@@ -93,7 +94,7 @@ pub async fn dry_run(
             draft_sigma = compiled;
             &draft_sigma
         }
-        None => &state.app.sigma,
+        None => &live.sigma,
     };
     let items: Vec<Value> = match req.payload {
         Value::Array(items) => items,

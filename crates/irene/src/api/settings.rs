@@ -16,13 +16,11 @@ use irene_store::SettingsFile;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 fn kind_of(s: &str) -> ApiResult<Kind> {
     Kind::parse(s).ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no settings kind {s:?} (kinds: {})",
-            Kind::names()
-        ))
+        ApiError::not_found(format!("no settings kind {s:?} (kinds: {})", Kind::names()))
     })
 }
 
@@ -119,7 +117,10 @@ pub async fn diff_versions(
         match (v, n) {
             (_, 0) => Ok(Vec::new()),
             (Some(v), _) => Ok(v.files),
-            (None, n) => Err(ApiError::not_found(format!("{} has no version {n}", kind.as_str()))),
+            (None, n) => Err(ApiError::not_found(format!(
+                "{} has no version {n}",
+                kind.as_str()
+            ))),
         }
     };
     let to = match q.to {
@@ -161,12 +162,22 @@ pub async fn apply(
         .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
     let mut given = BTreeMap::new();
     for (k, files) in req.documents {
-        given.insert(kind_of(&k).map_err(|e| ApiError::bad_request("invalid_request", e.message))?, files);
+        given.insert(
+            kind_of(&k).map_err(|e| ApiError::bad_request("invalid_request", e.message))?,
+            files,
+        );
     }
     let applied = state
         .app
         .settings
-        .apply(&*state.app.store, given, &who, &req.comment, req.dry_run, Utc::now())
+        .apply(
+            &*state.app.store,
+            given,
+            &who,
+            &req.comment,
+            req.dry_run,
+            Utc::now(),
+        )
         .await?;
     Ok(Json(json!(applied)))
 }
@@ -195,7 +206,14 @@ pub async fn put(
     let applied = state
         .app
         .settings
-        .apply(&*state.app.store, given, &who, &req.comment, false, Utc::now())
+        .apply(
+            &*state.app.store,
+            given,
+            &who,
+            &req.comment,
+            false,
+            Utc::now(),
+        )
         .await?;
     Ok(Json(json!(applied)))
 }
@@ -215,7 +233,10 @@ pub async fn silences(
     let want = match q.state.as_deref() {
         None => None,
         Some(s) => Some(SilenceState::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_request", format!("state {s:?}: active, pending or expired"))
+            ApiError::bad_request(
+                "invalid_request",
+                format!("state {s:?}: active, pending or expired"),
+            )
         })?),
     };
     let now = Utc::now();
@@ -327,4 +348,74 @@ pub async fn silence_expire(
         }
         None => Err(ApiError::not_found(format!("no silence #{id}"))),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    /// `github_title`, `github_body`, `github_comment` or `slack_message`.
+    template: String,
+    case_id: uuid::Uuid,
+    /// A draft of that template; absent: the live one (or the built-in).
+    #[serde(default)]
+    text: Option<String>,
+    /// The action a comment is for (default `open`).
+    #[serde(default)]
+    action: Option<String>,
+}
+
+/// `POST /api/v1/settings/templates/preview` (read): renders a template (a draft or the live
+/// one) against a stored case and its latest alert; a template that fails says why (400).
+pub async fn preview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Read)?;
+    let req: PreviewRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
+    let detail = state
+        .app
+        .store
+        .case_get(req.case_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no case {}", req.case_id)))?;
+    let alert = state
+        .app
+        .store
+        .alert_get(detail.case.last_alert_id)
+        .await?
+        .map(|a| a.judged.alert);
+    let action = match req.action.as_deref() {
+        None => irene_core::Action::Open,
+        Some(a) => a
+            .parse::<irene_core::Action>()
+            .map_err(|e| ApiError::bad_request("invalid_request", format!("action {a:?}: {e}")))?,
+    };
+    let set = match &req.text {
+        Some(text) => Arc::new(
+            irene_outputs::TemplateSet::compile(&[irene_outputs::templates::TemplateFile {
+                name: format!("{}.j2", req.template),
+                text: text.clone(),
+            }])
+            .map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                ApiError::bad_request("invalid_template", lines.join("\n"))
+            })?,
+        ),
+        None => state.app.settings.templates(),
+    };
+    let case_url = irene_outputs::render::case_link(&state.public_url, detail.case.id);
+    let text = irene_outputs::templates::preview(
+        &set,
+        &req.template,
+        &detail.case,
+        alert.as_ref(),
+        &case_url,
+        action,
+    )
+    .map_err(|e| ApiError::bad_request("template_failed", e.to_string()))?;
+    Ok(Json(
+        json!({"template": req.template, "case_id": req.case_id, "text": text}),
+    ))
 }

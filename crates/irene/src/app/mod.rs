@@ -11,8 +11,6 @@ pub use actions::{CaseOutcome, RequestError, Requested};
 pub use accept::{count_rejected, AcceptError, Accepted, Payload};
 
 use crate::intake::Intake;
-use irene_rules::sigma::SigmaRules;
-use irene_rules::TriageRules;
 use irene_sources::Limits;
 use irene_store::Store;
 use std::sync::Arc;
@@ -26,10 +24,9 @@ pub struct App {
     pub limits: Arc<Limits>,
     /// Largest payload accepted, after gzip (bytes).
     pub max_body: usize,
-    /// The loaded triage rules (dry runs use them when no draft is given).
-    pub rules: Arc<TriageRules>,
-    /// The loaded Sigma rules.
-    pub sigma: Arc<SigmaRules>,
+    /// The live settings (rules, routes, silences, templates); dry runs use its rules when no
+    /// draft is given; applying a document swaps them for every worker.
+    pub settings: Arc<crate::settings::live::Live>,
     /// Wakes the pipeline when something was put in the inbox.
     pub wake: Arc<Notify>,
     /// Wakes the delivery worker when deliveries were planned or replayed.

@@ -81,19 +81,21 @@ pub fn compile(
             None
         }
     };
-    let routed = routes_doc.as_ref().and_then(|d| match routes::apply(&base.outputs, d) {
-        Ok(r) => match irene_outputs::Routes::new(&r) {
-            Ok(_) => Some(r),
+    let routed = routes_doc
+        .as_ref()
+        .and_then(|d| match routes::apply(&base.outputs, d) {
+            Ok(r) => match irene_outputs::Routes::new(&r) {
+                Ok(_) => Some(r),
+                Err(es) => {
+                    errors.extend(es.iter().map(|e| format!("routes.toml: {e}")));
+                    None
+                }
+            },
             Err(es) => {
-                errors.extend(es.iter().map(|e| format!("routes.toml: {e}")));
+                errors.extend(es);
                 None
             }
-        },
-        Err(es) => {
-            errors.extend(es);
-            None
-        }
-    });
+        });
     let silences = match one_file(Kind::Silences, doc(Kind::Silences)).and_then(silences::parse) {
         Ok(list) => match Silences::compile(list, base.max_silence) {
             Ok(s) => Some(s),
@@ -107,15 +109,15 @@ pub fn compile(
             None
         }
     };
-    let templates = match irene_outputs::templates::TemplateSet::compile(&template_files(doc(
-        Kind::Templates,
-    ))) {
-        Ok(t) => Some(t),
-        Err(es) => {
-            errors.extend(es.iter().map(|e| format!("templates: {e}")));
-            None
-        }
-    };
+    let templates =
+        match irene_outputs::templates::TemplateSet::compile(&template_files(doc(Kind::Templates)))
+        {
+            Ok(t) => Some(t),
+            Err(es) => {
+                errors.extend(es.iter().map(|e| format!("templates: {e}")));
+                None
+            }
+        };
     match (triage, routes_doc, routed, silences, templates) {
         (Some(triage), Some(routes), Some(routed), Some(silences), Some(templates))
             if errors.is_empty() =>
@@ -130,6 +132,14 @@ pub fn compile(
             })
         }
         _ => Err(errors),
+    }
+}
+
+impl Compiled {
+    /// The templates apart (the outputs hold them), the rest with the built-ins in their place.
+    pub fn take_templates(mut self) -> (Compiled, irene_outputs::templates::TemplateSet) {
+        let t = std::mem::take(&mut self.templates);
+        (self, t)
     }
 }
 

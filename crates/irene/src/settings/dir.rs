@@ -36,9 +36,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
     let path = Path::new(name);
     if name.is_empty()
         || name.contains('\\')
-        || !path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
+        || !path.components().all(|c| matches!(c, Component::Normal(_)))
     {
         return Err(format!(
             "file name {name:?} must be a relative path without `..`"
@@ -158,8 +156,7 @@ pub fn write(dir: &Path, docs: &BTreeMap<Kind, Vec<SettingsFile>>) -> anyhow::Re
             Place::File(_) => dir.to_path_buf(),
             Place::Folder(folder, _) => {
                 let d = dir.join(folder);
-                std::fs::create_dir_all(&d)
-                    .with_context(|| format!("creating {}", d.display()))?;
+                std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
                 d
             }
         };
@@ -195,11 +192,17 @@ mod tests {
         let mut docs = BTreeMap::new();
         docs.insert(
             Kind::Triage,
-            vec![file("a.yaml", "- name: a\n"), file("aws/b.yml", "- name: b\n")],
+            vec![
+                file("a.yaml", "- name: a\n"),
+                file("aws/b.yml", "- name: b\n"),
+            ],
         );
         docs.insert(Kind::Sigma, vec![file("cloud/x.yml", "title: x\n")]);
         docs.insert(Kind::Routes, vec![file("routes.toml", "[[route]]\n")]);
-        docs.insert(Kind::Templates, vec![file("github_title.j2", "{{ case.title }}")]);
+        docs.insert(
+            Kind::Templates,
+            vec![file("github_title.j2", "{{ case.title }}")],
+        );
         docs.insert(Kind::Silences, vec![file("silences.yaml", "[]\n")]);
         write(&out, &docs).expect("write");
         assert_eq!(read(&out).expect("read"), docs);
@@ -214,8 +217,14 @@ mod tests {
         std::fs::create_dir(dir.path().join("triage")).expect("mkdir");
         std::fs::write(dir.path().join("triage/notes.txt"), "not a rule").expect("write");
         let docs = read(dir.path()).expect("read");
-        assert_eq!(docs.keys().copied().collect::<Vec<_>>(), vec![Kind::Triage, Kind::Routes]);
-        assert!(docs[&Kind::Triage].is_empty(), "an empty folder is an empty document");
+        assert_eq!(
+            docs.keys().copied().collect::<Vec<_>>(),
+            vec![Kind::Triage, Kind::Routes]
+        );
+        assert!(
+            docs[&Kind::Triage].is_empty(),
+            "an empty folder is an empty document"
+        );
         let empty = tempfile::tempdir().expect("tmp");
         let err = read(empty.path()).expect_err("nothing there").to_string();
         assert!(err.contains("nothing to apply"), "{err}");

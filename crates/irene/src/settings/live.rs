@@ -56,7 +56,11 @@ pub struct Live {
     writing: tokio::sync::Mutex<()>,
 }
 
-fn snapshot(c: Compiled, generation: i64, versions: BTreeMap<Kind, u32>) -> anyhow::Result<Snapshot> {
+fn snapshot(
+    c: Compiled,
+    generation: i64,
+    versions: BTreeMap<Kind, u32>,
+) -> anyhow::Result<Snapshot> {
     let routes = irene_outputs::Routes::new(&c.routed).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         anyhow::anyhow!("invalid routes:\n{}", lines.join("\n"))
@@ -135,11 +139,22 @@ impl Live {
             .unwrap_or_else(|e| Err(vec![format!("compiling the settings failed: {e}")]))
     }
 
-    fn install(&self, c: Compiled, generation: i64, versions: BTreeMap<Kind, u32>) -> anyhow::Result<()> {
-        self.templates.store(Arc::new(c.templates.clone()));
+    fn install(
+        &self,
+        c: Compiled,
+        generation: i64,
+        versions: BTreeMap<Kind, u32>,
+    ) -> anyhow::Result<()> {
+        let (c, templates) = c.take_templates();
         let snap = snapshot(c, generation, versions)?;
+        self.templates.store(Arc::new(templates));
         self.current.store(Arc::new(snap));
         Ok(())
+    }
+
+    /// The message templates live now (previews render with them).
+    pub fn templates(&self) -> Arc<irene_outputs::TemplateSet> {
+        self.templates.load_full()
     }
 
     /// Reads the store's current documents if they changed since the set now live; a set that
@@ -195,7 +210,10 @@ impl Live {
             });
             docs.insert(kind, files);
         }
-        let compiled = self.compile_off_thread(docs).await.map_err(ApplyError::Invalid)?;
+        let compiled = self
+            .compile_off_thread(docs)
+            .await
+            .map_err(ApplyError::Invalid)?;
         if dry_run {
             return Ok(Applied {
                 diff: diffs,
@@ -265,7 +283,8 @@ impl Live {
                 text,
             }],
         );
-        self.apply(store, given, author, comment, false, now).await?;
+        self.apply(store, given, author, comment, false, now)
+            .await?;
         Ok(())
     }
 
@@ -292,7 +311,8 @@ impl Live {
         silences::check(&s, self.base.max_silence).map_err(|e| ApplyError::Invalid(vec![e]))?;
         list.push(s.clone());
         let comment = format!("silence #{id} added: {}", s.comment);
-        self.write_silences(store, &list, author, &comment, now).await?;
+        self.write_silences(store, &list, author, &comment, now)
+            .await?;
         Ok(s)
     }
 
@@ -318,5 +338,69 @@ impl Live {
         self.write_silences(store, &list, author, &format!("silence #{id} expired"), now)
             .await?;
         Ok(Some(done))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use irene_core::{NoCorrelations, NoOutputs};
+    use irene_store::Location;
+
+    fn triage(text: &str) -> SettingsChange {
+        SettingsChange {
+            kind: "triage".into(),
+            files: vec![SettingsFile {
+                name: "t.yaml".into(),
+                text: text.into(),
+            }],
+            expect: None,
+        }
+    }
+
+    /// What another process applies reaches this one at its next reload; a version that does
+    /// not compile (written past the checks) is kept out and the running set stays.
+    #[tokio::test]
+    async fn versions_written_elsewhere_are_picked_up_and_broken_ones_kept_out() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = irene_store::open(
+            &Location::Sqlite(dir.path().to_path_buf()),
+            Arc::new(NoOutputs),
+            Arc::new(NoCorrelations),
+        )
+        .await
+        .expect("store");
+        let live = Live::start(
+            Base {
+                outputs: Vec::new(),
+                max_silence: chrono::Duration::days(1),
+            },
+            TriageRules::compile(&[]).expect("empty"),
+            SigmaRules::compile(&[]).0,
+            irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
+        )
+        .expect("live");
+        assert!(
+            !live.reload(&*store).await.expect("reload"),
+            "nothing written yet"
+        );
+        let rule = "- name: r\n  when: alert.type == \"x\"\n  severity: high\n";
+        store
+            .settings_apply(&[triage(rule)], "elsewhere", "", Utc::now())
+            .await
+            .expect("apply");
+        assert!(live.reload(&*store).await.expect("reload"));
+        assert_eq!(live.load().triage.len(), 1);
+        assert_eq!(live.load().versions.get(&Kind::Triage), Some(&1));
+        store
+            .settings_apply(&[triage("- name: [broken")], "elsewhere", "", Utc::now())
+            .await
+            .expect("apply");
+        assert!(!live.reload(&*store).await.expect("reload"));
+        assert_eq!(live.load().triage.len(), 1, "the last good set stays");
+        assert!(
+            !live.reload(&*store).await.expect("reload"),
+            "and is not retried in a loop"
+        );
     }
 }

@@ -40,7 +40,10 @@ impl Planner for LivePlanner {
     }
 
     fn holding(&self, hold: &str) -> bool {
-        let Some(id) = hold.strip_prefix("silence:").and_then(|i| i.parse::<u64>().ok()) else {
+        let Some(id) = hold
+            .strip_prefix("silence:")
+            .and_then(|i| i.parse::<u64>().ok())
+        else {
             return false;
         };
         self.0.load().silences.is_active(id, chrono::Utc::now())

@@ -86,7 +86,9 @@ pub fn matcher_to_cel(m: &str) -> Result<String, String> {
     } else if let Some((f, v)) = m.split_once('=') {
         (f, "==", v)
     } else {
-        return Err(format!("matcher {m:?}: expected field=value or field!=value"));
+        return Err(format!(
+            "matcher {m:?}: expected field=value or field!=value"
+        ));
     };
     let field = field.trim();
     let ok = !field.is_empty()
@@ -144,7 +146,10 @@ fn probes() -> [(Value, Value); 2] {
 /// not match every alert.
 pub fn check(s: &SilenceDoc, max: Duration) -> Result<Program, String> {
     if s.ends_at <= s.starts_at {
-        return Err(format!("silence #{}: ends_at must be after starts_at", s.id));
+        return Err(format!(
+            "silence #{}: ends_at must be after starts_at",
+            s.id
+        ));
     }
     if s.ends_at - s.starts_at > max {
         return Err(format!(
@@ -153,7 +158,9 @@ pub fn check(s: &SilenceDoc, max: Duration) -> Result<Program, String> {
             max.num_hours()
         ));
     }
-    let expr = s.expression().map_err(|e| format!("silence #{}: {e}", s.id))?;
+    let expr = s
+        .expression()
+        .map_err(|e| format!("silence #{}: {e}", s.id))?;
     let program = cel_env::compile(&expr).map_err(|e| format!("silence #{}: {e}", s.id))?;
     if !s.force {
         let all = probes().iter().all(|(a, c)| {
@@ -261,10 +268,16 @@ mod tests {
     #[test]
     fn matchers_compile_to_cel() {
         let table = [
-            ("type=Recon:EC2/PortProbe", Ok("alert.type == \"Recon:EC2/PortProbe\"")),
+            (
+                "type=Recon:EC2/PortProbe",
+                Ok("alert.type == \"Recon:EC2/PortProbe\""),
+            ),
             ("account!=1111", Ok("alert.account != \"1111\"")),
             ("case.account = 42 ", Ok("case.account == \"42\"")),
-            ("resource.tags.env=prod", Ok("alert.resource.tags.env == \"prod\"")),
+            (
+                "resource.tags.env=prod",
+                Ok("alert.resource.tags.env == \"prod\""),
+            ),
             ("a\"b=1", Err(())),
             ("novalue", Err(())),
             ("=x", Err(())),
@@ -296,21 +309,42 @@ mod tests {
     fn checks_refuse_what_they_must() {
         let max = Duration::days(30);
         let table: Vec<(SilenceDoc, Option<&str>)> = vec![
-            (silence(1, Some("alert.source == \"aws.guardduty\""), &[]), None),
-            (silence(2, None, &["type=Recon:EC2/PortProbe", "account=1"]), None),
+            (
+                silence(1, Some("alert.source == \"aws.guardduty\""), &[]),
+                None,
+            ),
+            (
+                silence(2, None, &["type=Recon:EC2/PortProbe", "account=1"]),
+                None,
+            ),
             (silence(3, None, &[]), Some("needs `match`")),
             (silence(4, Some("true"), &[]), Some("every alert")),
-            (silence(5, Some("alert.type != \"nothing-is-this\""), &[]), Some("every alert")),
+            (
+                silence(5, Some("alert.type != \"nothing-is-this\""), &[]),
+                Some("every alert"),
+            ),
             (silence(6, Some("alert.source =="), &[]), Some("silence #6")),
             (
-                SilenceDoc { ends_at: at(0), ..silence(7, Some("alert.source == \"x\""), &[]) },
+                SilenceDoc {
+                    ends_at: at(0),
+                    ..silence(7, Some("alert.source == \"x\""), &[])
+                },
                 Some("after starts_at"),
             ),
             (
-                SilenceDoc { ends_at: at(24 * 31), ..silence(8, Some("alert.source == \"x\""), &[]) },
+                SilenceDoc {
+                    ends_at: at(24 * 31),
+                    ..silence(8, Some("alert.source == \"x\""), &[])
+                },
                 Some("maximum"),
             ),
-            (SilenceDoc { force: true, ..silence(9, Some("true"), &[]) }, None),
+            (
+                SilenceDoc {
+                    force: true,
+                    ..silence(9, Some("true"), &[])
+                },
+                None,
+            ),
         ];
         for (s, want) in table {
             match (check(&s, max), want) {
@@ -335,14 +369,20 @@ mod tests {
         let case = json!({"account": "111"});
         assert_eq!(set.matching(&alert, &case, at(1)).map(|s| s.id), Some(1));
         assert_eq!(
-            set.matching(&json!({"source": "gcp.scc"}), &case, at(1)).map(|s| s.id),
+            set.matching(&json!({"source": "gcp.scc"}), &case, at(1))
+                .map(|s| s.id),
             Some(2)
         );
         assert!(set.matching(&alert, &case, at(3)).is_none(), "expired");
-        assert!(set.matching(&json!({"source": "x"}), &json!({}), at(1)).is_none());
+        assert!(set
+            .matching(&json!({"source": "x"}), &json!({}), at(1))
+            .is_none());
         // ids are unique
         let twice = Silences::compile(
-            vec![silence(1, Some("alert.source == \"a\""), &[]), silence(1, Some("alert.source == \"b\""), &[])],
+            vec![
+                silence(1, Some("alert.source == \"a\""), &[]),
+                silence(1, Some("alert.source == \"b\""), &[]),
+            ],
             Duration::days(1),
         );
         assert!(twice.is_err());
