@@ -29,7 +29,7 @@ pub struct Compiled {
     pub templates: irene_outputs::templates::TemplateSet,
 }
 
-fn one_file<'a>(kind: Kind, files: &'a [SettingsFile]) -> Result<&'a str, String> {
+fn one_file(kind: Kind, files: &[SettingsFile]) -> Result<&str, String> {
     let want = dir::file_name(kind).unwrap_or(kind.as_str());
     match files {
         [] => Ok(""),
