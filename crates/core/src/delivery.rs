@@ -100,8 +100,21 @@ pub trait Planner: Send + Sync {
     /// Whether the deliveries of `change` are held back now (a silence matches its alert):
     /// the case still changes and its timeline says so, but what it would send waits until
     /// the hold ends. `alert`: the case's latest alert when the store has it. Default: never.
-    fn hold(&self, _change: &Change, _alert: Option<&crate::Alert>) -> Option<Hold> {
+    /// `inhibitors`: open cases that share what an inhibition compares (found for the
+    /// queries of [`Planner::inhibit_queries`]).
+    fn hold(
+        &self,
+        _change: &Change,
+        _alert: Option<&crate::Alert>,
+        _inhibitors: &[Case],
+    ) -> Option<Hold> {
         None
+    }
+    /// The open cases that could inhibit `change`'s case: per inhibition whose target it is,
+    /// the case fields (JSON paths such as `account`, `resource.id`) and the values an
+    /// inhibiting case must share. Default: none.
+    fn inhibit_queries(&self, _change: &Change) -> Vec<InhibitQuery> {
+        Vec::new()
     }
     /// Whether the hold named `by` (a [`Hold::by`]) still holds; asked when releasing.
     fn holding(&self, _by: &str) -> bool {
@@ -112,6 +125,12 @@ pub trait Planner: Send + Sync {
     fn plan_note(&self, _case: &Case, _detail: &serde_json::Value) -> Vec<Planned> {
         Vec::new()
     }
+}
+
+/// Open cases sharing these case fields (JSON path → value, strings) could inhibit a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InhibitQuery {
+    pub equal: Vec<(String, String)>,
 }
 
 /// Deliveries held back, and by what: `by` names it for release (`silence:12`), `reason` is

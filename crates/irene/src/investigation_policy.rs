@@ -333,8 +333,17 @@ impl<P: Planner> Planner for InvestigatingPlanner<P> {
         self.policies.plan(change, alert)
     }
 
-    fn hold(&self, change: &Change, alert: Option<&Alert>) -> Option<irene_core::Hold> {
-        self.outputs.hold(change, alert)
+    fn hold(
+        &self,
+        change: &Change,
+        alert: Option<&Alert>,
+        inhibitors: &[Case],
+    ) -> Option<irene_core::Hold> {
+        self.outputs.hold(change, alert, inhibitors)
+    }
+
+    fn inhibit_queries(&self, change: &Change) -> Vec<irene_core::InhibitQuery> {
+        self.outputs.inhibit_queries(change)
     }
 
     fn holding(&self, by: &str) -> bool {

@@ -48,7 +48,18 @@ impl SettingsWorker {
     /// Releases what ended holds held: their deliveries go out (or are dropped).
     async fn release(&self) -> anyhow::Result<()> {
         for by in self.store.outbox_held_by().await? {
-            if self.planner.holding(&by) {
+            let holding = match by
+                .strip_prefix(crate::settings::planner::INHIBIT)
+                .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            {
+                Some(case) => self
+                    .store
+                    .case_get(case)
+                    .await?
+                    .is_some_and(|c| c.case.status == irene_core::CaseStatus::Open),
+                None => self.planner.holding(&by),
+            };
+            if holding {
                 continue;
             }
             let (released, dropped) = self.store.held_release(&by, chrono::Utc::now()).await?;

@@ -450,3 +450,91 @@ async fn sighup_reads_the_files_again() {
         .await;
     assert_eq!(case_of(&s, "hup").await["severity"], "high");
 }
+
+/// Inhibition: while a compromise case is open on an instance, the recon case of the same
+/// instance notifies nobody (its timeline says by which case); resolving the compromise
+/// releases what the recon case held.
+#[tokio::test]
+async fn an_open_higher_case_inhibits_a_lower_one_on_the_same_resource() {
+    let gh = gh().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), &gh);
+    let s = start(dir.path(), &cfg).await;
+    let (_, routes) = s.get("/api/v1/settings/routes").await;
+    let text = format!(
+        "{}\n[[inhibit]]\nname = \"compromise-over-recon\"\nsource_when = 'case.type == \"compromise\"'\ntarget_when = 'case.type == \"recon\"'\nequal = [\"account\", \"resource.id\"]\n",
+        routes["files"][0]["text"].as_str().unwrap()
+    );
+    let (st, body) = put_json(
+        &s,
+        "/api/v1/settings/routes",
+        json!({"files": [{"name": "routes.toml", "text": text}], "comment": "inhibit recon"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let on = |key: &str, kind: &str, sev: &str, resource: &str| {
+        let mut a = alert(key, sev);
+        a["type"] = json!(kind);
+        a["resource"] = json!({"id": resource});
+        a
+    };
+    s.ingest(
+        "generic",
+        on("c2", "compromise", "urgent", "i-1").to_string(),
+    )
+    .await;
+    let compromise = case_of(&s, "c2").await;
+    s.ingest("generic", on("scan-i1", "recon", "high", "i-1").to_string())
+        .await;
+    s.ingest(
+        "generic",
+        on("probe-i2", "recon", "high", "i-2").to_string(),
+    )
+    .await;
+    let recon = case_of(&s, "scan-i1").await;
+    // the compromise and the recon of another instance get issues; the inhibited one none
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gh.issues(REPO).len() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            gh.issues(REPO),
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(gh.issues(REPO).len(), 2);
+    let (_, detail) = s
+        .get(&format!("/api/v1/cases/{}", recon["id"].as_str().unwrap()))
+        .await;
+    let text = detail["timeline"].to_string();
+    assert!(
+        text.contains(&format!(
+            "inhibited by case {}",
+            compromise["id"].as_str().unwrap()
+        )) && text.contains("compromise-over-recon"),
+        "{text}"
+    );
+    // the compromise resolved: the recon case's issue goes out
+    let (st, body) = post_json(
+        &s,
+        &format!(
+            "/api/v1/cases/{}/resolve",
+            compromise["id"].as_str().unwrap()
+        ),
+        json!({"reason": "rebuilt the instance"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gh.issues(REPO).len() != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "not released: {:?}\n{}",
+            gh.issues(REPO),
+            s.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -313,7 +313,14 @@ pub(crate) async fn write_changes(
         let id = ch.case.last_alert_id;
         alerts.get(&id).copied().or_else(|| loaded.get(&id))
     };
-    let planned = plan(changes, planner, skip, &alert_of)?;
+    let mut inhibitors: HashMap<Uuid, Vec<Case>> = HashMap::new();
+    for ch in changes {
+        for q in planner.inhibit_queries(ch) {
+            let found = tx.cases_open_matching(&q.equal, 20).await?;
+            inhibitors.entry(ch.case.id).or_default().extend(found);
+        }
+    }
+    let planned = plan(changes, planner, skip, &alert_of, &inhibitors)?;
     let held: Vec<(Uuid, TimelineEntry)> = planned.iter().filter_map(|(_, h)| h.clone()).collect();
     let mut entries: Vec<(Uuid, &TimelineEntry)> = changes
         .iter()
@@ -610,6 +617,7 @@ fn plan<'a>(
     planner: &dyn Planner,
     skip: Option<&str>,
     alert_of: &dyn Fn(&Change) -> Option<&'a Alert>,
+    inhibitors: &HashMap<Uuid, Vec<Case>>,
 ) -> Result<Vec<(Vec<OutboxRow>, Option<(Uuid, TimelineEntry)>)>> {
     let mut out = Vec::with_capacity(changes.len());
     for ch in changes {
@@ -642,7 +650,8 @@ fn plan<'a>(
         }
         let mut entry = None;
         if !rows.is_empty() {
-            if let Some(hold) = planner.hold(ch, alert_of(ch)) {
+            let found = inhibitors.get(&ch.case.id).map_or(&[][..], Vec::as_slice);
+            if let Some(hold) = planner.hold(ch, alert_of(ch), found) {
                 for r in &mut rows {
                     r.held_by = Some(hold.by.clone());
                 }

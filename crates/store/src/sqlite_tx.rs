@@ -168,6 +168,28 @@ impl StoreTx for SqliteTx {
         case_by_id(self.conn(), id).await
     }
 
+    async fn cases_open_matching(
+        &mut self,
+        equal: &[(String, String)],
+        limit: u32,
+    ) -> Result<Vec<Case>> {
+        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> =
+            sqlx::QueryBuilder::new("SELECT doc FROM cases WHERE status = 'open'");
+        for (path, value) in equal {
+            // paths are checked by the caller (dotted names); bound, never spliced
+            qb.push(" AND json_extract(doc, ")
+                .push_bind(format!("$.{path}"))
+                .push(") = ")
+                .push_bind(value.clone());
+        }
+        qb.push(" ORDER BY severity_rank DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = qb.build().fetch_all(self.conn()).await?;
+        rows.iter()
+            .map(|r| case_from_doc(r.get::<&str, _>(0)))
+            .collect()
+    }
+
     async fn case_by_ticket(&mut self, output: &str, reference: &str) -> Result<Option<Case>> {
         let rows = sqlx::query(
             "SELECT c.doc FROM tickets t JOIN cases c ON c.id = t.case_id

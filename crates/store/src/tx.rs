@@ -31,6 +31,13 @@ pub trait StoreTx: Send {
     /// The cases with these keys (those that exist).
     async fn cases_by_keys(&mut self, keys: &[&str]) -> Result<Vec<Case>>;
     async fn case_by_id(&mut self, id: Uuid) -> Result<Option<Case>>;
+    /// Up to `limit` open cases whose case fields (JSON paths) equal these values, most
+    /// severe first.
+    async fn cases_open_matching(
+        &mut self,
+        equal: &[(String, String)],
+        limit: u32,
+    ) -> Result<Vec<Case>>;
     /// The case whose ticket on `output` is `reference`.
     async fn case_by_ticket(&mut self, output: &str, reference: &str) -> Result<Option<Case>>;
     /// Up to `limit` open cases of `source` last seen before `before`.

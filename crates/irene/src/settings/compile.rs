@@ -26,6 +26,7 @@ pub struct Compiled {
     pub routed: Vec<OutputConfig>,
     pub routes: RoutesDoc,
     pub silences: Silences,
+    pub inhibitions: super::inhibit::Inhibitions,
     pub templates: irene_outputs::templates::TemplateSet,
 }
 
@@ -96,6 +97,17 @@ pub fn compile(
                 None
             }
         });
+    let inhibitions = match routes_doc
+        .as_ref()
+        .map(|d| super::inhibit::compile(&d.inhibit))
+    {
+        Some(Ok(i)) => Some(i),
+        Some(Err(es)) => {
+            errors.extend(es);
+            None
+        }
+        None => None,
+    };
     let silences = match one_file(Kind::Silences, doc(Kind::Silences)).and_then(silences::parse) {
         Ok(list) => match Silences::compile(list, base.max_silence) {
             Ok(s) => Some(s),
@@ -118,19 +130,23 @@ pub fn compile(
                 None
             }
         };
-    match (triage, routes_doc, routed, silences, templates) {
-        (Some(triage), Some(routes), Some(routed), Some(silences), Some(templates))
-            if errors.is_empty() =>
-        {
-            Ok(Compiled {
-                triage,
-                sigma,
-                routed,
-                routes,
-                silences,
-                templates,
-            })
-        }
+    match (triage, routes_doc, routed, silences, inhibitions, templates) {
+        (
+            Some(triage),
+            Some(routes),
+            Some(routed),
+            Some(silences),
+            Some(inhibitions),
+            Some(templates),
+        ) if errors.is_empty() => Ok(Compiled {
+            triage,
+            sigma,
+            routed,
+            routes,
+            silences,
+            inhibitions,
+            templates,
+        }),
         _ => Err(errors),
     }
 }

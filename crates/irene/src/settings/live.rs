@@ -26,6 +26,7 @@ pub struct Snapshot {
     pub routes: Arc<irene_outputs::Routes>,
     pub routes_doc: Arc<RoutesDoc>,
     pub silences: Arc<Silences>,
+    pub inhibitions: Arc<super::inhibit::Inhibitions>,
     /// The version of each kind this set was compiled from.
     pub versions: BTreeMap<Kind, u32>,
 }
@@ -72,6 +73,7 @@ fn snapshot(
         routes: Arc::new(routes),
         routes_doc: Arc::new(c.routes),
         silences: Arc::new(c.silences),
+        inhibitions: Arc::new(c.inhibitions),
         versions,
     })
 }
@@ -92,6 +94,7 @@ impl Live {
                 routed: base.outputs.clone(),
                 routes,
                 silences: Silences::default(),
+                inhibitions: Default::default(),
                 templates: irene_outputs::templates::TemplateSet::builtin(),
             },
             0,

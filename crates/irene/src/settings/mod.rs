@@ -11,6 +11,7 @@
 pub mod compile;
 pub mod diff;
 pub mod dir;
+pub mod inhibit;
 pub mod live;
 pub mod planner;
 pub mod routes;

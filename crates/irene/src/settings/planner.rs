@@ -2,10 +2,13 @@
 //! silences that hold deliveries back. Pure and quick: it runs inside the store's transaction.
 
 use super::live::Live;
-use irene_core::{Alert, Case, Change, Hold, Planned, Planner};
+use irene_core::{Alert, Case, Change, Hold, InhibitQuery, Planned, Planner};
 use std::sync::Arc;
 
 pub struct LivePlanner(pub Arc<Live>);
+
+/// A hold by an open case: `inhibit:<case id>`; released when that case is no longer open.
+pub const INHIBIT: &str = "inhibit:";
 
 /// `silence:<id>`, the hold's name for release.
 fn by(id: u64) -> String {
@@ -21,13 +24,36 @@ impl Planner for LivePlanner {
         self.0.load().routes.plan_note(case, detail)
     }
 
-    fn hold(&self, change: &Change, alert: Option<&Alert>) -> Option<Hold> {
+    fn inhibit_queries(&self, change: &Change) -> Vec<InhibitQuery> {
         let snap = self.0.load();
+        if snap.inhibitions.is_empty() {
+            return Vec::new();
+        }
+        snap.inhibitions
+            .queries(&irene_outputs::case_json(&change.case))
+    }
+
+    fn hold(&self, change: &Change, alert: Option<&Alert>, inhibitors: &[Case]) -> Option<Hold> {
+        let snap = self.0.load();
+        if snap.silences.is_empty() && snap.inhibitions.is_empty() {
+            return None;
+        }
+        let case = irene_outputs::case_json(&change.case);
+        if let Some((by, rule)) = snap.inhibitions.inhibitor(&change.case, &case, inhibitors) {
+            return Some(Hold {
+                by: format!("{INHIBIT}{}", by.id),
+                reason: format!(
+                    "inhibited by case {} ({}, {}) under {rule}",
+                    by.id,
+                    by.title,
+                    by.severity.as_str()
+                ),
+            });
+        }
         if snap.silences.is_empty() {
             return None;
         }
         let alert = serde_json::to_value(alert?).ok()?;
-        let case = irene_outputs::case_json(&change.case);
         let now = chrono::Utc::now();
         snap.silences.matching(&alert, &case, now).map(|s| Hold {
             by: by(s.id),
@@ -39,6 +65,7 @@ impl Planner for LivePlanner {
         })
     }
 
+    /// Silences only: whether an inhibiting case is still open is the store's to say.
     fn holding(&self, hold: &str) -> bool {
         let Some(id) = hold
             .strip_prefix("silence:")
