@@ -361,7 +361,9 @@ impl Browser {
                 "--disable-site-isolation-trials",
                 "--disable-features=IsolateOrigins,site-per-process,NetworkPrediction",
                 "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
-            ]);
+            ])
+            // renderers are what cost memory: no more of them than pages at once
+            .arg(format!("--renderer-process-limit={}", c.max_pages.max(1)));
         // Chromium's sandbox refuses to start as root; there (containers, CI) it runs without
         // it. As any other user the sandbox stays on.
         if running_as_root() {

@@ -44,10 +44,12 @@ fn one_file(kind: Kind, files: &[SettingsFile]) -> Result<&str, String> {
 }
 
 /// Compiles `docs` (a kind missing: an empty document). Sigma rules that do not load are
-/// errors here: what is applied must load whole.
+/// errors when `strict_sigma` (a Sigma document being applied must load whole); otherwise they
+/// are logged and left out, as at start (a SigmaHQ folder holds rules Irene cannot run).
 pub fn compile(
     docs: &BTreeMap<Kind, Vec<SettingsFile>>,
     base: &Base,
+    strict_sigma: bool,
 ) -> Result<Compiled, Vec<String>> {
     let empty = Vec::new();
     let doc = |k: Kind| docs.get(&k).unwrap_or(&empty);
@@ -67,7 +69,13 @@ pub fn compile(
         }
     };
     let (sigma, rejected) = SigmaRules::compile(&rule_files(doc(Kind::Sigma)));
-    errors.extend(rejected.iter().map(|e| format!("sigma: {e}")));
+    if strict_sigma {
+        errors.extend(rejected.iter().map(|e| format!("sigma: {e}")));
+    } else {
+        for e in &rejected {
+            tracing::warn!("sigma rule rejected: {e}");
+        }
+    }
     let routes_doc = match one_file(Kind::Routes, doc(Kind::Routes)) {
         Ok("") if !docs.contains_key(&Kind::Routes) => Some(routes::from_config(&base.outputs)),
         Ok(text) => match routes::parse(text) {

@@ -135,9 +135,10 @@ impl Live {
     async fn compile_off_thread(
         &self,
         docs: BTreeMap<Kind, Vec<SettingsFile>>,
+        strict_sigma: bool,
     ) -> Result<Compiled, Vec<String>> {
         let base = self.base.clone();
-        tokio::task::spawn_blocking(move || compile(&docs, &base))
+        tokio::task::spawn_blocking(move || compile(&docs, &base, strict_sigma))
             .await
             .unwrap_or_else(|e| Err(vec![format!("compiling the settings failed: {e}")]))
     }
@@ -169,7 +170,7 @@ impl Live {
             return Ok(false);
         }
         let (docs, versions) = Self::documents(store).await?;
-        match self.compile_off_thread(docs).await {
+        match self.compile_off_thread(docs, false).await {
             Ok(c) => {
                 self.install(c, generation, versions.clone())?;
                 tracing::info!(?versions, "settings reloaded");
@@ -202,6 +203,7 @@ impl Live {
         let (mut docs, versions) = Self::documents(store).await?;
         let mut diffs = String::new();
         let mut changes = Vec::new();
+        let strict_sigma = given.contains_key(&Kind::Sigma);
         for (kind, files) in given {
             let files = sorted(files);
             let before = docs.get(&kind).cloned().unwrap_or_default();
@@ -214,7 +216,7 @@ impl Live {
             docs.insert(kind, files);
         }
         let compiled = self
-            .compile_off_thread(docs)
+            .compile_off_thread(docs, strict_sigma)
             .await
             .map_err(ApplyError::Invalid)?;
         if dry_run {
@@ -405,5 +407,78 @@ mod tests {
             !live.reload(&*store).await.expect("reload"),
             "and is not retried in a loop"
         );
+    }
+
+    /// A Sigma rule Irene cannot run is left out of a reload (as at start: SigmaHQ folders hold
+    /// such rules), but an apply of Sigma rules must load whole.
+    #[tokio::test]
+    async fn sigma_rejections_block_an_apply_of_sigma_only() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = irene_store::open(
+            &Location::Sqlite(dir.path().to_path_buf()),
+            Arc::new(NoOutputs),
+            Arc::new(NoCorrelations),
+        )
+        .await
+        .expect("store");
+        let live = Live::start(
+            Base {
+                outputs: Vec::new(),
+                max_silence: chrono::Duration::days(1),
+            },
+            TriageRules::compile(&[]).expect("empty"),
+            SigmaRules::compile(&[]).0,
+            irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
+        )
+        .expect("live");
+        let unrunnable = vec![SettingsFile {
+            name: "broken.yml".into(),
+            text: "title: no detection\nlogsource:\n  product: aws\n".into(),
+        }];
+        store
+            .settings_apply(
+                &[SettingsChange {
+                    kind: "sigma".into(),
+                    files: unrunnable.clone(),
+                    expect: None,
+                }],
+                "file:sigma/",
+                "",
+                Utc::now(),
+            )
+            .await
+            .expect("apply");
+        assert!(
+            live.reload(&*store).await.expect("reload"),
+            "loaded without it"
+        );
+        let mut given = BTreeMap::new();
+        given.insert(Kind::Sigma, unrunnable);
+        match live
+            .apply(&*store, given, "alice", "", true, Utc::now())
+            .await
+        {
+            Err(ApplyError::Invalid(errors)) => {
+                assert!(
+                    errors.iter().any(|e| e.contains("broken.yml")),
+                    "{errors:?}"
+                )
+            }
+            other => panic!("{:?}", other.map(|a| a.diff)),
+        }
+        // other kinds still apply beside it
+        let mut given = BTreeMap::new();
+        given.insert(
+            Kind::Triage,
+            vec![SettingsFile {
+                name: "t.yaml".into(),
+                text: "- name: r\n  when: alert.type == \"x\"\n  severity: high\n".into(),
+            }],
+        );
+        let applied = live
+            .apply(&*store, given, "alice", "", false, Utc::now())
+            .await
+            .expect("triage applies");
+        assert_eq!(applied.versions.get("triage"), Some(&1));
     }
 }
