@@ -10,7 +10,8 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_investigate::{
-    EventReader, EventSummary, Input, Investigator, ReadError, Shot, Status, WatchReader, WatchShots,
+    EventReader, EventSummary, Input, Investigator, ReadError, Shot, Status, WatchReader,
+    WatchShots,
 };
 use irene_store::{
     EventFilter, Finished, InvestigationJob, InvestigationResult, NewAttachment, Store,

@@ -7,6 +7,7 @@
 //! - `app`: what Irene does when asked, whatever the transport (accept, resolve, replay, …).
 //! - `api`: HTTP handlers that translate to `app` and to store reads.
 //! - `evaluate`: decode → Sigma → triage, shared by the pipeline and the dry runs.
+//! - `replay`: a draft rule set over a stored window, cases and deliveries simulated (no writes).
 //! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
 //!   `retention`, `feeds` (threat-intel downloads), `investigate` (runs investigations) are its
 //!   implementations. `detect`: the Sigma correlator the store feeds (and re-triage on findings).
@@ -24,6 +25,7 @@ pub mod bench_investigations;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
 pub mod cmd_investigate;
+pub mod cmd_replay;
 pub mod cmd_rules;
 pub mod config;
 pub mod deliver;
@@ -39,6 +41,7 @@ pub mod investigation_policy;
 pub mod jobs;
 pub mod pipeline;
 pub mod remote;
+pub mod replay;
 pub mod retention;
 pub mod rulefiles;
 pub mod server;

@@ -49,7 +49,12 @@ fn world_open(port: u16) -> IpPermission {
 /// A VPC, a group open to the world on `port`, an interface in it with the Elastic IP
 /// 127.0.0.1 (moto takes the address asked for). The group's id.
 async fn world(ec2: &aws_sdk_ec2::Client, port: u16) -> String {
-    let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
     let subnet = ec2
         .create_subnet()
@@ -116,7 +121,8 @@ fn ec2_19(group: &str, port: u16) -> Value {
         "arn:aws:securityhub:{REGION}:111111111111:security-control/EC2.19/finding/5b4f8b4e-7e8b-4b1e-9a55-0e3d4f6f2a19"
     ));
     f["GeneratorId"] = json!("security-control/EC2.19");
-    f["Title"] = json!("Security groups should not allow unrestricted access to ports with high risk");
+    f["Title"] =
+        json!("Security groups should not allow unrestricted access to ports with high risk");
     f["Severity"] = json!({"Label": "CRITICAL", "Normalized": 90, "Original": "CRITICAL"});
     f["ProductFields"]["ControlId"] = json!("EC2.19");
     f["Compliance"] = json!({"Status": "FAILED", "SecurityControlId": "EC2.19"});
@@ -229,7 +235,14 @@ async fn a_security_hub_ec2_19_group_is_looked_up_probed_shown_and_closed_by_its
     let cases = s.all_cases("source=aws.securityhub").await;
     assert_eq!(cases.len(), 1, "{cases:?}");
     let path = format!("/api/v1/cases/{}", cases[0]["id"].as_str().expect("id"));
-    let case = wait_for(&s, "the exposure check", Duration::from_secs(60), all_done, &path).await;
+    let case = wait_for(
+        &s,
+        "the exposure check",
+        Duration::from_secs(60),
+        all_done,
+        &path,
+    )
+    .await;
     let inv = case["investigations"]
         .as_array()
         .expect("investigations")
@@ -246,7 +259,10 @@ async fn a_security_hub_ec2_19_group_is_looked_up_probed_shown_and_closed_by_its
     assert_eq!(case["rechecks"][0]["investigator"], "exposure", "{case}");
 
     let note = comment_with(&s, &gh, REPO, "exposure").await;
-    assert!(note.contains(&format!("| 127.0.0.1 | {port} | open")), "{note}");
+    assert!(
+        note.contains(&format!("| 127.0.0.1 | {port} | open")),
+        "{note}"
+    );
     assert!(note.contains(&group), "the note names the group: {note}");
     assert!(note.contains("https://irene.example/files/"), "{note}");
 
@@ -273,10 +289,17 @@ async fn a_security_hub_ec2_19_group_is_looked_up_probed_shown_and_closed_by_its
     .await;
     assert_eq!(case["resolution"], "scan", "{case}");
     let reason = case.to_string();
-    assert!(reason.contains(&group), "the reason names the group: {case}");
+    assert!(
+        reason.contains(&group),
+        "the reason names the group: {case}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while gh.issues(REPO)[0].state != "closed" {
-        assert!(Instant::now() < deadline, "the issue stays open\n{}", s.logs());
+        assert!(
+            Instant::now() < deadline,
+            "the issue stays open\n{}",
+            s.logs()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

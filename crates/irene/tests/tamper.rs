@@ -205,7 +205,14 @@ timeout = "2s"
         .expect("id")
         .to_string();
     let path = format!("/api/v1/cases/{id}");
-    let case = wait_for(&s, "the investigations", Duration::from_secs(60), all_done, &path).await;
+    let case = wait_for(
+        &s,
+        "the investigations",
+        Duration::from_secs(60),
+        all_done,
+        &path,
+    )
+    .await;
     let inv = case["investigations"]
         .as_array()
         .expect("investigations")
@@ -219,7 +226,11 @@ timeout = "2s"
     for a in inv["attachments"].as_array().expect("attachments") {
         let resp = s
             .client
-            .get(format!("{}/api/v1/attachments/{}", s.url, a.as_str().expect("id")))
+            .get(format!(
+                "{}/api/v1/attachments/{}",
+                s.url,
+                a.as_str().expect("id")
+            ))
             .send()
             .await
             .expect("get");
@@ -235,5 +246,8 @@ timeout = "2s"
     assert_eq!(pngs.len(), 2);
     assert_ne!(pngs[0], pngs[1], "before and after show different pages");
     let note = comment_with(&s, &gh, REPO, "![before]").await;
-    assert!(note.contains("![after](https://irene.example/files/"), "{note}");
+    assert!(
+        note.contains("![after](https://irene.example/files/"),
+        "{note}"
+    );
 }

@@ -11,6 +11,7 @@ mod ingest;
 mod investigations;
 mod ops;
 mod rules_dry_run;
+mod rules_replay;
 mod watch;
 pub mod webhooks;
 
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/deliveries/{id}/retry", post(deliveries::retry))
         .route("/api/v1/webhooks/github", post(webhooks::github))
         .route("/api/v1/rules/test", post(rules_dry_run::dry_run))
+        .route("/api/v1/rules/replay", post(rules_replay::replay))
         .route("/api/v1/status", get(ops::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
