@@ -14,7 +14,7 @@
 //! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
 //! - `files`: the secret of `/files/{token}` links (served by `api::files`).
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
-//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`: the benchmarks.
+//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`, `bench_replay`: the benchmarks.
 
 pub mod api;
 pub mod app;
@@ -22,6 +22,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_exposure;
 pub mod bench_investigations;
+pub mod bench_replay;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
 pub mod cmd_investigate;

@@ -600,14 +600,15 @@ struct EventHits {
 
 /// Runs a replay on the calling thread, which must be allowed to block (a `spawn_blocking`
 /// task or a thread of its own): store reads go through `handle`, the next page read while
-/// this one is judged. `progress` is told every [`PROGRESS_EVERY`] alerts; false cancels.
+/// this one is judged; `planner` says what each simulated change delivers (the server passes
+/// the store's own, the configured outputs). `progress` is told every [`PROGRESS_EVERY`] alerts; false cancels.
 pub fn run(
     handle: &tokio::runtime::Handle,
     store: Arc<dyn Store>,
+    planner: &dyn Planner,
     plan: &Plan,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<Report, ReplayError> {
-    let planner = store.planner();
     let mut replay = Replay::new(&plan.live, &plan.draft, planner, plan.examples);
     let (since, until) = (plan.since, plan.until);
 

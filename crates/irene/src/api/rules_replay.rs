@@ -156,7 +156,13 @@ pub async fn replay(
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::task::spawn_blocking(move || {
         let mut progress = |p: Progress| tx.blocking_send(line(&json!({"progress": p}))).is_ok();
-        let last = match replay::run(&handle, store, &plan, &mut progress) {
+        let last = match replay::run(
+            &handle,
+            store.clone(),
+            store.planner(),
+            &plan,
+            &mut progress,
+        ) {
             Ok(report) => json!({"report": report}),
             Err(ReplayError::Cancelled) => return,
             Err(e) => {
