@@ -570,7 +570,11 @@ pub struct Plan {
 
 /// A stored alert that a Sigma rule made from an event (not a correlation's).
 fn is_sigma_hit(alert: &Alert) -> bool {
-    alert.key.starts_with("sigma:") && alert.raw.get("event").is_some()
+    // a correlation's alert has `raw.correlation` instead of `raw.rule`
+    alert.key.starts_with("sigma:")
+        && alert.raw.get("rule").is_some()
+        && alert.raw.get("event").is_some()
+        && alert.raw.get("correlation").is_none()
 }
 
 /// The Sigma hits of `sigma` on one event, judged by `triage`, raw dropped.

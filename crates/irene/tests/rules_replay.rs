@@ -221,3 +221,58 @@ timeout = "2s"
     let (st, _) = replay(&s, json!({"since": "yesterday-ish"})).await;
     assert_eq!(st, 400);
 }
+
+const STOP_LOGGING: &str = r#"
+title: CloudTrail logging stopped
+id: 4db60cc0-36fb-42b7-9b58-a5b53019fb74
+status: test
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection: {eventSource: cloudtrail.amazonaws.com, eventName: StopLogging}
+  condition: selection
+level: high
+"#;
+
+#[tokio::test]
+async fn a_sigma_draft_is_run_over_the_stored_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(&dir.path().join("data"), &[]);
+    let trail = std::fs::read(common::fixture(
+        "cloudtrail/stratus_detonation_cloudtrail_stop_logging.json",
+    ))
+    .unwrap();
+    let (st, body) = s.ingest("aws.cloudtrail", trail).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    assert!(
+        s.all_cases("").await.is_empty(),
+        "no live Sigma rule: no case"
+    );
+    // events are windowed by their own time (the fixture's is years ago)
+    let (st, lines) = replay(
+        &s,
+        json!({"sigma": STOP_LOGGING, "since": "2000-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{lines:?}");
+    let r = &lines.last().expect("a line")["report"];
+    assert!(
+        r["totals"]["events_scanned"].as_u64().unwrap_or(0) >= 1,
+        "{r}"
+    );
+    assert_eq!(r["totals"]["cases_before"], 0, "{r}");
+    assert_eq!(r["totals"]["cases_after"], 1, "{r}");
+    let sigma = &r["sigma"][0];
+    assert_eq!(sigma["rule"], "4db60cc0-36fb-42b7-9b58-a5b53019fb74", "{r}");
+    assert_eq!(sigma["before"], 0);
+    assert!(sigma["after"].as_u64().unwrap_or(0) >= 1, "{r}");
+    assert!(s.all_cases("").await.is_empty(), "the replay wrote nothing");
+    // a broken Sigma draft: 400
+    let (st, lines) = replay(
+        &s,
+        json!({"sigma": "title: x\ndetection: {}\n", "since": "1d"}),
+    )
+    .await;
+    assert_eq!(st, 400, "{lines:?}");
+    assert_eq!(lines[0]["error"]["code"], "invalid_sigma");
+}
