@@ -1,6 +1,7 @@
 //! `irene bench`: measures durable intake over real HTTP (single alerts and batches, concurrent
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory;
-//! `--investigations` runs `bench_investigations` instead, `--exposure` `bench_exposure`.
+//! `--investigations` runs `bench_investigations` instead, `--exposure` `bench_exposure`,
+//! `--replay` `bench_replay`.
 //! Measures only; asserts nothing.
 
 use crate::pipeline::process_row;
@@ -55,6 +56,11 @@ pub struct BenchArgs {
     pub exposure_targets: usize,
     #[arg(long, default_value_t = 5)]
     pub exposure_ports: usize,
+    /// Instead: store `--replay-alerts` alerts and time a rule replay of a draft over them.
+    #[arg(long)]
+    pub replay: bool,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub replay_alerts: usize,
 }
 
 /// A generic alert as a sender would post it.
@@ -105,7 +111,7 @@ fn peak_rss_kib_of(pid: &str) -> Option<u64> {
         .ok()
 }
 
-fn peak_rss_kib() -> Option<u64> {
+pub(crate) fn peak_rss_kib() -> Option<u64> {
     peak_rss_kib_of("self")
 }
 
@@ -216,6 +222,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     if args.investigations {
         crate::bench_investigations::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.replay {
+        crate::bench_replay::run(&args).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.exposure {

@@ -7,13 +7,14 @@
 //! - `app`: what Irene does when asked, whatever the transport (accept, resolve, replay, …).
 //! - `api`: HTTP handlers that translate to `app` and to store reads.
 //! - `evaluate`: decode → Sigma → triage, shared by the pipeline and the dry runs.
+//! - `replay`: a draft rule set over a stored window, cases and deliveries simulated (no writes).
 //! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
 //!   `retention`, `feeds` (threat-intel downloads), `investigate` (runs investigations) are its
 //!   implementations. `detect`: the Sigma correlator the store feeds (and re-triage on findings).
 //! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
 //! - `files`: the secret of `/files/{token}` links (served by `api::files`).
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
-//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`: the benchmarks.
+//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`, `bench_replay`: the benchmarks.
 
 pub mod api;
 pub mod app;
@@ -21,9 +22,11 @@ pub mod auth;
 pub mod bench;
 pub mod bench_exposure;
 pub mod bench_investigations;
+pub mod bench_replay;
 pub mod cmd_deliveries;
 pub mod cmd_ingest;
 pub mod cmd_investigate;
+pub mod cmd_replay;
 pub mod cmd_rules;
 pub mod cmd_settings;
 pub mod config;
@@ -40,6 +43,7 @@ pub mod investigation_policy;
 pub mod jobs;
 pub mod pipeline;
 pub mod remote;
+pub mod replay;
 pub mod retention;
 pub mod rulefiles;
 pub mod server;

@@ -44,7 +44,7 @@ enum Command {
     },
     /// Post payload files to a running server.
     Ingest(irene::cmd_ingest::IngestArgs),
-    /// Check and try rules without a server.
+    /// Check and try rules without a server (and replay drafts on one).
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
@@ -92,6 +92,9 @@ enum RulesCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Replay draft rules over a stored window on a running server (needs an admin token):
+    /// what they would change in verdicts, cases and deliveries. Changes nothing.
+    Replay(irene::cmd_replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -157,6 +160,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     files,
                 },
         } => irene::cmd_rules::test(&triage, &sigma, &source, &files),
+        Command::Rules {
+            command: RulesCommand::Replay(args),
+        } => irene::cmd_replay::run(args).await,
         Command::Deliveries { command } => irene::cmd_deliveries::run(command).await,
         Command::Bench(args) => irene::bench::run(args).await,
     }

@@ -130,6 +130,18 @@ pub trait Store: Send + Sync + 'static {
     }
 
     async fn alert_get(&self, id: Uuid) -> Result<Option<StoredAlert>>;
+    /// Alerts received in `[since, until)`, oldest first by `(received_at, id)`, strictly after
+    /// `after` when given, at most `limit`: one page of a scan, read on its own snapshot (the
+    /// read pool; it never holds the writer up). A rule replay pages through a window with it.
+    async fn alerts_scan(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<StoredAlert>>;
+    /// How many alerts were received in `[since, until)`.
+    async fn alerts_count(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<u64>;
 
     /// Audit-log events matching every filter, newest first.
     async fn events_list(&self, filter: &EventFilter) -> Result<Page<StoredEvent>>;

@@ -462,6 +462,61 @@ impl Store for SqliteStore {
         }))
     }
 
+    async fn alerts_scan(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<StoredAlert>> {
+        // (received_at, id) is the index `alerts_received`: each page is a range read on it.
+        let (after_t, after_id) = match after {
+            Some((t, id)) => (micros(t), id.to_string()),
+            None => (i64::MIN, String::new()),
+        };
+        let rows = sqlx::query(
+            "SELECT id, case_id, inbox_id, received_at, doc FROM alerts
+             WHERE received_at >= ? AND received_at < ? AND (received_at, id) > (?, ?)
+             ORDER BY received_at, id LIMIT ?",
+        )
+        .bind(micros(since))
+        .bind(micros(until))
+        .bind(after_t)
+        .bind(after_id)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let judged: Judged = serde_json::from_str(r.get::<&str, _>(4))
+                    .map_err(|e| StoreError::corrupt("alert", e))?;
+                Ok(StoredAlert {
+                    id: uuid(r.get::<&str, _>(0), "alert id")?,
+                    case_id: r
+                        .get::<Option<&str>, _>(1)
+                        .map(|c| uuid(c, "case id"))
+                        .transpose()?,
+                    inbox_id: uuid(r.get::<&str, _>(2), "inbox id")?,
+                    received_at: from_micros(r.get(3)),
+                    judged,
+                })
+            })
+            .collect()
+    }
+
+    async fn alerts_count(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> Result<u64> {
+        let rows =
+            sqlx::query("SELECT COUNT(*) FROM alerts WHERE received_at >= ? AND received_at < ?")
+                .bind(micros(since))
+                .bind(micros(until))
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows
+            .first()
+            .map(|r| u64::try_from(r.get::<i64, _>(0)).unwrap_or(0))
+            .unwrap_or(0))
+    }
+
     async fn events_list(&self, filter: &EventFilter) -> Result<Page<StoredEvent>> {
         sqlite_events::list(&self.reader, filter).await
     }

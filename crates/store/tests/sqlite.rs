@@ -56,6 +56,7 @@ checks!(
     pipeline::a_claim_stops_at_its_item_budget,
     pipeline::an_idempotency_key_is_stored_once,
     pipeline::a_complete_scan_resolves_the_cases_of_its_scope_it_no_longer_has,
+    pipeline::alerts_scan_pages_a_window_in_received_order,
     outbox::a_case_change_writes_its_deliveries_and_lanes_go_in_order,
     investigations::findings_raise_the_case_and_a_rerun_equal_to_the_last_says_unchanged,
     outbox::repeats_fold_and_a_resolve_absorbs_them,

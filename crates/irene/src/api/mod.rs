@@ -11,6 +11,7 @@ mod ingest;
 mod investigations;
 mod ops;
 mod rules_dry_run;
+mod rules_replay;
 mod settings;
 mod watch;
 pub mod webhooks;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/silences/{id}/expire",
             post(settings::silence_expire),
         )
+        .route("/api/v1/rules/replay", post(rules_replay::replay))
         .route("/api/v1/status", get(ops::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -680,3 +680,71 @@ pub async fn a_complete_scan_resolves_the_cases_of_its_scope_it_no_longer_has(b:
         "{reason}"
     );
 }
+
+/// `alerts_scan` pages a window in `(received_at, id)` order, each page after the last one's
+/// end, and `alerts_count` counts the same window.
+pub async fn alerts_scan_pages_a_window_in_received_order(b: &dyn Backend) {
+    let o = fresh(b).await;
+    let store = &*o.store;
+    let t0 = Utc::now();
+    // three payloads, received one second apart, of 3 alerts each
+    for p in 0..3i64 {
+        let at = t0 + chrono::Duration::seconds(p);
+        let mut inbox = payload("generic");
+        inbox.received_at = at;
+        store.inbox_append(&[inbox]).await.expect("append");
+        let rows = store
+            .inbox_claim("w", ClaimLimit::payloads(10), Duration::from_secs(30), at)
+            .await
+            .expect("claim");
+        let processed = Processed {
+            inbox_id: rows[0].id,
+            received_at: rows[0].received_at,
+            alerts: (0..3)
+                .map(|i| {
+                    (
+                        i,
+                        judged(&format!("k{p}-{i}"), AlertState::Active, Severity::Low),
+                    )
+                })
+                .collect(),
+            events: vec![],
+            quarantine: vec![],
+            complete_scan: false,
+        };
+        store
+            .commit_processed("w", vec![processed], at)
+            .await
+            .expect("commit");
+    }
+    let until = t0 + chrono::Duration::seconds(10);
+    assert_eq!(store.alerts_count(t0, until).await.expect("count"), 9);
+    // the window's start excludes the first payload
+    let later = t0 + chrono::Duration::seconds(1);
+    assert_eq!(store.alerts_count(later, until).await.expect("count"), 6);
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.alerts_scan(t0, until, after, 2).await.expect("scan");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 2);
+        after = page.last().map(|a| (a.received_at, a.id));
+        seen.extend(page);
+    }
+    assert_eq!(seen.len(), 9);
+    let order: Vec<_> = seen.iter().map(|a| (a.received_at, a.id)).collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "received order, then id");
+    let keys: std::collections::HashSet<_> =
+        seen.iter().map(|a| a.judged.alert.key.clone()).collect();
+    assert_eq!(keys.len(), 9, "every alert once");
+    let tail = store
+        .alerts_scan(later, t0 + chrono::Duration::seconds(2), None, 100)
+        .await
+        .expect("scan");
+    assert_eq!(tail.len(), 3, "[since, until) holds one payload");
+    assert!(tail.iter().all(|a| a.judged.alert.key.starts_with("k1-")));
+}
