@@ -263,7 +263,19 @@ impl GithubOutput {
         let n = issue_number(d, "no issue to post the note on")?;
         // attachments as capability links; images (screenshots) shown inline
         let detail = crate::files::note_detail(self.files.as_ref(), &d.detail, true);
-        self.comment(n, &render::github_note(&detail)).await?;
+        // the `github_comment` template too (`action` = `note`; an investigation note's
+        // `detail.investigations` holds each investigator's status, findings and summary)
+        let builtin = || render::github_note(&detail);
+        let text = match d.case.as_ref() {
+            Some(case) => {
+                let link = render::case_link(&self.public_url, case.id);
+                let mut input = self.input(d, case, &link);
+                input.detail = &detail;
+                self.templates.load_full().github_comment(&input, builtin)
+            }
+            None => builtin(),
+        };
+        self.comment(n, &text).await?;
         Ok(done(None, format!("posted the note on issue #{n}")))
     }
 

@@ -1,5 +1,6 @@
 //! User templates through the real GitHub client against the fake GitHub: a `github_title` and
-//! `github_body` reach the created issue, and a set swapped in reaches the next comment.
+//! `github_body` reach the created issue, a set swapped in reaches the next comment, and an
+//! investigation note renders through `github_comment` with its results.
 
 use super::*;
 use irene_fakes::FakeGitHub;
@@ -86,4 +87,27 @@ async fn user_templates_reach_the_issue_and_swap_live() {
         Some("severity: medium → high")
     );
     assert!(templates.load().recent_errors().is_empty());
+
+    // an investigation note goes through `github_comment` too, its results in `detail`
+    templates.store(Arc::new(set(&[(
+        "github_comment.txt",
+        "{% if action == \"note\" %}{% for i in detail.investigations %}{{ i.investigator }}={{ i.status }} {% endfor %}{% else %}{{ action }}{% endif %}",
+    )])));
+    let ticket = d.ticket.clone();
+    let note = delivery(
+        3,
+        "gh",
+        Action::Note,
+        &c,
+        json!({"title": "Investigations", "markdown": "…", "kind": "investigated",
+               "investigations": [{"investigator": "reputation", "status": "done"},
+                                  {"investigator": "geoip", "status": "nothing_found"}]}),
+        ticket,
+    );
+    done_ticket(&out.deliver(&note, &j).await);
+    let issue = &gh.issues(REPO)[0];
+    assert_eq!(
+        issue.comments.last().map(|c| c.body.trim()),
+        Some("reputation=done geoip=nothing_found")
+    );
 }
