@@ -79,9 +79,11 @@ impl Worker for SettingsWorker {
     }
 
     async fn work(&mut self) -> anyhow::Result<WorkerState> {
-        if std::mem::take(&mut self.hup_seen) {
+        if self.hup_seen {
             tracing::info!("SIGHUP: reading the settings files again");
+            // cleared only once read: a failure (the store busy) tries again next time
             crate::settings::sync::sync(&*self.store, &self.cfg).await?;
+            self.hup_seen = false;
         }
         self.live.reload(&*self.store).await?;
         self.release().await?;

@@ -439,7 +439,9 @@ async fn sighup_reads_the_files_again() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, t) = s.get("/api/v1/settings/triage").await;
-        if t["version"] == 2 {
+        // stored, and running (the status says which versions this process runs)
+        let (_, status) = s.get("/api/v1/status").await;
+        if t["version"] == 2 && status["settings"]["triage"] == 2 {
             assert!(t["author"].as_str().unwrap().starts_with("file:"), "{t}");
             break;
         }

@@ -18,6 +18,14 @@ pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
     let mut body = serde_json::to_value(s).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut body {
         m.insert("workers".into(), json!(state.workers.list()));
+        // the settings documents this process runs, by version
+        let live = state.app.settings.load();
+        let versions: serde_json::Map<String, Value> = live
+            .versions
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), json!(v)))
+            .collect();
+        m.insert("settings".into(), Value::Object(versions));
         let now = chrono::Utc::now();
         let feeds: Vec<Value> = state
             .app

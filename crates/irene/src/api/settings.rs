@@ -167,17 +167,21 @@ pub async fn apply(
             files,
         );
     }
+    apply_as(&state, &who, given, &req.comment, req.dry_run).await
+}
+
+/// Applies `given` by `who` (the one way both routes write documents).
+async fn apply_as(
+    state: &AppState,
+    who: &str,
+    given: BTreeMap<Kind, Vec<SettingsFile>>,
+    comment: &str,
+    dry_run: bool,
+) -> ApiResult<Json<Value>> {
     let applied = state
         .app
         .settings
-        .apply(
-            &*state.app.store,
-            given,
-            &who,
-            &req.comment,
-            req.dry_run,
-            Utc::now(),
-        )
+        .apply(&*state.app.store, given, who, comment, dry_run, Utc::now())
         .await?;
     Ok(Json(json!(applied)))
 }
@@ -203,19 +207,7 @@ pub async fn put(
         .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
     let mut given = BTreeMap::new();
     given.insert(kind, req.files);
-    let applied = state
-        .app
-        .settings
-        .apply(
-            &*state.app.store,
-            given,
-            &who,
-            &req.comment,
-            false,
-            Utc::now(),
-        )
-        .await?;
-    Ok(Json(json!(applied)))
+    apply_as(&state, &who, given, &req.comment, false).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -363,10 +363,8 @@ mod tests {
         }
     }
 
-    /// What another process applies reaches this one at its next reload; a version that does
-    /// not compile (written past the checks) is kept out and the running set stays.
-    #[tokio::test]
-    async fn versions_written_elsewhere_are_picked_up_and_broken_ones_kept_out() {
+    /// A new SQLite store and a live set with no documents yet.
+    async fn fresh() -> (tempfile::TempDir, Arc<dyn Store>, Live) {
         let dir = tempfile::tempdir().expect("tmp");
         let store = irene_store::open(
             &Location::Sqlite(dir.path().to_path_buf()),
@@ -385,6 +383,14 @@ mod tests {
             irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
         )
         .expect("live");
+        (dir, store, live)
+    }
+
+    /// What another process applies reaches this one at its next reload; a version that does
+    /// not compile (written past the checks) is kept out and the running set stays.
+    #[tokio::test]
+    async fn versions_written_elsewhere_are_picked_up_and_broken_ones_kept_out() {
+        let (_dir, store, live) = fresh().await;
         assert!(
             !live.reload(&*store).await.expect("reload"),
             "nothing written yet"
@@ -413,24 +419,7 @@ mod tests {
     /// such rules), but an apply of Sigma rules must load whole.
     #[tokio::test]
     async fn sigma_rejections_block_an_apply_of_sigma_only() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = irene_store::open(
-            &Location::Sqlite(dir.path().to_path_buf()),
-            Arc::new(NoOutputs),
-            Arc::new(NoCorrelations),
-        )
-        .await
-        .expect("store");
-        let live = Live::start(
-            Base {
-                outputs: Vec::new(),
-                max_silence: chrono::Duration::days(1),
-            },
-            TriageRules::compile(&[]).expect("empty"),
-            SigmaRules::compile(&[]).0,
-            irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
-        )
-        .expect("live");
+        let (_dir, store, live) = fresh().await;
         let unrunnable = vec![SettingsFile {
             name: "broken.yml".into(),
             text: "title: no detection\nlogsource:\n  product: aws\n".into(),
