@@ -4,8 +4,11 @@
 
 mod common;
 
+use common::investigation::{all_done, cloudtrail, finding, the_case, wait_for};
 use common::{fixture, generic_alert, Server};
+use irene_fakes::github::FakeGitHub;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'";
@@ -371,4 +374,95 @@ scopes = ["ingest"]
     let p = page(&s, "/").await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert!(!p.body.contains("No accounts configured"), "{}", p.body);
+}
+
+#[tokio::test]
+async fn case_page_shows_tickets_and_investigations_with_their_attachments() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo("acme/console");
+    gh.add_token("ghp_consoletesttoken0123456789");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        r#"[delivery]
+backoff_base = "50ms"
+backoff_max = "1s"
+
+[[outputs]]
+name = "security-issues"
+type = "github"
+repository = "acme/console"
+token = "ghp_consoletesttoken0123456789"
+api_url = "{url}"
+min_severity = "medium"
+pace = "5ms"
+timeout = "2s"
+"#,
+        url = gh.url(),
+    );
+    let path = dir.path().join("irene.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--config", path.to_str().unwrap()],
+    );
+    let (st, body) = s.ingest("aws.cloudtrail", cloudtrail().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let (st, body) = s.ingest("aws.guardduty", finding().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let case_id = the_case(&s).await;
+    let case = wait_for(
+        &s,
+        "the investigations and the ticket",
+        Duration::from_secs(30),
+        |c| all_done(c) && c["tickets"].as_array().is_some_and(|t| !t.is_empty()),
+        &format!("/api/v1/cases/{case_id}"),
+    )
+    .await;
+
+    let p = page(&s, &format!("/cases/{case_id}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let b = &p.body;
+    // the ticket, linked
+    let ticket = &case["tickets"][0];
+    let url = text(ticket, "url");
+    assert!(
+        b.contains(&format!(
+            r#"<a href="{url}" rel="noreferrer">{}</a>"#,
+            escaped(text(ticket, "reference"))
+        )),
+        "{url}: {b}"
+    );
+    assert!(b.contains("<strong>security-issues</strong> (github)"));
+    // each investigation, its summary as text and its CSV attachment as a link
+    for i in case["investigations"].as_array().unwrap() {
+        assert!(
+            b.contains(&format!("<h3>{} <span", text(i, "investigator"))),
+            "{i}"
+        );
+    }
+    let history = case["investigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["investigator"] == "actor_history")
+        .expect("actor_history");
+    let attachment = history["attachments"][0].as_str().expect("an attachment");
+    assert!(
+        b.contains(&format!("[events as CSV](attachment:{attachment})")),
+        "the summary as stored, preformatted: {b}"
+    );
+    assert!(b.contains(r#"<pre class="summary-text">"#));
+    let link = format!(r#"<a href="/api/v1/attachments/{attachment}">"#);
+    assert!(b.contains(&link), "a link, not an image: {b}");
+    assert!(!b.contains("<img"), "no PNG here: {b}");
+    // and the link is served under the same (open) rule as the page
+    let resp = s
+        .client
+        .get(format!("{}/api/v1/attachments/{attachment}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
 }
