@@ -110,6 +110,12 @@ fn render(state: &AppState, page: Result<impl Template, ApiError>) -> Response {
     }
 }
 
+/// Whether a link target is a plain web address (never `javascript:`, `data:`, …).
+fn is_web_url(u: &str) -> bool {
+    let lower = u.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
 fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -611,13 +617,88 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
                 output: t.output,
                 kind: t.kind,
                 reference: t.reference,
-                url: t
-                    .url
-                    .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-                    .unwrap_or_default(),
+                url: t.url.filter(|u| is_web_url(u)).unwrap_or_default(),
             })
             .collect(),
         investigations: rows,
         raw,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case_page() -> CasePage {
+        CasePage {
+            open: false,
+            id: "c1".into(),
+            title: "<b>t</b>".into(),
+            severity: "high".into(),
+            status: "open".into(),
+            resolution: String::new(),
+            source: "generic".into(),
+            kind: "k".into(),
+            account: String::new(),
+            region: String::new(),
+            resource_id: String::new(),
+            resource_kind: String::new(),
+            resource_name: String::new(),
+            tags: vec![Pair {
+                key: "owner".into(),
+                value: "\"><script>x</script>".into(),
+            }],
+            labels: vec![],
+            rule: String::new(),
+            first_seen: String::new(),
+            last_seen: String::new(),
+            count: 1,
+            timeline: vec![],
+            occurrences: vec![],
+            tickets: vec![],
+            investigations: vec![InvestigationRow {
+                investigator: "exposure".into(),
+                trigger: "opened".into(),
+                state: "done".into(),
+                status: "done".into(),
+                reason: String::new(),
+                finished_at: String::new(),
+                summary: "**found** <script>alert(1)</script>".into(),
+                attachments: vec![
+                    AttachmentRow {
+                        id: "a1".into(),
+                        name: "shot\".png".into(),
+                        png: true,
+                    },
+                    AttachmentRow {
+                        id: "a2".into(),
+                        name: "ports.csv".into(),
+                        png: false,
+                    },
+                ],
+            }],
+            raw: "{\"x\": \"</pre><script>\"}".into(),
+        }
+    }
+
+    #[test]
+    fn case_page_shows_pngs_inline_links_otherwise_and_escapes_everything() {
+        let html = case_page().render().expect("render");
+        assert!(html.contains(r#"<img src="/api/v1/attachments/a1" alt="shot&#34;.png">"#));
+        assert!(html.contains(r#"<a href="/api/v1/attachments/a2">ports.csv</a>"#));
+        assert!(!html.contains("/api/v1/attachments/a2\" alt"));
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b>t</b>"));
+        assert!(html.contains("&#60;/pre&#62;"));
+        assert!(!html.contains("No accounts configured"));
+    }
+
+    #[test]
+    fn only_web_addresses_are_linked() {
+        assert!(is_web_url("https://github.com/acme/x/issues/1"));
+        assert!(is_web_url("HTTP://example.test/"));
+        for bad in ["javascript:alert(1)", "data:text/html,x", "//evil.test", ""] {
+            assert!(!is_web_url(bad), "{bad}");
+        }
+    }
 }
