@@ -5,7 +5,7 @@
 //! # Layout
 //! - `server`: wiring (store, outputs, intake, workers, router) and orderly shutdown.
 //! - `app`: what Irene does when asked, whatever the transport (accept, resolve, replay, …).
-//! - `api`: HTTP handlers that translate to `app` and to store reads.
+//! - `api`: HTTP handlers that translate to `app` and to store reads; `console`: its HTML pages.
 //! - `evaluate`: decode → Sigma → triage, shared by the pipeline and the dry runs.
 //! - `replay`: a draft rule set over a stored window, cases and deliveries simulated (no writes).
 //! - `worker`: the one worker shape and its runner; `pipeline`, `deliver`, `jobs`, `expiry`,
@@ -30,6 +30,7 @@ pub mod cmd_replay;
 pub mod cmd_rules;
 pub mod cmd_settings;
 pub mod config;
+pub mod console;
 pub mod deliver;
 pub mod detect;
 pub mod evaluate;

@@ -10,6 +10,7 @@ mod files;
 mod ingest;
 mod investigations;
 mod ops;
+pub use ops::{health, Health};
 mod rules_dry_run;
 mod rules_replay;
 mod settings;
@@ -103,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        // the web console's read-only pages (`crate::console`)
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }

@@ -12,12 +12,43 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The pipeline's health as `GET /api/v1/status` and the console's overview show it: the
+/// store's queue counts, every worker's state and last error, and each feed's copy.
+pub struct Health {
+    pub counts: irene_store::StatusCounts,
+    pub workers: Vec<crate::worker::WorkerInfo>,
+    /// Each feed (without its body) and the age of its copy in seconds.
+    pub feeds: Vec<(irene_store::FeedCopy, Option<i64>)>,
+}
+
+/// Reads the pipeline's health (the one read behind the status endpoint and the console).
+pub async fn health(state: &AppState) -> ApiResult<Health> {
+    let counts = state.app.store.status().await?;
+    let now = chrono::Utc::now();
+    let feeds = state
+        .app
+        .store
+        .feeds_list(false)
+        .await?
+        .into_iter()
+        .map(|f| {
+            let age = f.fetched_at.map(|t| (now - t).num_seconds());
+            (f, age)
+        })
+        .collect();
+    Ok(Health {
+        counts,
+        workers: state.workers.list(),
+        feeds,
+    })
+}
+
 pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
-    let s = state.app.store.status().await?;
-    let mut body = serde_json::to_value(s).unwrap_or(Value::Null);
+    let h = health(&state).await?;
+    let mut body = serde_json::to_value(h.counts).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut body {
-        m.insert("workers".into(), json!(state.workers.list()));
+        m.insert("workers".into(), json!(h.workers));
         // the settings documents this process runs, by version
         let live = state.app.settings.load();
         let versions: serde_json::Map<String, Value> = live
@@ -26,15 +57,10 @@ pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
             .map(|(k, v)| (k.as_str().to_string(), json!(v)))
             .collect();
         m.insert("settings".into(), Value::Object(versions));
-        let now = chrono::Utc::now();
-        let feeds: Vec<Value> = state
-            .app
-            .store
-            .feeds_list(false)
-            .await?
+        let feeds: Vec<Value> = h
+            .feeds
             .into_iter()
-            .map(|f| {
-                let age = f.fetched_at.map(|t| (now - t).num_seconds());
+            .map(|(f, age)| {
                 let mut v = serde_json::to_value(&f).unwrap_or(Value::Null);
                 if let Value::Object(o) = &mut v {
                     o.insert("age_seconds".into(), json!(age));
