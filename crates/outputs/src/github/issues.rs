@@ -148,6 +148,43 @@ impl GithubOutput {
         .map(|_| ())
     }
 
+    /// Posts a comment once per delivery, even across a crash between the post and its record:
+    /// the comment carries the delivery's hidden marker, and a comment with that marker made
+    /// since the delivery was planned means it was posted already. `Ok(false)`: it was.
+    pub(super) async fn comment_once(
+        &self,
+        number: u64,
+        text: &str,
+        delivery: i64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, Outcome> {
+        let mark = format!("<!-- irene:delivery:{delivery} -->");
+        let since = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let url = self.repo_url(&format!(
+            "/issues/{number}/comments?since={since}&per_page=100"
+        ));
+        let posted = self.call(Method::GET, &url, None).await?;
+        let found = posted.as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("body")
+                    .and_then(Value::as_str)
+                    .is_some_and(|b| b.contains(&mark))
+            })
+        });
+        if found {
+            return Ok(false);
+        }
+        let room = render::GITHUB_BODY_MAX.saturating_sub(mark.chars().count() + 2);
+        let body = format!("{}\n\n{mark}", render::truncate(text, room));
+        self.call(
+            Method::POST,
+            &self.repo_url(&format!("/issues/{number}/comments")),
+            Some(&json!({ "body": body })),
+        )
+        .await?;
+        Ok(true)
+    }
+
     /// Gives the issue this case's severity label (other labels kept) and, with `reopen`,
     /// opens it if closed. Returns the issue as it is after.
     pub(super) async fn sync_issue(

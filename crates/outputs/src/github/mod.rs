@@ -275,7 +275,11 @@ impl GithubOutput {
             }
             None => builtin(),
         };
-        self.comment(n, &text).await?;
+        // a note is posted once, even if a crash came between the post and its record
+        let since = d.created_at - chrono::Duration::minutes(1);
+        if !self.comment_once(n, &text, d.id, since).await? {
+            return Ok(done(None, format!("the note was already on issue #{n}")));
+        }
         Ok(done(None, format!("posted the note on issue #{n}")))
     }
 
