@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::investigation::{all_done, cloudtrail, finding, the_case, wait_for};
+use common::investigation::{
+    all_done, cloudtrail, finding, read as read_json, the_case, wait_for, IP,
+};
 use common::{fixture, generic_alert, Server};
 use irene_fakes::github::FakeGitHub;
 use serde_json::{json, Value};
@@ -362,7 +364,14 @@ scopes = ["ingest"]
         &dir.path().join("data"),
         &["--config", cfg.to_str().unwrap_or_default()],
     );
-    for path in ["/", "/cases", "/cases/00000000-0000-4000-8000-000000000000"] {
+    for path in [
+        "/",
+        "/cases",
+        "/cases/00000000-0000-4000-8000-000000000000",
+        "/events",
+        "/deliveries",
+        "/quarantine",
+    ] {
         let p = page(&s, path).await;
         assert_eq!(p.status, 401, "{path}");
         assert!(p.content_type.starts_with("text/html"), "{path}");
@@ -465,4 +474,275 @@ timeout = "2s"
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// A CloudTrail record like the investigation fixture's, from `ip` by user `user`.
+fn trail_record(user: &str, ip: &str, id: u32, hour: u32) -> Value {
+    let mut r = read_json("cloudtrail/awsdocs_record_console_login_failure_iam_user.json");
+    r["userIdentity"]["userName"] = json!(user);
+    r["sourceIPAddress"] = json!(ip);
+    r["eventTime"] = json!(format!("2022-01-13T{hour:02}:00:00Z"));
+    r["eventID"] = json!(format!("e38ce1b3-4575-4cb8-a632-6100000000{id:02}"));
+    r["errorMessage"] = json!("<script>alert(1)</script>");
+    r
+}
+
+/// The `href` of the first `<a rel="next">`, unescaped.
+fn next_href(body: &str) -> String {
+    let at = body.find(r#"<a rel="next" href=""#).expect("next link") + 20;
+    let href = &body[at..];
+    href[..href.find('"').expect("end")].replace("&#38;", "&")
+}
+
+#[tokio::test]
+async fn events_search_filters_by_ip_and_principal_pages_and_escapes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path(), &[]);
+    // three records from IP by "anaya" (the investigation fixture), and two from elsewhere
+    let (st, body) = s.ingest("aws.cloudtrail", cloudtrail().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    let others = json!({"Records": [
+        trail_record("anaya", "203.0.113.9", 1, 1),
+        trail_record("bob", "203.0.113.9", 2, 2),
+    ]});
+    let (st, body) = s.ingest("aws.cloudtrail", others.to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+
+    let p = page(&s, "/events").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.csp, CSP);
+    assert!(p.nosniff);
+    assert_eq!(
+        p.body.matches(r#"<tr class="event">"#).count(),
+        5,
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains(r#"<a href="/events">Events</a>"#), "nav");
+    // markup in a raw event is text
+    assert!(!p.body.contains("<script"), "{}", p.body);
+    assert!(p.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    assert!(p.body.contains("<summary>Raw event</summary>"));
+
+    // by IP: the investigation's three, not the others
+    let p = page(&s, &format!("/events?ip={IP}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let b = &p.body;
+    assert_eq!(b.matches(r#"<tr class="event">"#).count(), 3, "{b}");
+    assert_eq!(b.matches(&format!(">{IP}</a>")).count(), 3, "{b}");
+    assert!(!b.contains("203.0.113.9"), "{b}");
+    assert!(
+        b.contains(&format!(r#"name="ip" value="{IP}""#)),
+        "kept in the form"
+    );
+    assert!(b.contains("signin.amazonaws.com:ConsoleLogin"), "{b}");
+    assert!(
+        b.contains("2022-01-12 22:00:00 UTC"),
+        "the event's time: {b}"
+    );
+    // each principal and IP links to its own search
+    assert!(
+        b.contains(r#"<a class="principal" href="/events?principal=anaya">"#),
+        "{b}"
+    );
+    assert!(
+        b.contains(&format!(r#"<a class="ip" href="/events?ip={IP}">"#)),
+        "{b}"
+    );
+
+    // by principal: narrows to anaya's four; with the IP too, to one
+    let p = page(&s, "/events?principal=bob").await;
+    assert_eq!(
+        p.body.matches(r#"<tr class="event">"#).count(),
+        1,
+        "{}",
+        p.body
+    );
+    let p = page(&s, "/events?principal=anaya").await;
+    assert_eq!(
+        p.body.matches(r#"<tr class="event">"#).count(),
+        4,
+        "{}",
+        p.body
+    );
+    let p = page(&s, "/events?principal=anaya&ip=203.0.113.9").await;
+    assert_eq!(
+        p.body.matches(r#"<tr class="event">"#).count(),
+        1,
+        "{}",
+        p.body
+    );
+
+    // paging keeps the filters
+    let first = page(&s, &format!("/events?ip={IP}&limit=2")).await;
+    assert_eq!(first.body.matches(r#"<tr class="event">"#).count(), 2);
+    let href = next_href(&first.body);
+    assert!(href.starts_with("/events?"), "{href}");
+    assert!(href.contains(&format!("ip={IP}")), "{href}");
+    assert!(href.contains("cursor="), "{href}");
+    let second = page(&s, &href).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body.matches(r#"<tr class="event">"#).count(), 1);
+    assert!(!second.body.contains(r#"rel="next""#));
+    assert!(
+        second.body.contains("2022-01-12 20:00:00 UTC"),
+        "the oldest last"
+    );
+
+    // a bad time is the API's error, as a page
+    let p = page(&s, "/events?since=yesterday").await;
+    assert_eq!(p.status, 400);
+    assert!(p.content_type.starts_with("text/html"));
+    assert!(p.body.contains("RFC 3339"), "{}", p.body);
+}
+
+#[tokio::test]
+async fn case_page_links_to_what_else_the_actor_did() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path(), &[]);
+    let (st, body) = s.ingest("aws.guardduty", finding().to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let case_id = the_case(&s).await;
+    let (_, detail) = s.get(&format!("/api/v1/cases/{case_id}")).await;
+    let alert_id = text(&detail["occurrences"][0], "alert_id");
+    let (_, alert) = s.get(&format!("/api/v1/alerts/{alert_id}")).await;
+
+    let p = page(&s, &format!("/cases/{case_id}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let b = &p.body;
+    assert!(b.contains("What else did this actor do"), "{b}");
+    let actor = &alert["alert"]["actor"];
+    assert_eq!(actor["ip"], IP, "{alert}");
+    assert!(
+        b.contains(&format!(
+            r#"<a class="actor-events" href="/events?ip={IP}">"#
+        )),
+        "{b}"
+    );
+    if let Some(principal) = actor["principal"].as_str() {
+        let q = format!(
+            "/events?principal={}",
+            principal.replace(':', "%3A").replace('/', "%2F")
+        );
+        assert!(b.contains(&q), "{q} in {b}");
+    }
+}
+
+#[tokio::test]
+async fn quarantined_items_show_their_error_and_payload_escaped() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path(), &[]);
+    let p = page(&s, "/quarantine").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains("Nothing is quarantined."));
+    // and no dead letters either
+    let p = page(&s, "/deliveries").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.csp, CSP);
+    assert!(p.body.contains("<h1>Dead letters</h1>"), "{}", p.body);
+    assert!(p.body.contains("No dead deliveries."), "{}", p.body);
+    assert!(p.body.contains("<code>irene deliveries retry ID</code>"));
+
+    let (st, body) = s
+        .ingest(
+            "generic",
+            json!({"title": "<script>alert(1)</script>"}).to_string(),
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let (_, q) = s.get("/api/v1/quarantine").await;
+    let entry = &q["quarantine"][0];
+    let error = text(entry, "error");
+
+    let p = page(&s, "/quarantine").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.csp, CSP);
+    let b = &p.body;
+    assert_eq!(
+        b.matches(r#"class="investigation quarantined""#).count(),
+        1,
+        "{b}"
+    );
+    assert!(b.contains("<h3>generic <span"), "{b}");
+    assert!(b.contains(&escaped(error)), "the decoder's error: {b}");
+    assert!(
+        b.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{b}"
+    );
+    assert!(!b.contains("<script"), "{b}");
+    assert!(b.contains(text(entry, "id")));
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_with_their_error_and_case() {
+    let gh = FakeGitHub::start().await;
+    gh.add_repo("acme/console");
+    gh.add_token("ghp_consoletesttoken0123456789");
+    gh.disable_issues("acme/console");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        r#"[delivery]
+backoff_base = "50ms"
+backoff_max = "1s"
+
+[[outputs]]
+name = "security-issues"
+type = "github"
+repository = "acme/console"
+token = "ghp_consoletesttoken0123456789"
+api_url = "{url}"
+min_severity = "medium"
+pace = "5ms"
+timeout = "2s"
+"#,
+        url = gh.url(),
+    );
+    let path = dir.path().join("irene.toml");
+    std::fs::write(&path, config).unwrap();
+    let s = Server::start(
+        &dir.path().join("data"),
+        &["--config", path.to_str().unwrap()],
+    );
+    let (st, body) = s
+        .ingest("generic", generic_alert("k-dead", "high").to_string())
+        .await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    wait_for(
+        &s,
+        "a dead letter",
+        Duration::from_secs(30),
+        |st| st["dead_letters"] == 1,
+        "/api/v1/status",
+    )
+    .await;
+    let (_, body) = s.get("/api/v1/deliveries?state=dead").await;
+    let dead = &body["deliveries"][0];
+    let case_id = text(dead, "case_id");
+
+    let p = page(&s, "/deliveries").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let b = &p.body;
+    let r = row(b, r#"<tr class="delivery">"#);
+    assert!(r.contains("<td>security-issues</td><td>open</td>"), "{r}");
+    assert!(
+        r.contains(&format!(r#"<a href="/cases/{case_id}">case</a>"#)),
+        "{r}"
+    );
+    assert!(r.contains("<td>dead</td>"), "{r}");
+    assert!(
+        r.contains(&escaped(text(dead, "last_error"))),
+        "the last error: {r}"
+    );
+    assert!(r.contains("410"), "{r}");
+    assert!(b.contains(r#"<option value="dead" selected>"#));
+    // other states are one choice away; a bad one is an error page
+    let p = page(&s, "/deliveries?state=sending").await;
+    assert!(p.body.contains("No sending deliveries."), "{}", p.body);
+    let p = page(&s, "/deliveries?state=bogus").await;
+    assert_eq!(p.status, 400);
+    assert!(p.content_type.starts_with("text/html"));
 }

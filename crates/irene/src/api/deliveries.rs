@@ -21,7 +21,8 @@ pub struct DeliveryQuery {
     cursor: Option<String>,
 }
 
-const STATES: [&str; 4] = ["pending", "sending", "done", "dead"];
+/// A delivery's states, as `?state=` takes them.
+pub const STATES: [&str; 4] = ["pending", "sending", "done", "dead"];
 
 pub async fn list(
     State(state): State<AppState>,

@@ -10,20 +10,48 @@ use axum::http::HeaderMap;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use irene_store::EventFilter;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize, Default)]
+/// The events search's query parameters (the API's and the console's `/events`); as kept in
+/// the console's links, unset ones are left out.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 pub struct EventQuery {
-    source: Option<String>,
-    ip: Option<String>,
-    principal: Option<String>,
-    account: Option<String>,
-    name: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl EventQuery {
+    /// The store's filter for these parameters (empty ones unset; `limit` defaults to 50).
+    pub fn filter(&self) -> ApiResult<EventFilter> {
+        Ok(EventFilter {
+            source: set(self.source.clone()),
+            source_ip: set(self.ip.clone()),
+            principal: set(self.principal.clone()),
+            account: set(self.account.clone()),
+            name: set(self.name.clone()),
+            since: time("since", self.since.clone())?,
+            until: time("until", self.until.clone())?,
+            limit: parse_limit(self.limit.as_deref(), 50)?,
+            cursor: set(self.cursor.clone()),
+        })
+    }
 }
 
 fn time(what: &'static str, v: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
@@ -52,18 +80,7 @@ pub async fn list(
     Query(q): Query<EventQuery>,
 ) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
-    let filter = EventFilter {
-        source: set(q.source),
-        source_ip: set(q.ip),
-        principal: set(q.principal),
-        account: set(q.account),
-        name: set(q.name),
-        since: time("since", q.since)?,
-        until: time("until", q.until)?,
-        limit: parse_limit(q.limit.as_deref(), 50)?,
-        cursor: set(q.cursor),
-    };
-    let page = state.app.store.events_list(&filter).await?;
+    let page = state.app.store.events_list(&q.filter()?).await?;
     Ok(Json(
         json!({"events": page.items, "next_cursor": page.next_cursor}),
     ))

@@ -4,8 +4,10 @@
 
 mod cases;
 mod deliveries;
+pub use deliveries::STATES as DELIVERY_STATES;
 pub mod error;
 mod events;
+pub use events::EventQuery;
 mod files;
 mod ingest;
 mod investigations;

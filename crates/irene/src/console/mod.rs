@@ -1,8 +1,11 @@
-//! The web console: read-only HTML pages (overview, case list, case) over the same store reads
-//! as the API, under the API's auth rule. No business rules and no writes here in this slice.
+//! The web console: read-only HTML pages (overview, case list, case, audit-log events, dead
+//! letters, quarantine) over the same store reads as the API, under the API's auth rule. No
+//! business rules and no writes here yet.
 
 use crate::api::error::ApiError;
-use crate::api::{health, parse_id, AppState};
+use crate::api::{
+    case_param, health, parse_id, state_param, AppState, EventQuery, DELIVERY_STATES,
+};
 use crate::auth::Scope;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -12,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
-use irene_store::{CaseFilter, InvestigationFilter};
+use irene_store::{CaseFilter, DeliveryFilter, InvestigationFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -32,6 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(overview))
         .route("/cases", get(cases))
         .route("/cases/{id}", get(case))
+        .route("/events", get(events))
+        .route("/deliveries", get(deliveries))
+        .route("/quarantine", get(quarantine))
         .route("/console.css", get(stylesheet))
 }
 
@@ -496,6 +502,49 @@ struct CasePage {
     investigations: Vec<InvestigationRow>,
     /// The latest alert as received, pretty-printed (empty when it is gone).
     raw: String,
+    /// The latest alert's actor, each with its events search (empty when unknown).
+    actor: Vec<ActorLink>,
+}
+
+/// A link to the events search for one of an actor's values.
+struct ActorLink {
+    /// "principal" or "IP"
+    what: &'static str,
+    value: String,
+    href: String,
+}
+
+fn events_href(q: &EventQuery) -> String {
+    format!(
+        "/events?{}",
+        serde_urlencoded::to_string(q).unwrap_or_default()
+    )
+}
+
+/// The events search links for an actor's principal and IP (those it has).
+fn actor_links(actor: &irene_core::Actor) -> Vec<ActorLink> {
+    let mut links = Vec::new();
+    if let Some(p) = nonempty(actor.principal.clone()) {
+        links.push(ActorLink {
+            what: "principal",
+            href: events_href(&EventQuery {
+                principal: Some(p.clone()),
+                ..Default::default()
+            }),
+            value: p,
+        });
+    }
+    if let Some(ip) = nonempty(actor.ip.clone()) {
+        links.push(ActorLink {
+            what: "IP",
+            href: events_href(&EventQuery {
+                ip: Some(ip.clone()),
+                ..Default::default()
+            }),
+            value: ip,
+        });
+    }
+    links
 }
 
 /// Attachments looked at per case page (each is read to learn its type).
@@ -553,9 +602,12 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
             attachments,
         });
     }
-    let raw = match store.alert_get(detail.case.last_alert_id).await? {
-        Some(a) => serde_json::to_string_pretty(&a.judged.alert.raw).unwrap_or_default(),
-        None => String::new(),
+    let (raw, actor) = match store.alert_get(detail.case.last_alert_id).await? {
+        Some(a) => (
+            serde_json::to_string_pretty(&a.judged.alert.raw).unwrap_or_default(),
+            actor_links(&a.judged.alert.actor),
+        ),
+        None => (String::new(), Vec::new()),
     };
     let c = detail.case;
     Ok(CasePage {
@@ -622,6 +674,342 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
             .collect(),
         investigations: rows,
         raw,
+        actor,
+    })
+}
+
+// ---------------------------------------------------------------- audit-log events
+
+/// Events read per page of the events search (unless `limit` says otherwise).
+const EVENTS_PAGE_SIZE: &str = "50";
+
+struct EventRow {
+    at: String,
+    source: String,
+    name: String,
+    principal: String,
+    principal_href: String,
+    ip: String,
+    ip_href: String,
+    account: String,
+    detections: Vec<String>,
+    raw: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/events.html")]
+struct EventsPage {
+    open: bool,
+    rows: Vec<EventRow>,
+    ip: String,
+    principal: String,
+    account: String,
+    name: String,
+    source: String,
+    since: String,
+    until: String,
+    next: String,
+}
+
+async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let page = events_page(&state, &headers, query).await;
+    render(&state, page)
+}
+
+async fn events_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<EventsPage, ApiError> {
+    state.authorize(headers, Scope::Read)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let q = EventQuery {
+        source: nonempty(q.source),
+        ip: nonempty(q.ip),
+        principal: nonempty(q.principal),
+        account: nonempty(q.account),
+        name: nonempty(q.name),
+        since: nonempty(q.since),
+        until: nonempty(q.until),
+        limit: nonempty(q.limit),
+        cursor: nonempty(q.cursor),
+    };
+    // the API's parsing; the console's page size when none is asked for
+    let filter = EventQuery {
+        limit: q.limit.clone().or_else(|| Some(EVENTS_PAGE_SIZE.into())),
+        ..q.clone()
+    }
+    .filter()?;
+    let page = state.app.store.events_list(&filter).await?;
+    let next = page
+        .next_cursor
+        .map(|c| {
+            events_href(&EventQuery {
+                cursor: Some(c),
+                ..q.clone()
+            })
+        })
+        .unwrap_or_default();
+    let rows = page
+        .items
+        .into_iter()
+        .map(|e| {
+            let principal = e.event.actor.principal.clone().unwrap_or_default();
+            let ip = e.event.actor.ip.clone().unwrap_or_default();
+            EventRow {
+                at: when(e.event.observed_at.unwrap_or(e.received_at)),
+                source: e.event.source,
+                name: e.event.name,
+                principal_href: if principal.is_empty() {
+                    String::new()
+                } else {
+                    events_href(&EventQuery {
+                        principal: Some(principal.clone()),
+                        ..Default::default()
+                    })
+                },
+                ip_href: if ip.is_empty() {
+                    String::new()
+                } else {
+                    events_href(&EventQuery {
+                        ip: Some(ip.clone()),
+                        ..Default::default()
+                    })
+                },
+                principal,
+                ip,
+                account: e.event.account.unwrap_or_default(),
+                detections: e.detections,
+                raw: serde_json::to_string_pretty(&e.event.raw).unwrap_or_default(),
+            }
+        })
+        .collect();
+    Ok(EventsPage {
+        open: state.tokens.is_open(),
+        rows,
+        ip: q.ip.unwrap_or_default(),
+        principal: q.principal.unwrap_or_default(),
+        account: q.account.unwrap_or_default(),
+        name: q.name.unwrap_or_default(),
+        source: q.source.unwrap_or_default(),
+        since: q.since.unwrap_or_default(),
+        until: q.until.unwrap_or_default(),
+        next,
+    })
+}
+
+// ---------------------------------------------------------------- dead letters
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+struct DeliveriesQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+struct DeliveryRowView {
+    id: i64,
+    output: String,
+    action: String,
+    case_id: String,
+    state: String,
+    attempts: i64,
+    last_error: String,
+    updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/deliveries.html")]
+struct DeliveriesPage {
+    open: bool,
+    state: String,
+    states: Vec<Choice>,
+    rows: Vec<DeliveryRowView>,
+    next: String,
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let page = deliveries_page(&state, &headers, query).await;
+    render(&state, page)
+}
+
+async fn deliveries_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<DeliveriesPage, ApiError> {
+    state.authorize(headers, Scope::Read)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let q = DeliveriesQuery {
+        // dead letters unless another state is asked for
+        state: nonempty(q.state).or_else(|| Some("dead".into())),
+        case: nonempty(q.case),
+        output: nonempty(q.output),
+        cursor: nonempty(q.cursor),
+    };
+    let st = state_param(q.state.clone(), &DELIVERY_STATES)?;
+    let page = state
+        .app
+        .store
+        .outbox_list(&DeliveryFilter {
+            state: st.clone(),
+            case_id: case_param(q.case.as_deref())?,
+            output: q.output.clone(),
+            limit: PAGE_SIZE,
+            cursor: q.cursor.clone(),
+        })
+        .await?;
+    let next = page
+        .next_cursor
+        .map(|c| {
+            format!(
+                "/deliveries?{}",
+                serde_urlencoded::to_string(DeliveriesQuery {
+                    cursor: Some(c),
+                    ..q.clone()
+                })
+                .unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let st = st.unwrap_or_default();
+    Ok(DeliveriesPage {
+        open: state.tokens.is_open(),
+        states: DELIVERY_STATES
+            .into_iter()
+            .map(|s| Choice {
+                value: s.to_string(),
+                selected: s == st,
+            })
+            .collect(),
+        state: st,
+        rows: page
+            .items
+            .into_iter()
+            .map(|d| DeliveryRowView {
+                id: d.id,
+                output: d.output,
+                action: d.action.as_str().to_string(),
+                case_id: d.case_id.map(|c| c.to_string()).unwrap_or_default(),
+                state: d.state,
+                attempts: d.attempts,
+                last_error: d.last_error.unwrap_or_default(),
+                updated_at: when(d.updated_at),
+            })
+            .collect(),
+        next,
+    })
+}
+
+// ---------------------------------------------------------------- quarantine
+
+/// How much of a quarantined payload the page shows.
+const EXCERPT_BYTES: usize = 4096;
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+struct CursorQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+struct QuarantineRow {
+    id: String,
+    source: String,
+    received_at: String,
+    item_index: i64,
+    error: String,
+    excerpt: String,
+    /// Set when the excerpt is cut.
+    cut: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/quarantine.html")]
+struct QuarantinePage {
+    open: bool,
+    rows: Vec<QuarantineRow>,
+    next: String,
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, and whether it was cut.
+fn excerpt(s: String, max: usize) -> (String, bool) {
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (s[..end].to_string(), true)
+}
+
+async fn quarantine(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<CursorQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let page = quarantine_page(&state, &headers, query).await;
+    render(&state, page)
+}
+
+async fn quarantine_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Result<Query<CursorQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<QuarantinePage, ApiError> {
+    state.authorize(headers, Scope::Read)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let cursor = nonempty(q.cursor);
+    let page = state
+        .app
+        .store
+        .quarantine_list(PAGE_SIZE, cursor.as_deref())
+        .await?;
+    let next = page
+        .next_cursor
+        .map(|c| {
+            format!(
+                "/quarantine?{}",
+                serde_urlencoded::to_string(CursorQuery { cursor: Some(c) }).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    Ok(QuarantinePage {
+        open: state.tokens.is_open(),
+        rows: page
+            .items
+            .into_iter()
+            .map(|e| {
+                let text = match e.raw {
+                    serde_json::Value::String(s) => s,
+                    v => serde_json::to_string_pretty(&v).unwrap_or_default(),
+                };
+                let (excerpt, cut) = excerpt(text, EXCERPT_BYTES);
+                QuarantineRow {
+                    id: e.id.to_string(),
+                    source: e.source,
+                    received_at: when(e.received_at),
+                    item_index: e.item_index,
+                    error: e.error,
+                    excerpt,
+                    cut,
+                }
+            })
+            .collect(),
+        next,
     })
 }
 
@@ -678,6 +1066,11 @@ mod tests {
                 ],
             }],
             raw: "{\"x\": \"</pre><script>\"}".into(),
+            actor: actor_links(&irene_core::Actor {
+                principal: Some("arn:aws:iam::1:user/<b>".into()),
+                ip: Some("198.51.100.7".into()),
+                user_agent: None,
+            }),
         }
     }
 
@@ -691,6 +1084,13 @@ mod tests {
         assert!(!html.contains("<b>t</b>"));
         assert!(html.contains("&#60;/pre&#62;"));
         assert!(!html.contains("No accounts configured"));
+    }
+
+    #[test]
+    fn excerpts_are_cut_on_a_character_boundary() {
+        assert_eq!(excerpt("abc".into(), 3), ("abc".to_string(), false));
+        assert_eq!(excerpt("abcd".into(), 3), ("abc".to_string(), true));
+        assert_eq!(excerpt("aé".into(), 2), ("a".to_string(), true));
     }
 
     #[test]
