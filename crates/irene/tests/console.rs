@@ -541,6 +541,22 @@ async fn events_search_filters_by_ip_and_principal_pages_and_escapes() {
         b.contains("2022-01-12 22:00:00 UTC"),
         "the event's time: {b}"
     );
+    // the raw event, pretty-printed and escaped
+    assert!(
+        b.contains(&format!("&#34;sourceIPAddress&#34;: &#34;{IP}&#34;")),
+        "{b}"
+    );
+    // each event's detections, as the API lists them
+    let (_, api) = s.get(&format!("/api/v1/events?ip={IP}")).await;
+    for e in api["events"].as_array().expect("events") {
+        for d in e["detections"].as_array().expect("detections") {
+            let d = escaped(d.as_str().expect("rule id"));
+            assert!(
+                b.contains(&format!(r#"<span class="bad detection">{d}</span>"#)),
+                "{d}: {b}"
+            );
+        }
+    }
     // each principal and IP links to its own search
     assert!(
         b.contains(r#"<a class="principal" href="/events?principal=anaya">"#),

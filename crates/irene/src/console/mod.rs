@@ -1083,6 +1083,12 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<b>t</b>"));
         assert!(html.contains("&#60;/pre&#62;"));
+        // the actor's searches, their values as text
+        assert!(html.contains(
+            r#"<a class="actor-events" href="/events?principal=arn%3Aaws%3Aiam%3A%3A1%3Auser%2F%3Cb%3E">"#
+        ), "{html}");
+        assert!(html.contains("<code>arn:aws:iam::1:user/&#60;b&#62;</code>"));
+        assert!(html.contains(r#"href="/events?ip=198.51.100.7""#));
         assert!(!html.contains("No accounts configured"));
     }
 
