@@ -697,6 +697,23 @@ async fn quarantined_items_show_their_error_and_payload_escaped() {
     );
     assert!(!b.contains("<script"), "{b}");
     assert!(b.contains(text(entry, "id")));
+    assert!(!b.contains("Cut to its first 4 KB."));
+
+    // a big item is shown cut
+    let big = "x".repeat(10_000);
+    let (st, body) = s.ingest("generic", json!({"title": big}).to_string()).await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let p = page(&s, "/quarantine").await;
+    assert_eq!(
+        p.body
+            .matches(r#"class="investigation quarantined""#)
+            .count(),
+        2
+    );
+    assert!(p.body.contains("Cut to its first 4 KB."), "{}", p.body);
+    assert!(!p.body.contains(&big));
+    assert!(p.body.contains(&"x".repeat(4000)));
 }
 
 #[tokio::test]
