@@ -162,7 +162,8 @@ impl Browser {
         let mut open = Vec::new();
         for p in pages {
             let url = p.url().await.ok().flatten().unwrap_or_default();
-            if url != "about:blank" && !url.starts_with("chrome://") {
+            // a target without a URL yet is not a screenshot's page
+            if !url.is_empty() && url != "about:blank" && !url.starts_with("chrome://") {
                 open.push(url);
             }
         }
