@@ -47,6 +47,8 @@ pub async fn run(
     sigma: SigmaRules,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // the recorder first: a worker's first counts (a feed's first download) must not be lost
+    let metrics = metrics_handle();
     let tokens = Tokens::from_config(&cfg.tokens)?;
     if tokens.is_open() && !listener.local_addr()?.ip().is_loopback() {
         bail!(
@@ -305,7 +307,7 @@ pub async fn run(
     let state = AppState {
         app: application,
         tokens: Arc::new(tokens),
-        metrics: metrics_handle(),
+        metrics,
         github_hooks: Arc::new(github_hooks),
         workers,
         files,
