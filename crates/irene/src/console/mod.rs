@@ -340,6 +340,17 @@ struct CasesPage {
     next: String,
 }
 
+/// A list page's first step: the caller may read, and its query parses (400 if not).
+fn read_query<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    state.authorize(headers, Scope::Read)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    Ok(q)
+}
+
 fn nonempty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
@@ -358,8 +369,7 @@ async fn cases_page(
     headers: &HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<CasesPage, ApiError> {
-    state.authorize(headers, Scope::Read)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let q = read_query(state, headers, query)?;
     let q = ListQuery {
         severity: nonempty(q.severity),
         status: nonempty(q.status),
@@ -725,8 +735,7 @@ async fn events_page(
     headers: &HeaderMap,
     query: Result<Query<EventQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<EventsPage, ApiError> {
-    state.authorize(headers, Scope::Read)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let q = read_query(state, headers, query)?;
     let q = EventQuery {
         source: nonempty(q.source),
         ip: nonempty(q.ip),
@@ -851,8 +860,7 @@ async fn deliveries_page(
     headers: &HeaderMap,
     query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<DeliveriesPage, ApiError> {
-    state.authorize(headers, Scope::Read)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let q = read_query(state, headers, query)?;
     let q = DeliveriesQuery {
         // dead letters unless another state is asked for
         state: nonempty(q.state).or_else(|| Some("dead".into())),
@@ -970,8 +978,7 @@ async fn quarantine_page(
     headers: &HeaderMap,
     query: Result<Query<CursorQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<QuarantinePage, ApiError> {
-    state.authorize(headers, Scope::Read)?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let q = read_query(state, headers, query)?;
     let cursor = nonempty(q.cursor);
     let page = state
         .app
