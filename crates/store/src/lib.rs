@@ -6,6 +6,7 @@ mod flow;
 mod model;
 mod page;
 mod sqlite;
+mod sqlite_accounts;
 mod sqlite_events;
 mod sqlite_intel;
 mod sqlite_investigations;
@@ -311,6 +312,10 @@ pub trait Store: Send + Sync + 'static {
     /// A number that grows with every settings version written (0: none): a worker that saw
     /// the same number last time has nothing to reload.
     async fn settings_generation(&self) -> Result<i64>;
+    /// Records an action in the audit log; its id.
+    async fn audit_add(&self, entry: &NewAudit, now: DateTime<Utc>) -> Result<i64>;
+    /// The audit log, newest first.
+    async fn audit_list(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>>;
     /// Keeps a screenshot of a watched page (replacing the one of that kind).
     async fn watch_image_put(
         &self,

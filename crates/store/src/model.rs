@@ -438,3 +438,34 @@ pub struct WatchRow {
     pub changed: bool,
     pub last_error: Option<String>,
 }
+
+/// One action a person or a token took, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// What was done, a short verb phrase (`case.resolve`, `silence.add`, `sign_in`).
+    pub action: String,
+    /// What it was done to (a case id, a delivery id, a settings kind), or empty.
+    pub target: String,
+    /// Free text: a reason, a count. Never a secret.
+    pub detail: String,
+}
+
+/// An action to record in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAudit {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// Which audit entries to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}

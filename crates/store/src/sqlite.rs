@@ -5,13 +5,16 @@ use crate::page::{self, page};
 use crate::sqlite_tx::SqliteTx;
 use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
-use crate::{sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox, sqlite_settings};
 use crate::{
-    CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow, EventFilter, FeedCopy,
-    InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob, InvestigationRecord, NewInbox,
-    Occurrence, Page, QuarantineEntry, Result, SettingsChange, SettingsVersion, StatusCounts,
-    Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, WatchImage, WatchImageKind,
-    WatchRow,
+    sqlite_accounts, sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox,
+    sqlite_settings,
+};
+use crate::{
+    AuditEntry, AuditFilter, CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow,
+    EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob,
+    InvestigationRecord, NewAudit, NewInbox, Occurrence, Page, QuarantineEntry, Result,
+    SettingsChange, SettingsVersion, StatusCounts, Store, StoreError, StoredAlert,
+    StoredAttachment, StoredEvent, WatchImage, WatchImageKind, WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -870,6 +873,14 @@ impl Store for SqliteStore {
 
     async fn settings_generation(&self) -> Result<i64> {
         sqlite_settings::generation(&self.reader).await
+    }
+
+    async fn audit_add(&self, entry: &NewAudit, now: DateTime<Utc>) -> Result<i64> {
+        sqlite_accounts::audit_add(&self.writer, entry, now).await
+    }
+
+    async fn audit_list(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>> {
+        sqlite_accounts::audit_list(&self.reader, filter).await
     }
 
     async fn watch_image_put(

@@ -3,6 +3,7 @@
 //! (`tests/sqlite.rs`); what only one backend has lives beside it (`tests/sqlite_only.rs`).
 #![allow(dead_code)]
 
+pub mod accounts;
 pub mod events;
 pub mod intel;
 pub mod investigations;

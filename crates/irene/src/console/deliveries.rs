@@ -1,0 +1,113 @@
+//! The deliveries page: dead letters by default, any outbox state by choice.
+//! Reads only.
+
+use super::*;
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+struct DeliveriesQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+struct DeliveryRowView {
+    id: i64,
+    output: String,
+    action: String,
+    case_id: String,
+    state: String,
+    attempts: i64,
+    last_error: String,
+    updated_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/deliveries.html")]
+struct DeliveriesPage {
+    viewer: Viewer,
+    state: String,
+    states: Vec<Choice>,
+    rows: Vec<DeliveryRowView>,
+    next: String,
+}
+
+pub(super) async fn deliveries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let page = deliveries_page(&state, &headers, query).await;
+    render(&state, page)
+}
+
+async fn deliveries_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<DeliveriesPage, ApiError> {
+    let (viewer, q) = read_query(state, headers, query)?;
+    let q = DeliveriesQuery {
+        // dead letters unless another state is asked for
+        state: nonempty(q.state).or_else(|| Some("dead".into())),
+        case: nonempty(q.case),
+        output: nonempty(q.output),
+        cursor: nonempty(q.cursor),
+    };
+    let st = state_param(q.state.clone(), &DELIVERY_STATES)?;
+    let page = state
+        .app
+        .store
+        .outbox_list(&DeliveryFilter {
+            state: st.clone(),
+            case_id: case_param(q.case.as_deref())?,
+            output: q.output.clone(),
+            limit: PAGE_SIZE,
+            cursor: q.cursor.clone(),
+        })
+        .await?;
+    let next = page
+        .next_cursor
+        .map(|c| {
+            format!(
+                "/deliveries?{}",
+                serde_urlencoded::to_string(DeliveriesQuery {
+                    cursor: Some(c),
+                    ..q.clone()
+                })
+                .unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let st = st.unwrap_or_default();
+    Ok(DeliveriesPage {
+        viewer,
+        states: DELIVERY_STATES
+            .into_iter()
+            .map(|s| Choice {
+                value: s.to_string(),
+                selected: s == st,
+            })
+            .collect(),
+        state: st,
+        rows: page
+            .items
+            .into_iter()
+            .map(|d| DeliveryRowView {
+                id: d.id,
+                output: d.output,
+                action: d.action.as_str().to_string(),
+                case_id: d.case_id.map(|c| c.to_string()).unwrap_or_default(),
+                state: d.state,
+                attempts: d.attempts,
+                last_error: d.last_error.unwrap_or_default(),
+                updated_at: when(d.updated_at),
+            })
+            .collect(),
+        next,
+    })
+}
