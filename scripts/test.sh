@@ -18,6 +18,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # Chromium for the screenshot tests (crates/browser): a failed install stops the run here
 IRENE_CHROMIUM="$(./scripts/chromium.sh)"
 export IRENE_CHROMIUM
+IRENE_CHROMEDRIVER="$(./scripts/chromedriver.sh)"; export IRENE_CHROMEDRIVER # the console browser tests
 ./scripts/python-deps.sh # pySigma, for the Sigma differential test (crates/rules/tests/sigma_differential.rs)
 ./scripts/moto.sh # moto's server, the AWS API stand-in of crates/cloud/tests/aws_moto.rs
 echo "== tests"

@@ -1,7 +1,7 @@
 //! `irene bench`: measures durable intake over real HTTP (single alerts and batches, concurrent
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory;
 //! `--investigations` runs `bench_investigations` instead, `--exposure` `bench_exposure`,
-//! `--replay` `bench_replay`.
+//! `--replay` `bench_replay`, `--console` `bench_console`.
 //! Measures only; asserts nothing.
 
 use crate::pipeline::process_row;
@@ -61,6 +61,14 @@ pub struct BenchArgs {
     pub replay: bool,
     #[arg(long, default_value_t = 1_000_000)]
     pub replay_alerts: usize,
+    /// Instead: fill a store with `--console-cases` cases and `--events` audit-log events, serve
+    /// it, and time the console's pages (`--console-runs` requests each): p50/p95/max.
+    #[arg(long)]
+    pub console: bool,
+    #[arg(long, default_value_t = 100_000)]
+    pub console_cases: usize,
+    #[arg(long, default_value_t = 50)]
+    pub console_runs: usize,
 }
 
 /// A generic alert as a sender would post it.
@@ -116,13 +124,13 @@ pub(crate) fn peak_rss_kib() -> Option<u64> {
 }
 
 /// `irene serve` started from this same executable on a free loopback port.
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: std::process::Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ServerProcess {
-    fn start(data_dir: &std::path::Path) -> anyhow::Result<ServerProcess> {
+    pub(crate) fn start(data_dir: &std::path::Path) -> anyhow::Result<ServerProcess> {
         use std::io::BufRead;
         let exe = std::env::current_exe()?;
         let mut child = std::process::Command::new(exe)
@@ -150,12 +158,12 @@ impl ServerProcess {
         }
     }
 
-    fn peak_rss_kib(&self) -> Option<u64> {
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
         peak_rss_kib_of(&self.child.id().to_string())
     }
 
     /// SIGTERM (a graceful stop), then wait for the exit.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -226,6 +234,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.replay {
         crate::bench_replay::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.console {
+        crate::bench_console::run(&args).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.exposure {

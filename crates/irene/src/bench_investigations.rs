@@ -102,8 +102,8 @@ impl Rng {
 }
 
 /// Who does what: principals (a few hot, the rest skewed), each mostly from its own few IPs.
-struct Population {
-    now: DateTime<Utc>,
+pub(crate) struct Population {
+    pub(crate) now: DateTime<Utc>,
 }
 
 impl Population {
@@ -111,7 +111,7 @@ impl Population {
         format!("{:012}", 100_000_000_000u64 + (p % ACCOUNTS) as u64)
     }
 
-    fn principal(p: usize) -> String {
+    pub(crate) fn principal(p: usize) -> String {
         let who = if p < HOT {
             format!("role/bench-automation-{p}")
         } else {
@@ -120,7 +120,7 @@ impl Population {
         format!("arn:aws:iam::{}:{who}", Self::account(p))
     }
 
-    fn ip(i: usize) -> String {
+    pub(crate) fn ip(i: usize) -> String {
         Ipv4Addr::from(0x2000_0000u32 + (i as u32).wrapping_mul(7_919)).to_string()
     }
 
@@ -299,7 +299,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// Loads `n` events as CloudTrail payloads through the pipeline's path: inbox append, claim,
 /// `process_row` (decode, Sigma), `commit_processed` (events stored once per event id).
-async fn load_events(store: &dyn Store, population: &Population, n: usize) -> anyhow::Result<()> {
+pub(crate) async fn load_events(
+    store: &dyn Store,
+    population: &Population,
+    n: usize,
+) -> anyhow::Result<()> {
     let rules = TriageRules::compile(&[RuleFile {
         name: "none".into(),
         text: String::new(),

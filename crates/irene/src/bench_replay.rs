@@ -48,7 +48,7 @@ const FIXTURES: &[(&str, &str)] = &[
 ];
 
 /// The fixtures' findings as generic alerts (title, type, severity, account, resource, actor).
-fn templates() -> Vec<Value> {
+pub(crate) fn templates() -> Vec<Value> {
     let mut out = Vec::new();
     for (source, text) in FIXTURES {
         let Some(dec) = irene_sources::decoder(source).or_else(|| irene_sources::decoder("auto"))
@@ -110,7 +110,7 @@ fn alert(templates: &[Value], i: usize, keys: usize) -> Value {
 }
 
 /// The live rules: a few severity rules over the fixtures' types.
-fn live_rules(templates: &[Value]) -> String {
+pub(crate) fn live_rules(templates: &[Value]) -> String {
     let mut y = String::new();
     for (i, t) in templates.iter().enumerate().take(4) {
         let kind = t["type"].as_str().unwrap_or("");
@@ -145,7 +145,7 @@ fn draft_rules(templates: &[Value]) -> String {
     y
 }
 
-fn compile(name: &str, text: String) -> anyhow::Result<TriageRules> {
+pub(crate) fn compile(name: &str, text: String) -> anyhow::Result<TriageRules> {
     TriageRules::compile(&[RuleFile::new(name, text)])
         .map_err(|e| anyhow::anyhow!("{name}: {:?}", e.first().map(|e| e.to_string())))
 }
@@ -209,7 +209,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Stores `n` alerts through the pipeline's path: inbox append, claim, `process_row`, commit.
-async fn load(
+pub(crate) async fn load(
     store: &dyn Store,
     rules: &TriageRules,
     templates: &[Value],

@@ -14,12 +14,13 @@
 //! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
 //! - `files`: the secret of `/files/{token}` links (served by `api::files`).
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
-//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`, `bench_replay`: the benchmarks.
+//! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`, `bench_replay`, `bench_console`: the benchmarks.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod bench_console;
 pub mod bench_exposure;
 pub mod bench_investigations;
 pub mod bench_replay;
