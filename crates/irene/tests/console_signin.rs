@@ -372,3 +372,41 @@ async fn signing_out_ends_the_session_here_or_everywhere() {
     assert!(audit.body.contains("<code>sign_out</code>"));
     assert!(audit.body.contains("2 sessions ended"), "{}", audit.body);
 }
+
+#[tokio::test]
+async fn without_tokens_one_account_closes_the_open_console() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let open = Server::start(&data, &[]);
+    let b = Browser::new(&open);
+    let r = b.get("/", None).await;
+    assert_eq!(r.status, 200, "no account, no token: open on loopback");
+    assert!(r.body.contains("No accounts configured"));
+    drop(open);
+    let (ok, out) = user_cmd(
+        &data,
+        &["add", "ana", "--role", "responder"],
+        "ana-password-123\n",
+    );
+    assert!(ok, "{out}");
+    let s = Server::start(&data, &[]);
+    let b = Browser::new(&s);
+    let r = b.get("/cases", None).await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/signin?next=%2Fcases")
+    );
+    let form = b.get("/signin", None).await;
+    assert!(
+        !form.body.contains("No accounts configured"),
+        "{}",
+        form.body
+    );
+    let ana = b.session("ana", "ana-password-123").await;
+    let home = b.get("/", Some(&ana)).await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("ana · responder"));
+    assert!(!home.body.contains("No accounts configured"));
+    let r = b.post("/signout", &[("csrf", "")], None).await;
+    assert_eq!(r.status, 401, "no anonymous admin once an account exists");
+}
