@@ -82,6 +82,29 @@ pub struct Config {
     /// both off by default: `exposure` then probes the alert's own addresses.
     #[serde(default, skip_serializing)]
     pub cloud: irene_cloud::CloudConfig,
+    /// The web console's sessions (`[console]`).
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// `[console]`: how long a console session lasts: `session_idle` without a request, and
+/// `session_max` at most, however active.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    #[serde(deserialize_with = "duration")]
+    pub session_idle: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub session_max: Duration,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            session_idle: Duration::from_secs(8 * 3600),
+            session_max: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 /// `[probe]`: how the `exposure` investigator touches targets. Enabled by default: it only
@@ -591,6 +614,7 @@ impl std::fmt::Debug for Config {
             .field("files", &self.files)
             .field("browser", &self.browser)
             .field("cloud", &self.cloud)
+            .field("console", &self.console)
             .finish()
     }
 }
@@ -699,6 +723,11 @@ impl Config {
         if let Err(errors) = irene_outputs::validate(&self.outputs) {
             let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
             bail!("invalid [[outputs]]:\n{}", lines.join("\n"));
+        }
+        if self.console.session_idle.is_zero()
+            || self.console.session_max < self.console.session_idle
+        {
+            bail!("[console] session_idle must be more than 0 and at most session_max");
         }
         self.feed_defs()?;
         self.reputation.validate()?;

@@ -66,6 +66,12 @@ enum Command {
         #[command(subcommand)]
         command: irene::cmd_settings::SilenceCommand,
     },
+    /// Console accounts (add, list, remove, passwd), in the data directory's store: run while
+    /// no server is running on it.
+    User {
+        #[command(subcommand)]
+        command: irene::cmd_user::UserCommand,
+    },
     /// Measure intake and pipeline throughput on this machine.
     Bench(irene::bench::BenchArgs),
 }
@@ -164,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: RulesCommand::Replay(args),
         } => irene::cmd_replay::run(args).await,
         Command::Deliveries { command } => irene::cmd_deliveries::run(command).await,
+        Command::User { command } => irene::cmd_user::run(command).await,
         Command::Bench(args) => irene::bench::run(args).await,
     }
 }

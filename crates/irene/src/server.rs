@@ -312,12 +312,17 @@ pub async fn run(
         workers,
         files,
         public_url: cfg.public_url(),
+        console: Arc::new(cfg.console.clone()),
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+    // the peer's address: the console's sign-in rate limit counts failures per address
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP")?;
 
     tracing::info!("shutting down: finishing in-flight work");
     // The router (and with it every Intake handle) is gone: the writer drains and stops.

@@ -316,6 +316,48 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_add(&self, entry: &NewAudit, now: DateTime<Utc>) -> Result<i64>;
     /// The audit log, newest first.
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>>;
+    /// Adds a console account; false (nothing written) when the name is taken.
+    async fn user_add(&self, user: &User) -> Result<bool>;
+    /// One account by name.
+    async fn user_get(&self, name: &str) -> Result<Option<User>>;
+    /// Every account, by name.
+    async fn users_list(&self) -> Result<Vec<User>>;
+    /// Whether any account exists (then the console is never open).
+    async fn users_exist(&self) -> Result<bool>;
+    /// Removes an account and all its sessions; false when there was none.
+    async fn user_remove(&self, name: &str) -> Result<bool>;
+    /// Sets an account's password hash and ends all its sessions; false when there is none.
+    async fn user_set_hash(&self, name: &str, hash: &str) -> Result<bool>;
+    /// Keeps a new session.
+    async fn session_add(&self, session: &NewSession) -> Result<()>;
+    /// The live session `id_hash` with its user's role, marked seen at `now`: none when it is
+    /// unknown, past its absolute expiry, unseen since `idle_since`, or its user is gone or
+    /// disabled.
+    async fn session_touch(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Option<SessionUser>>;
+    /// Ends one session (signing out); false when it was not there.
+    async fn session_delete(&self, id_hash: &str) -> Result<bool>;
+    /// Ends every session of a user (sign out everywhere); how many.
+    async fn sessions_delete_user(&self, user: &str) -> Result<u64>;
+    /// Records a sign-in attempt (attempts older than a day are pruned on the way).
+    async fn login_attempt_add(
+        &self,
+        name: &str,
+        ip: &str,
+        ok: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Failed sign-ins since `since`, for this name and for this address.
+    async fn login_failures(
+        &self,
+        name: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<LoginFailures>;
     /// Keeps a screenshot of a watched page (replacing the one of that kind).
     async fn watch_image_put(
         &self,

@@ -469,3 +469,57 @@ pub struct AuditFilter {
     pub limit: u32,
     pub cursor: Option<String>,
 }
+
+/// A local console account. `hash` is an argon2id PHC string (never the password); it is
+/// left out of `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// `viewer`, `responder` or `admin` (the console decides what each may do).
+    pub role: String,
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    pub disabled: bool,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("hash", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+/// A console session to keep: `id_hash` is the SHA-256 (hex) of the cookie's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub user: String,
+    /// The token every form of this session carries.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    /// The absolute expiry: past it the session is over, however active.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A live session and its user's role, as [`Store::session_touch`](crate::Store::session_touch)
+/// gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user: String,
+    pub role: String,
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Failed sign-ins counted since a time, by the name tried and by the address it came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub by_name: u32,
+    pub by_ip: u32,
+}

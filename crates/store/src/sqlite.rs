@@ -12,9 +12,10 @@ use crate::{
 use crate::{
     AuditEntry, AuditFilter, CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow,
     EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob,
-    InvestigationRecord, NewAudit, NewInbox, Occurrence, Page, QuarantineEntry, Result,
-    SettingsChange, SettingsVersion, StatusCounts, Store, StoreError, StoredAlert,
-    StoredAttachment, StoredEvent, WatchImage, WatchImageKind, WatchRow,
+    InvestigationRecord, LoginFailures, NewAudit, NewInbox, NewSession, Occurrence, Page,
+    QuarantineEntry, Result, SessionUser, SettingsChange, SettingsVersion, StatusCounts, Store,
+    StoreError, StoredAlert, StoredAttachment, StoredEvent, User, WatchImage, WatchImageKind,
+    WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -881,6 +882,70 @@ impl Store for SqliteStore {
 
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Page<AuditEntry>> {
         sqlite_accounts::audit_list(&self.reader, filter).await
+    }
+
+    async fn user_add(&self, user: &User) -> Result<bool> {
+        sqlite_accounts::user_add(&self.writer, user).await
+    }
+
+    async fn user_get(&self, name: &str) -> Result<Option<User>> {
+        sqlite_accounts::user_get(&self.reader, name).await
+    }
+
+    async fn users_list(&self) -> Result<Vec<User>> {
+        sqlite_accounts::users_list(&self.reader).await
+    }
+
+    async fn users_exist(&self) -> Result<bool> {
+        sqlite_accounts::users_exist(&self.reader).await
+    }
+
+    async fn user_remove(&self, name: &str) -> Result<bool> {
+        sqlite_accounts::user_remove(&self.writer, name).await
+    }
+
+    async fn user_set_hash(&self, name: &str, hash: &str) -> Result<bool> {
+        sqlite_accounts::user_set_hash(&self.writer, name, hash).await
+    }
+
+    async fn session_add(&self, session: &NewSession) -> Result<()> {
+        sqlite_accounts::session_add(&self.writer, session).await
+    }
+
+    async fn session_touch(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Option<SessionUser>> {
+        sqlite_accounts::session_touch(&self.writer, id_hash, now, idle_since).await
+    }
+
+    async fn session_delete(&self, id_hash: &str) -> Result<bool> {
+        sqlite_accounts::session_delete(&self.writer, id_hash).await
+    }
+
+    async fn sessions_delete_user(&self, user: &str) -> Result<u64> {
+        sqlite_accounts::sessions_delete_user(&self.writer, user).await
+    }
+
+    async fn login_attempt_add(
+        &self,
+        name: &str,
+        ip: &str,
+        ok: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlite_accounts::login_attempt_add(&self.writer, name, ip, ok, now).await
+    }
+
+    async fn login_failures(
+        &self,
+        name: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<LoginFailures> {
+        sqlite_accounts::login_failures(&self.reader, name, ip, since).await
     }
 
     async fn watch_image_put(

@@ -1,8 +1,11 @@
-//! The SQLite console records: the audit log (`audit_log`, migration 0017). SQL only: who may
-//! do what, and what an action means, is the caller's.
+//! The SQLite console records: the audit log (`audit_log`, migration 0017), accounts, sessions
+//! and sign-in attempts (0018). SQL only: who may do what, and what an action means, is the caller's.
 
 use crate::time::{from_micros, micros};
-use crate::{page, AuditEntry, NewAudit, Page, Result, StoreError};
+use crate::{
+    page, AuditEntry, LoginFailures, NewAudit, NewSession, Page, Result, SessionUser, StoreError,
+    User,
+};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
@@ -58,5 +61,196 @@ pub(crate) async fn audit_list(
     .await?;
     page::page(&rows, limit, audit_of, |r| {
         r.get::<i64, _>("id").to_string()
+    })
+}
+
+fn user_of(r: &SqliteRow) -> User {
+    User {
+        name: r.get("name"),
+        role: r.get("role"),
+        hash: r.get("hash"),
+        created_at: from_micros(r.get("created_at")),
+        disabled: r.get::<i64, _>("disabled") != 0,
+    }
+}
+
+pub(crate) async fn user_add(writer: &SqlitePool, user: &User) -> Result<bool> {
+    let n = sqlx::query(
+        "INSERT INTO users (name, role, hash, created_at, disabled) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(&user.name)
+    .bind(&user.role)
+    .bind(&user.hash)
+    .bind(micros(user.created_at))
+    .bind(i64::from(user.disabled))
+    .execute(writer)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+pub(crate) async fn user_get(reader: &SqlitePool, name: &str) -> Result<Option<User>> {
+    let row =
+        sqlx::query("SELECT name, role, hash, created_at, disabled FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(reader)
+            .await?;
+    Ok(row.as_ref().map(user_of))
+}
+
+pub(crate) async fn users_list(reader: &SqlitePool) -> Result<Vec<User>> {
+    let rows =
+        sqlx::query("SELECT name, role, hash, created_at, disabled FROM users ORDER BY name")
+            .fetch_all(reader)
+            .await?;
+    Ok(rows.iter().map(user_of).collect())
+}
+
+pub(crate) async fn users_exist(reader: &SqlitePool) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+        .fetch_one(reader)
+        .await?;
+    Ok(n != 0)
+}
+
+pub(crate) async fn user_remove(writer: &SqlitePool, name: &str) -> Result<bool> {
+    let mut tx = writer.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let n = sqlx::query("DELETE FROM users WHERE name = ?")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn user_set_hash(writer: &SqlitePool, name: &str, hash: &str) -> Result<bool> {
+    let mut tx = writer.begin().await?;
+    let n = sqlx::query("UPDATE users SET hash = ? WHERE name = ?")
+        .bind(hash)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn session_add(writer: &SqlitePool, s: &NewSession) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_name, csrf, created_at, last_seen, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&s.id_hash)
+    .bind(&s.user)
+    .bind(&s.csrf)
+    .bind(micros(s.created_at))
+    .bind(micros(s.created_at))
+    .bind(micros(s.expires_at))
+    .execute(writer)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn session_touch(
+    writer: &SqlitePool,
+    id_hash: &str,
+    now: DateTime<Utc>,
+    idle_since: DateTime<Utc>,
+) -> Result<Option<SessionUser>> {
+    let row = sqlx::query(
+        "UPDATE sessions SET last_seen = ?
+         WHERE id_hash = ? AND expires_at > ? AND last_seen >= ?
+           AND user_name IN (SELECT name FROM users WHERE disabled = 0)
+         RETURNING user_name, csrf, created_at, expires_at,
+           (SELECT role FROM users WHERE users.name = sessions.user_name) AS role",
+    )
+    .bind(micros(now))
+    .bind(id_hash)
+    .bind(micros(now))
+    .bind(micros(idle_since))
+    .fetch_optional(writer)
+    .await?;
+    Ok(row.map(|r| SessionUser {
+        user: r.get("user_name"),
+        role: r.get::<Option<String>, _>("role").unwrap_or_default(),
+        csrf: r.get("csrf"),
+        created_at: from_micros(r.get("created_at")),
+        expires_at: from_micros(r.get("expires_at")),
+    }))
+}
+
+pub(crate) async fn session_delete(writer: &SqlitePool, id_hash: &str) -> Result<bool> {
+    let n = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        .bind(id_hash)
+        .execute(writer)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+pub(crate) async fn sessions_delete_user(writer: &SqlitePool, user: &str) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+        .bind(user)
+        .execute(writer)
+        .await?
+        .rows_affected())
+}
+
+const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+pub(crate) async fn login_attempt_add(
+    writer: &SqlitePool,
+    name: &str,
+    ip: &str,
+    ok: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = writer.begin().await?;
+    sqlx::query("DELETE FROM login_attempts WHERE at < ?")
+        .bind(micros(now).saturating_sub(DAY_MICROS))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO login_attempts (at, name, ip, ok) VALUES (?, ?, ?, ?)")
+        .bind(micros(now))
+        .bind(name)
+        .bind(ip)
+        .bind(i64::from(ok))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn login_failures(
+    reader: &SqlitePool,
+    name: &str,
+    ip: &str,
+    since: DateTime<Utc>,
+) -> Result<LoginFailures> {
+    let row = sqlx::query(
+        "SELECT
+           (SELECT COUNT(*) FROM login_attempts WHERE name = ? AND at >= ? AND ok = 0) AS by_name,
+           (SELECT COUNT(*) FROM login_attempts WHERE ip = ? AND at >= ? AND ok = 0) AS by_ip",
+    )
+    .bind(name)
+    .bind(micros(since))
+    .bind(ip)
+    .bind(micros(since))
+    .fetch_one(reader)
+    .await?;
+    let count = |c: &str| u32::try_from(row.get::<i64, _>(c)).unwrap_or(u32::MAX);
+    Ok(LoginFailures {
+        by_name: count("by_name"),
+        by_ip: count("by_ip"),
     })
 }

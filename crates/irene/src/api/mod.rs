@@ -40,8 +40,11 @@ pub struct AppState {
     pub workers: Arc<crate::worker::Workers>,
     /// Checks `/files/{token}` capability links.
     pub files: Arc<irene_outputs::files::FileLinks>,
-    /// How people reach Irene (case links in template previews).
+    /// How people reach Irene (case links in template previews; `Secure` session cookies
+    /// when it is https).
     pub public_url: String,
+    /// The console's session lifetimes (`[console]`).
+    pub console: Arc<crate::config::ConsoleConfig>,
 }
 
 impl AppState {
@@ -106,8 +109,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        // the web console's read-only pages (`crate::console`)
-        .merge(crate::console::routes())
+        // the web console's pages (`crate::console`), behind its sign-in layer
+        .merge(crate::console::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }

@@ -1,6 +1,7 @@
-//! The web console: read-only HTML pages (overview, case list, case, audit-log events, dead
-//! letters, quarantine), one file per page, over the same store reads as the API, under the
-//! API's auth rule; this module holds what the pages share. No business rules and no writes.
+//! The web console: HTML pages (overview, case list, case, audit-log events, dead letters,
+//! quarantine, the audit log, sign-in), one file per page, over the same store reads as the
+//! API, behind `access`'s sign-in layer; this module holds what the pages share. No business
+//! rules and no writes.
 
 use crate::api::error::ApiError;
 use crate::api::{
@@ -12,7 +13,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
@@ -21,12 +22,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod access;
+mod audit;
 mod case;
 mod cases;
 mod deliveries;
 mod events;
 mod overview;
 mod quarantine;
+mod signin;
 
 /// Every console page's policy: nothing but our stylesheet and our own images; no script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -37,15 +40,20 @@ const STYLESHEET: &str = include_str!("../../templates/console/console.css");
 /// Cases read per page of the case list.
 const PAGE_SIZE: u32 = 50;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(overview::overview))
+        .route("/signin", get(signin::form).post(signin::sign_in))
+        .route("/signout", post(signin::sign_out))
+        .route("/signout/everywhere", post(signin::sign_out_everywhere))
+        .route("/audit", get(audit::audit))
         .route("/cases", get(cases::cases))
         .route("/cases/{id}", get(case::case))
         .route("/events", get(events::events))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/quarantine", get(quarantine::quarantine))
         .route("/console.css", get(stylesheet))
+        .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
 }
 
 /// The headers every console page carries.
@@ -86,7 +94,7 @@ struct ErrorPage {
 /// A failure as an HTML page with the API's status (and its `WWW-Authenticate` on 401).
 fn error_page(state: &AppState, e: ApiError) -> Response {
     let page = ErrorPage {
-        viewer: Viewer::nobody(state.tokens.is_open()),
+        viewer: Viewer::nobody(access::is_open(state)),
         title: format!(
             "{} {}",
             e.status.as_u16(),
