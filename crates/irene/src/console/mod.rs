@@ -1,6 +1,7 @@
-//! The web console: read-only HTML pages (overview, case list, case, audit-log events, dead
-//! letters, quarantine), one file per page, over the same store reads as the API, under the
-//! API's auth rule; this module holds what the pages share. No business rules and no writes.
+//! The web console: HTML pages (overview, case list, case, audit-log events, dead letters,
+//! quarantine), one file per page, over the same store reads as the API, under the API's auth
+//! rule, and their forms' actions (`actions.rs`, through `app`); this module holds what the
+//! pages share. No business rules, and no writes but through `app`.
 
 use crate::api::error::ApiError;
 use crate::api::{
@@ -12,19 +13,22 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
 use irene_store::{CaseFilter, DeliveryFilter, InvestigationFilter};
+use notice::{Notice, NoticeQuery};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod access;
+mod actions;
 mod case;
 mod cases;
 mod deliveries;
 mod events;
+mod notice;
 mod overview;
 mod quarantine;
 
@@ -45,6 +49,15 @@ pub fn routes() -> Router<AppState> {
         .route("/events", get(events::events))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/quarantine", get(quarantine::quarantine))
+        .route("/cases/bulk", post(actions::bulk))
+        .route("/cases/{id}/resolve", post(actions::resolve))
+        .route("/cases/{id}/reopen", post(actions::reopen))
+        .route("/cases/{id}/investigate", post(actions::investigate))
+        .route("/cases/{id}/silence", post(actions::silence))
+        .route("/deliveries/redrive", post(actions::redrive_all))
+        .route("/deliveries/{id}/redrive", post(actions::redrive))
+        .route("/quarantine/retry", post(actions::requeue_all))
+        .route("/quarantine/{id}/retry", post(actions::requeue))
         .route("/console.css", get(stylesheet))
 }
 
@@ -173,6 +186,14 @@ fn read_query<T>(
     let viewer = require(state, headers, Role::Viewer)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     Ok((viewer, q))
+}
+
+/// The notice of an action's redirect, if the query carries one (a bad query: none).
+fn notice_of(
+    state: &AppState,
+    query: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Option<Notice> {
+    notice::notice(state, query.ok().map(|Query(q)| q))
 }
 
 fn nonempty(s: Option<String>) -> Option<String> {
