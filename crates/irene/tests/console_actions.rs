@@ -460,8 +460,6 @@ async fn silence_like_this_holds_the_next_occurrence() {
         body.contains("<td>security-issues</td><td>repeat</td><td>held</td>"),
         "{body}"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(gh.issues(REPO)[0].comments.is_empty(), "nothing was sent");
 }
 
 #[tokio::test]
