@@ -720,6 +720,24 @@ pub(crate) async fn case_resolve<S: Store + ?Sized>(
         .map(Some)
 }
 
+/// Reopens a resolved case by hand (durably). `Ok(None)`: no such case.
+pub(crate) async fn case_reopen<S: Store + ?Sized>(
+    store: &S,
+    id: Uuid,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Case, Option<Change>)>> {
+    let mut tx = store.begin(true).await?;
+    let Some(case) = tx.case_by_id(id).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let change = reopen_by_hand(&case, now, by);
+    commit_one(tx, store.planner(), case, change, None, now)
+        .await
+        .map(Some)
+}
+
 /// Resolves open cases of `source` silent since before `now - expiry`.
 pub(crate) async fn cases_expire<S: Store + ?Sized>(
     store: &S,

@@ -120,6 +120,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(Case, Option<Change>)>> {
         flow::case_resolve(self, id, by, reason, now).await
     }
+    /// Reopens by hand. `Ok(None)`: no such case. A case already open is returned unchanged.
+    async fn case_reopen(
+        &self,
+        id: Uuid,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Case, Option<Change>)>> {
+        flow::case_reopen(self, id, by, now).await
+    }
     /// Resolves open cases of `source` silent since before `now - expiry`.
     async fn cases_expire(
         &self,

@@ -106,10 +106,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/rules/replay", post(rules_replay::replay))
         .route("/api/v1/status", get(ops::status))
+        .route("/api/v1/audit", get(ops::audit_list))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        // the web console's pages (`crate::console`), behind its sign-in layer
+        // the web console: its pages and forms (`crate::console`), behind its sign-in layer
         .merge(crate::console::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)

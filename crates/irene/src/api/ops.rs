@@ -1,5 +1,5 @@
-//! Operations endpoints: status counts, quarantine (list, retry), health, readiness, metrics.
-//! They report and replay; they never change a case.
+//! Operations endpoints: status counts, quarantine (list, retry), the audit log, health,
+//! readiness, metrics. They report and replay; they never change a case.
 
 use super::cases::parse_limit;
 use super::error::{ApiError, ApiResult};
@@ -111,6 +111,34 @@ pub async fn quarantine_retry(
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"id": inbox, "accepted": 1})),
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/audit[?actor=…]` (admin): who did what, newest first.
+pub async fn audit_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    state.authorize(&headers, Scope::Admin)?;
+    let page = state
+        .app
+        .store
+        .audit_list(&irene_store::AuditFilter {
+            actor: q.actor.filter(|a| !a.is_empty()),
+            limit: parse_limit(q.limit.as_deref(), 50)?,
+            cursor: q.cursor.filter(|c| !c.is_empty()),
+        })
+        .await?;
+    Ok(Json(
+        json!({"audit": page.items, "next_cursor": page.next_cursor}),
     ))
 }
 

@@ -1,6 +1,7 @@
-//! What people and services ask of cases, deliveries and the quarantine: resolve a case, follow
-//! a ticket closed or reopened on its service, replay a dead letter or a quarantined item. Each
-//! wakes the worker that has new work and counts the case transition, once, here.
+//! What people and services ask of cases, deliveries and the quarantine: resolve or reopen a
+//! case, follow a ticket closed or reopened on its service, replay a dead letter or a
+//! quarantined item. Each wakes the worker that has new work and counts the case transition,
+//! once, here.
 
 use super::App;
 use irene_core::{Case, Change};
@@ -60,6 +61,18 @@ impl App {
             .case_resolve(id, by, reason, chrono::Utc::now())
             .await?
         else {
+            return Ok(None);
+        };
+        self.changed(&change);
+        Ok(Some(CaseOutcome {
+            case,
+            changed: change.is_some(),
+        }))
+    }
+
+    /// Reopens a resolved case by hand (`by` is who). `Ok(None)`: no such case.
+    pub async fn reopen_case(&self, id: Uuid, by: &str) -> Result<Option<CaseOutcome>> {
+        let Some((case, change)) = self.store.case_reopen(id, by, chrono::Utc::now()).await? else {
             return Ok(None);
         };
         self.changed(&change);

@@ -1,5 +1,6 @@
-//! One case's page: summary, resource, actor links, tickets, timeline, investigations, raw JSON.
-//! Reads the case and what hangs off it; no writes.
+//! One case's page: summary, resource, actor links, tickets and each output's delivery state,
+//! timeline, investigations, raw JSON, and the forms of its actions. Reads only; the forms post
+//! to `actions.rs`.
 
 use super::*;
 
@@ -30,6 +31,69 @@ struct TicketRow {
     url: String,
 }
 
+/// A delivery of this case as the page shows it: each output's latest, and every dead letter.
+struct CaseDelivery {
+    id: i64,
+    output: String,
+    action: String,
+    /// sent, pending, retrying, sending, held or dead
+    label: String,
+    attempts: i64,
+    last_error: String,
+    /// When it is tried next (pending or retrying only).
+    next_at: String,
+    /// Why it ended as it did, when the store says (e.g. held back past the case's end).
+    note: String,
+    updated_at: String,
+}
+
+impl CaseDelivery {
+    fn of(d: irene_store::DeliveryRow) -> CaseDelivery {
+        let label = match d.state.as_str() {
+            "done" => "sent",
+            "pending" if d.attempts > 0 => "retrying",
+            other => other,
+        }
+        .to_string();
+        CaseDelivery {
+            id: d.id,
+            next_at: if d.state == "pending" {
+                when(d.next_at)
+            } else {
+                String::new()
+            },
+            output: d.output,
+            action: d.action.as_str().to_string(),
+            label,
+            attempts: d.attempts,
+            last_error: d.last_error.unwrap_or_default(),
+            note: d.note.unwrap_or_default(),
+            updated_at: when(d.updated_at),
+        }
+    }
+}
+
+/// The deliveries a case page shows, from its deliveries newest first: the latest per output,
+/// and every dead letter (each can be redriven).
+fn shown_deliveries(rows: Vec<irene_store::DeliveryRow>) -> Vec<CaseDelivery> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for d in rows {
+        let first = !seen.contains(&d.output);
+        if first {
+            seen.push(d.output.clone());
+        }
+        if first || d.state == "dead" {
+            out.push(CaseDelivery::of(d));
+        }
+    }
+    out.sort_by(|a, b| a.output.cmp(&b.output).then(b.id.cmp(&a.id)));
+    out
+}
+
+/// Deliveries read per case page (newest first; a case has a few per output).
+const DELIVERIES_READ: u32 = 500;
+
 struct AttachmentRow {
     id: String,
     name: String,
@@ -52,7 +116,10 @@ struct InvestigationRow {
 #[template(path = "console/case.html")]
 struct CasePage {
     viewer: Viewer,
+    notice: Option<Notice>,
     id: String,
+    /// Open (resolve and silence are offered) or resolved (reopen is).
+    open: bool,
     title: String,
     severity: String,
     status: String,
@@ -74,6 +141,12 @@ struct CasePage {
     occurrences: Vec<OccurrenceRow>,
     tickets: Vec<TicketRow>,
     investigations: Vec<InvestigationRow>,
+    /// The investigators a responder may ask for (empty: investigations are off).
+    investigators: Vec<String>,
+    deliveries: Vec<CaseDelivery>,
+    /// The silence form's pre-filled condition: alerts like this case's.
+    silence_match: String,
+    silence_duration: &'static str,
     /// The latest alert as received, pretty-printed (empty when it is gone).
     raw: String,
     /// The latest alert's actor, each with its events search (empty when unknown).
@@ -121,12 +194,19 @@ pub(super) async fn case(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    notice: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let page = case_page(&state, &headers, &id).await;
+    let notice = notice_of(&state, notice);
+    let page = case_page(&state, &headers, &id, notice).await;
     render(&state, page)
 }
 
-async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<CasePage, ApiError> {
+async fn case_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    notice: Option<Notice>,
+) -> Result<CasePage, ApiError> {
     let viewer = require(state, headers, Role::Viewer)?;
     let id = parse_id("case", id)?;
     let store = &state.app.store;
@@ -169,6 +249,14 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
             attachments,
         });
     }
+    // one read for every delivery of the case (not one per output)
+    let deliveries = store
+        .outbox_list(&DeliveryFilter {
+            case_id: Some(id),
+            limit: DELIVERIES_READ,
+            ..Default::default()
+        })
+        .await?;
     let (raw, actor) = match store.alert_get(detail.case.last_alert_id).await? {
         Some(a) => (
             serde_json::to_string_pretty(&a.judged.alert.raw).unwrap_or_default(),
@@ -179,6 +267,12 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
     let c = detail.case;
     Ok(CasePage {
         viewer,
+        notice,
+        open: c.status == CaseStatus::Open,
+        silence_match: actions::like_case(&c.kind, c.resource.id.as_deref().unwrap_or_default()),
+        silence_duration: actions::SILENCE_DEFAULT,
+        investigators: state.app.investigators.to_vec(),
+        deliveries: shown_deliveries(deliveries.items),
         id: c.id.to_string(),
         title: c.title,
         severity: c.severity.as_str().to_string(),
@@ -252,6 +346,12 @@ mod tests {
     fn case_page() -> CasePage {
         CasePage {
             viewer: Viewer::nobody(false),
+            notice: None,
+            open: true,
+            investigators: vec![],
+            deliveries: vec![],
+            silence_match: String::new(),
+            silence_duration: "24h",
             id: "c1".into(),
             title: "<b>t</b>".into(),
             severity: "high".into(),
@@ -304,6 +404,43 @@ mod tests {
                 user_agent: None,
             }),
         }
+    }
+
+    fn delivery(id: i64, output: &str, state: &str, attempts: i64) -> irene_store::DeliveryRow {
+        irene_store::DeliveryRow {
+            id,
+            case_id: None,
+            output: output.into(),
+            action: irene_core::Action::Open,
+            state: state.into(),
+            attempts,
+            next_at: chrono::DateTime::UNIX_EPOCH,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+            last_error: None,
+            note: None,
+            detail: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn each_output_shows_its_latest_delivery_and_every_dead_letter() {
+        // newest first, as the store lists them
+        let rows = vec![
+            delivery(6, "slack", "pending", 2),
+            delivery(5, "gh", "done", 1),
+            delivery(4, "gh", "dead", 9),
+            delivery(3, "gh", "done", 1),
+            delivery(2, "slack", "done", 1),
+            delivery(1, "pd", "pending", 0),
+        ];
+        let shown: Vec<(i64, String)> = shown_deliveries(rows)
+            .into_iter()
+            .map(|d| (d.id, d.label))
+            .collect();
+        let want = [(5, "sent"), (4, "dead"), (1, "pending"), (6, "retrying")];
+        let want: Vec<(i64, String)> = want.iter().map(|(i, l)| (*i, l.to_string())).collect();
+        assert_eq!(shown, want);
     }
 
     #[test]

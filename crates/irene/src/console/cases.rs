@@ -1,5 +1,5 @@
-//! The case list page: filters, cursor paging.
-//! Reads one page of cases per request; no writes.
+//! The case list page: filters, cursor paging, and the bulk actions' form (a box per case).
+//! Reads one page of cases per request; the form posts to `actions.rs`.
 
 use super::*;
 
@@ -33,7 +33,12 @@ impl CaseRow {
 #[template(path = "console/cases.html")]
 struct CasesPage {
     viewer: Viewer,
+    notice: Option<Notice>,
     rows: Vec<CaseRow>,
+    /// This list's filters, as the bulk form carries them back.
+    filters: String,
+    bulk_max: usize,
+    silence_duration: &'static str,
     severities: Vec<Choice>,
     statuses: Vec<Choice>,
     source: String,
@@ -46,8 +51,10 @@ pub(super) async fn cases(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    notice: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let page = cases_page(&state, &headers, query).await;
+    let notice = notice_of(&state, notice);
+    let page = cases_page(&state, &headers, query, notice).await;
     render(&state, page)
 }
 
@@ -55,6 +62,7 @@ async fn cases_page(
     state: &AppState,
     headers: &HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    notice: Option<Notice>,
 ) -> Result<CasesPage, ApiError> {
     let (viewer, q) = read_query(state, headers, query)?;
     let q = ListQuery {
@@ -103,6 +111,10 @@ async fn cases_page(
         .unwrap_or_default();
     Ok(CasesPage {
         viewer,
+        notice,
+        filters: serde_urlencoded::to_string(&q).unwrap_or_default(),
+        bulk_max: actions::BULK_MAX,
+        silence_duration: actions::SILENCE_DEFAULT,
         rows: page.items.iter().map(CaseRow::of).collect(),
         severities: Severity::ALL
             .into_iter()

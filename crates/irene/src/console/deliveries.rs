@@ -1,5 +1,5 @@
-//! The deliveries page: dead letters by default, any outbox state by choice.
-//! Reads only.
+//! The deliveries page: dead letters by default, any outbox state by choice, with the redrive
+//! forms (one, or all dead). Reads only; the forms post to `actions.rs`.
 
 use super::*;
 
@@ -30,6 +30,9 @@ struct DeliveryRowView {
 #[template(path = "console/deliveries.html")]
 struct DeliveriesPage {
     viewer: Viewer,
+    notice: Option<Notice>,
+    /// Every dead letter, on every page (the "redrive all" button says it).
+    dead_total: i64,
     state: String,
     states: Vec<Choice>,
     rows: Vec<DeliveryRowView>,
@@ -40,8 +43,10 @@ pub(super) async fn deliveries(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+    notice: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let page = deliveries_page(&state, &headers, query).await;
+    let notice = notice_of(&state, notice);
+    let page = deliveries_page(&state, &headers, query, notice).await;
     render(&state, page)
 }
 
@@ -49,6 +54,7 @@ async fn deliveries_page(
     state: &AppState,
     headers: &HeaderMap,
     query: Result<Query<DeliveriesQuery>, axum::extract::rejection::QueryRejection>,
+    notice: Option<Notice>,
 ) -> Result<DeliveriesPage, ApiError> {
     let (viewer, q) = read_query(state, headers, query)?;
     let q = DeliveriesQuery {
@@ -84,8 +90,15 @@ async fn deliveries_page(
         })
         .unwrap_or_default();
     let st = st.unwrap_or_default();
+    let dead_total = if st == "dead" {
+        state.app.store.status().await?.dead_letters
+    } else {
+        0
+    };
     Ok(DeliveriesPage {
         viewer,
+        notice,
+        dead_total,
         states: DELIVERY_STATES
             .into_iter()
             .map(|s| Choice {

@@ -1,7 +1,7 @@
 //! The web console: HTML pages (overview, case list, case, audit-log events, dead letters,
 //! quarantine, the audit log, sign-in), one file per page, over the same store reads as the
-//! API, behind `access`'s sign-in layer; this module holds what the pages share. No business
-//! rules and no writes.
+//! API, behind `access`'s sign-in layer, and their forms' actions (`actions.rs`, through
+//! `app`); this module holds what the pages share. No business rules; no writes but through `app`.
 
 use crate::api::error::ApiError;
 use crate::api::{
@@ -18,15 +18,18 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
 use irene_store::{CaseFilter, DeliveryFilter, InvestigationFilter};
+use notice::{Notice, NoticeQuery};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 mod access;
+mod actions;
 mod audit;
 mod case;
 mod cases;
 mod deliveries;
 mod events;
+mod notice;
 mod overview;
 mod quarantine;
 mod signin;
@@ -52,6 +55,15 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/events", get(events::events))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/quarantine", get(quarantine::quarantine))
+        .route("/cases/bulk", post(actions::bulk))
+        .route("/cases/{id}/resolve", post(actions::resolve))
+        .route("/cases/{id}/reopen", post(actions::reopen))
+        .route("/cases/{id}/investigate", post(actions::investigate))
+        .route("/cases/{id}/silence", post(actions::silence))
+        .route("/deliveries/redrive", post(actions::redrive_all))
+        .route("/deliveries/{id}/redrive", post(actions::redrive))
+        .route("/quarantine/retry", post(actions::requeue_all))
+        .route("/quarantine/{id}/retry", post(actions::requeue))
         .route("/console.css", get(stylesheet))
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
 }
@@ -181,6 +193,14 @@ fn read_query<T>(
     let viewer = require(state, headers, Role::Viewer)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     Ok((viewer, q))
+}
+
+/// The notice of an action's redirect, if the query carries one (a bad query: none).
+fn notice_of(
+    state: &AppState,
+    query: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Option<Notice> {
+    notice::notice(state, query.ok().map(|Query(q)| q))
 }
 
 fn nonempty(s: Option<String>) -> Option<String> {

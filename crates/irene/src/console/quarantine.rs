@@ -1,5 +1,5 @@
-//! The quarantine page: items a decoder refused, with the error and the payload cut short.
-//! Reads only; payloads are shown escaped.
+//! The quarantine page: items a decoder refused, with the error and the payload cut short, and
+//! the retry forms (one, or all). Reads only (the forms post to `actions.rs`); payloads escaped.
 
 use super::*;
 
@@ -27,6 +27,9 @@ struct QuarantineRow {
 #[template(path = "console/quarantine.html")]
 struct QuarantinePage {
     viewer: Viewer,
+    notice: Option<Notice>,
+    /// Every quarantined item, on every page (the "retry all" button says it).
+    total: i64,
     rows: Vec<QuarantineRow>,
     next: String,
 }
@@ -47,8 +50,10 @@ pub(super) async fn quarantine(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<CursorQuery>, axum::extract::rejection::QueryRejection>,
+    notice: Result<Query<NoticeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let page = quarantine_page(&state, &headers, query).await;
+    let notice = notice_of(&state, notice);
+    let page = quarantine_page(&state, &headers, query, notice).await;
     render(&state, page)
 }
 
@@ -56,6 +61,7 @@ async fn quarantine_page(
     state: &AppState,
     headers: &HeaderMap,
     query: Result<Query<CursorQuery>, axum::extract::rejection::QueryRejection>,
+    notice: Option<Notice>,
 ) -> Result<QuarantinePage, ApiError> {
     let (viewer, q) = read_query(state, headers, query)?;
     let cursor = nonempty(q.cursor);
@@ -73,8 +79,15 @@ async fn quarantine_page(
             )
         })
         .unwrap_or_default();
+    let total = if page.items.is_empty() {
+        0
+    } else {
+        state.app.store.status().await?.quarantined
+    };
     Ok(QuarantinePage {
         viewer,
+        notice,
+        total,
         rows: page
             .items
             .into_iter()
