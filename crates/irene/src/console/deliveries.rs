@@ -4,7 +4,7 @@
 use super::*;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
-struct DeliveriesQuery {
+pub(super) struct DeliveriesQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,15 +18,17 @@ use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
 use irene_store::{CaseFilter, DeliveryFilter, InvestigationFilter};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 mod access;
 mod case;
 mod cases;
+mod charts;
 mod deliveries;
 mod events;
 mod overview;
 mod quarantine;
+mod replay;
+mod rules;
 
 /// Every console page's policy: nothing but our stylesheet and our own images; no script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -45,6 +47,16 @@ pub fn routes() -> Router<AppState> {
         .route("/events", get(events::events))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/quarantine", get(quarantine::quarantine))
+        .route("/charts/alerts.svg", get(overview::alerts_chart))
+        .route("/rules", get(rules::rules))
+        .route(
+            "/rules/playground",
+            get(rules::playground).post(rules::playground_run),
+        )
+        .route(
+            "/rules/replay",
+            get(replay::replay_form).post(replay::replay_run),
+        )
         .route("/console.css", get(stylesheet))
 }
 

@@ -7,7 +7,7 @@ use super::*;
 const EXCERPT_BYTES: usize = 4096;
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
-struct CursorQuery {
+pub(super) struct CursorQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
 }
