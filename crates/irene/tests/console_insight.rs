@@ -144,12 +144,12 @@ async fn insight_pages_count_chart_and_explain_what_was_posted() {
     assert_eq!(p.status, 200, "{}", p.body);
     let gd = row(
         &p.body,
-        "<tr class=\"open-source\"><td><a href=\"/cases?status=open&amp;source=aws.guardduty",
+        "<tr class=\"open-source\"><td><a href=\"/cases?status=open&#38;source=aws.guardduty",
     );
     assert!(gd.contains("<td class=\"num\">1</td>"), "{gd}");
     let generic = row(
         &p.body,
-        "<tr class=\"open-source\"><td><a href=\"/cases?status=open&amp;source=generic",
+        "<tr class=\"open-source\"><td><a href=\"/cases?status=open&#38;source=generic",
     );
     assert!(
         generic.contains("<td class=\"num\">2</td>"),
@@ -157,7 +157,8 @@ async fn insight_pages_count_chart_and_explain_what_was_posted() {
     );
     let mttr = row(&p.body, "<tr class=\"resolve-time\" id=\"mttr-high\">");
     assert!(mttr.contains("<td class=\"num\">1</td>"), "{mttr}");
-    let top = section(&p.body, "top-types");
+    let top = &p.body[p.body.find("id=\"top-types\"").expect("top types")..];
+    let top = &top[..top.find("</table>").expect("table end")];
     let exposed = row(top, "<tr class=\"top-type\"><td>db.exposed</td>");
     assert!(exposed.contains("<td class=\"num\">2</td>"), "{exposed}");
     assert!(top.contains("Recon:EC2/PortProbeUnprotectedPort"), "{top}");

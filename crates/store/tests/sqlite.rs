@@ -45,8 +45,6 @@ macro_rules! checks {
 
 checks!(
     counts::counts_group_by_source_hour_type_and_rule,
-    counts::resolve_times_run_from_the_opening_to_the_resolve,
-    counts::similar_cases_share_type_and_resource_or_actor,
     accounts::audit_log_lists_newest_first_pages_and_filters_by_actor,
     pipeline::leases_replay_without_doubling,
     pipeline::a_transaction_dropped_without_commit_writes_nothing,

@@ -184,7 +184,14 @@ pub async fn resolve_times_run_from_the_opening_to_the_resolve(b: &dyn Backend) 
         .await
         .expect("list")
         .items;
-    let id_of = |sev: Severity| cases.iter().find(|c| c.severity == sev).expect("case").id;
+    let id_of = |sev: Severity| {
+        let key = if sev == Severity::High { "high" } else { "low" };
+        cases
+            .iter()
+            .find(|c| c.title == format!("Title of {key}"))
+            .expect("case")
+            .id
+    };
     store
         .case_resolve(id_of(Severity::High), "ana", "fixed", t0 + Days::hours(2))
         .await
@@ -260,7 +267,11 @@ pub async fn similar_cases_share_type_and_resource_or_actor(b: &dyn Backend) {
         .await
         .expect("list")
         .items;
-    let me = cases.iter().find(|c| c.key == "me").expect("me").id;
+    let me = cases
+        .iter()
+        .find(|c| c.title == "Title of me")
+        .expect("me")
+        .id;
 
     let similar = store.cases_similar(me, 10).await.expect("similar");
     let keys: Vec<&str> = similar.iter().map(|c| c.key.as_str()).collect();
