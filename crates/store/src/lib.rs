@@ -1,12 +1,14 @@
 //! The Store: what Irene keeps, and the flow of every write (`flow.rs`) over a backend's `StoreTx`.
 //! It decides no verdict, plan or window (core, Planner, Correlator do) and reads no clock (`now`).
 
+mod counts;
 mod error;
 mod flow;
 mod model;
 mod page;
 mod sqlite;
 mod sqlite_accounts;
+mod sqlite_counts;
 mod sqlite_events;
 mod sqlite_intel;
 mod sqlite_investigations;
@@ -16,6 +18,7 @@ mod sqlite_tx;
 mod time;
 mod tx;
 
+pub use counts::{HourCount, NameCount, ResolveTime, RuleCount};
 pub use error::StoreError;
 pub use model::*;
 pub use sqlite::SqliteStore;
@@ -398,6 +401,40 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Case>>;
     /// Open cases per severity.
     async fn open_counts(&self) -> Result<Vec<(Severity, i64)>>;
+    /// Open cases per source, most first (then by name).
+    async fn open_counts_by_source(&self) -> Result<Vec<NameCount>>;
+    /// Alerts received in `[since, until)` per UTC hour, hours with none left out, oldest first.
+    async fn alerts_per_hour(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<HourCount>>;
+    /// Alerts received in `[since, until)` per type, most first (then by type), at most `limit`.
+    async fn alert_type_counts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<NameCount>>;
+    /// Alerts received in `[since, until)` per triage rule that decided them (`None`: none did),
+    /// most first.
+    async fn alert_rule_counts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<RuleCount>>;
+    /// Per case severity (most severe first): the resolves in `[since, until)` and their mean
+    /// time from the case's (re)opening before each.
+    async fn resolve_times(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ResolveTime>>;
+    /// The latest `limit` alerts received, newest first.
+    async fn alerts_recent(&self, limit: u32) -> Result<Vec<StoredAlert>>;
+    /// Other cases of the same type and resource, or with an alert from the actor (principal
+    /// or IP) of this case's latest alert; most recently seen first, at most `limit`.
+    async fn cases_similar(&self, case_id: Uuid, limit: u32) -> Result<Vec<Case>>;
 
     /// Every feed's copy and state; bodies only when `with_bodies`.
     async fn feeds_list(&self, with_bodies: bool) -> Result<Vec<FeedCopy>>;

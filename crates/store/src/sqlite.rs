@@ -6,8 +6,8 @@ use crate::sqlite_tx::SqliteTx;
 use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
 use crate::{
-    sqlite_accounts, sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox,
-    sqlite_settings,
+    sqlite_accounts, sqlite_counts, sqlite_events, sqlite_intel, sqlite_investigations,
+    sqlite_outbox, sqlite_settings,
 };
 use crate::{
     AuditEntry, AuditFilter, CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow,
@@ -1143,6 +1143,51 @@ impl Store for SqliteStore {
             out.push((sev, r.get(1)));
         }
         Ok(out)
+    }
+
+    async fn open_counts_by_source(&self) -> Result<Vec<crate::NameCount>> {
+        sqlite_counts::open_counts_by_source(&self.reader).await
+    }
+
+    async fn alerts_per_hour(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<crate::HourCount>> {
+        sqlite_counts::alerts_per_hour(&self.reader, since, until).await
+    }
+
+    async fn alert_type_counts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::NameCount>> {
+        sqlite_counts::alert_type_counts(&self.reader, since, until, limit).await
+    }
+
+    async fn alert_rule_counts(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<crate::RuleCount>> {
+        sqlite_counts::alert_rule_counts(&self.reader, since, until).await
+    }
+
+    async fn resolve_times(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<crate::ResolveTime>> {
+        sqlite_counts::resolve_times(&self.reader, since, until).await
+    }
+
+    async fn alerts_recent(&self, limit: u32) -> Result<Vec<StoredAlert>> {
+        sqlite_counts::alerts_recent(&self.reader, limit).await
+    }
+
+    async fn cases_similar(&self, case_id: Uuid, limit: u32) -> Result<Vec<Case>> {
+        sqlite_counts::cases_similar(&self.reader, case_id, limit).await
     }
 
     async fn ping(&self) -> Result<()> {

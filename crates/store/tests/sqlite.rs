@@ -44,6 +44,7 @@ macro_rules! checks {
 }
 
 checks!(
+    counts::counts_group_by_source_hour_type_and_rule,
     accounts::audit_log_lists_newest_first_pages_and_filters_by_actor,
     accounts::accounts_are_added_once_listed_changed_and_removed,
     accounts::sessions_expire_when_idle_or_old_and_end_with_their_user,

@@ -36,6 +36,19 @@ pub struct DryRunRequest {
     enrichment: Option<serde_json::Map<String, Value>>,
 }
 
+impl DryRunRequest {
+    /// A payload judged by the loaded rules, decoded by `source` (a decoder name or `auto`).
+    pub fn loaded_rules(source: String, payload: Value) -> Self {
+        DryRunRequest {
+            source: Some(source),
+            payload,
+            rules: None,
+            sigma: None,
+            enrichment: None,
+        }
+    }
+}
+
 /// One judged alert as the dry run shows it.
 fn shown(item: usize, from: &str, mut alert: Alert, verdict: Verdict) -> Value {
     alert.raw = Value::Null;
@@ -65,6 +78,11 @@ pub async fn dry_run(
             ),
         )
     })?;
+    run(&state, req).map(Json)
+}
+
+/// The dry run itself (the API's and the console playground's): `{results, events, errors}`.
+pub fn run(state: &AppState, req: DryRunRequest) -> ApiResult<Value> {
     let source = req.source.unwrap_or_else(|| "auto".to_string());
     let dec = decoder(&source)
         .ok_or_else(|| ApiError::not_found(format!("unknown source {source:?}")))?;
@@ -135,7 +153,5 @@ pub async fn dry_run(
             Err(e) => errors.push(json!({"item": index, "error": e.to_string()})),
         }
     }
-    Ok(Json(
-        json!({"results": results, "events": events, "errors": errors}),
-    ))
+    Ok(json!({"results": results, "events": events, "errors": errors}))
 }

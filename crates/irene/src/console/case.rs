@@ -151,6 +151,8 @@ struct CasePage {
     raw: String,
     /// The latest alert's actor, each with its events search (empty when unknown).
     actor: Vec<ActorLink>,
+    /// Other cases of the same type and resource, or of the same actor, newest first.
+    similar: Vec<SimilarRow>,
 }
 
 /// A link to the events search for one of an actor's values.
@@ -186,6 +188,19 @@ fn actor_links(actor: &irene_core::Actor) -> Vec<ActorLink> {
     }
     links
 }
+
+/// Another case of the same type and resource, or of the same actor.
+struct SimilarRow {
+    id: String,
+    title: String,
+    kind: String,
+    severity: String,
+    status: String,
+    last_seen: String,
+}
+
+/// Similar past cases shown per case page.
+const SIMILAR_SHOWN: u32 = 10;
 
 /// Attachments looked at per case page (each is read to learn its type).
 const ATTACHMENTS_SHOWN: usize = 40;
@@ -265,6 +280,19 @@ async fn case_page(
         None => (String::new(), Vec::new()),
     };
     let c = detail.case;
+    let similar = store
+        .cases_similar(c.id, SIMILAR_SHOWN)
+        .await?
+        .into_iter()
+        .map(|s| SimilarRow {
+            id: s.id.to_string(),
+            title: s.title,
+            kind: s.kind,
+            severity: s.severity.as_str().to_string(),
+            status: s.status.as_str().to_string(),
+            last_seen: when(s.last_seen),
+        })
+        .collect();
     Ok(CasePage {
         viewer,
         notice,
@@ -273,6 +301,7 @@ async fn case_page(
         silence_duration: actions::SILENCE_DEFAULT,
         investigators: state.app.investigators.to_vec(),
         deliveries: shown_deliveries(deliveries.items),
+        similar,
         id: c.id.to_string(),
         title: c.title,
         severity: c.severity.as_str().to_string(),
@@ -403,6 +432,14 @@ mod tests {
                 ip: Some("198.51.100.7".into()),
                 user_agent: None,
             }),
+            similar: vec![SimilarRow {
+                id: "c2".into(),
+                title: "<script>similar</script>".into(),
+                kind: "k".into(),
+                severity: "low".into(),
+                status: "resolved".into(),
+                last_seen: String::new(),
+            }],
         }
     }
 

@@ -20,19 +20,21 @@ use irene_core::{Case, CaseStatus, Severity};
 use irene_store::{CaseFilter, DeliveryFilter, InvestigationFilter};
 use notice::{Notice, NoticeQuery};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 mod access;
 mod actions;
 mod audit;
 mod case;
 mod cases;
+mod charts;
 mod deliveries;
 mod events;
 mod notice;
 mod overview;
 mod quarantine;
 mod signin;
+mod replay;
+mod rules;
 
 /// Every console page's policy: nothing but our stylesheet and our own images; no script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -64,6 +66,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/deliveries/{id}/redrive", post(actions::redrive))
         .route("/quarantine/retry", post(actions::requeue_all))
         .route("/quarantine/{id}/retry", post(actions::requeue))
+        .route("/charts/alerts.svg", get(overview::alerts_chart))
+        .route("/rules", get(rules::rules))
+        .route(
+            "/rules/playground",
+            get(rules::playground).post(rules::playground_run),
+        )
+        .route(
+            "/rules/replay",
+            get(replay::replay_form).post(replay::replay_run),
+        )
         .route("/console.css", get(stylesheet))
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod accounts;
+pub mod counts;
 pub mod events;
 pub mod intel;
 pub mod investigations;
