@@ -469,3 +469,13 @@ pub struct AuditFilter {
     pub limit: u32,
     pub cursor: Option<String>,
 }
+
+/// What one intake source (`POST /api/v1/ingest/{source}`) received lately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStats {
+    pub source: String,
+    pub last_received: Option<DateTime<Utc>>,
+    /// Payloads over the last 24 hours and the last 7 days.
+    pub last_day: i64,
+    pub last_week: i64,
+}

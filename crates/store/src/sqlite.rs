@@ -7,13 +7,13 @@ use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
 use crate::{
     sqlite_accounts, sqlite_events, sqlite_intel, sqlite_investigations, sqlite_outbox,
-    sqlite_settings,
+    sqlite_settings, sqlite_sources,
 };
 use crate::{
     AuditEntry, AuditFilter, CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow,
     EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob,
     InvestigationRecord, NewAudit, NewInbox, Occurrence, Page, QuarantineEntry, Result,
-    SettingsChange, SettingsVersion, StatusCounts, Store, StoreError, StoredAlert,
+    SettingsChange, SettingsVersion, SourceStats, StatusCounts, Store, StoreError, StoredAlert,
     StoredAttachment, StoredEvent, WatchImage, WatchImageKind, WatchRow,
 };
 use async_trait::async_trait;
@@ -847,6 +847,18 @@ impl Store for SqliteStore {
 
     async fn outbox_held_by(&self) -> Result<Vec<String>> {
         sqlite_outbox::held_by(&self.reader).await
+    }
+
+    async fn outbox_held_counts(&self) -> Result<Vec<(String, i64)>> {
+        sqlite_outbox::held_counts(&self.reader).await
+    }
+
+    async fn source_stats(
+        &self,
+        sources: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SourceStats>> {
+        sqlite_sources::stats(&self.reader, sources, now).await
     }
 
     async fn settings_apply(

@@ -45,6 +45,7 @@ macro_rules! checks {
 
 checks!(
     accounts::audit_log_lists_newest_first_pages_and_filters_by_actor,
+    accounts::source_stats_count_payloads_per_intake_source,
     pipeline::leases_replay_without_doubling,
     pipeline::a_transaction_dropped_without_commit_writes_nothing,
     pipeline::case_lifecycle_is_recorded_with_its_timeline,

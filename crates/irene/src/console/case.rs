@@ -78,6 +78,8 @@ struct CasePage {
     raw: String,
     /// The latest alert's actor, each with its events search (empty when unknown).
     actor: Vec<ActorLink>,
+    /// The runbook the live settings choose for this case.
+    runbook: Option<runbooks::RunbookView>,
 }
 
 /// A link to the events search for one of an actor's values.
@@ -177,6 +179,7 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
         None => (String::new(), Vec::new()),
     };
     let c = detail.case;
+    let runbook = runbooks::for_case(state, &c);
     Ok(CasePage {
         viewer,
         id: c.id.to_string(),
@@ -242,6 +245,7 @@ async fn case_page(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Ca
         investigations: rows,
         raw,
         actor,
+        runbook,
     })
 }
 
@@ -303,6 +307,7 @@ mod tests {
                 ip: Some("198.51.100.7".into()),
                 user_agent: None,
             }),
+            runbook: None,
         }
     }
 

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
@@ -25,8 +25,13 @@ mod case;
 mod cases;
 mod deliveries;
 mod events;
+mod markdown;
 mod overview;
 mod quarantine;
+mod runbooks;
+mod settings;
+mod silences;
+mod sources;
 
 /// Every console page's policy: nothing but our stylesheet and our own images; no script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -45,6 +50,17 @@ pub fn routes() -> Router<AppState> {
         .route("/events", get(events::events))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/quarantine", get(quarantine::quarantine))
+        .route("/settings", get(settings::index))
+        .route("/settings/templates/preview", post(settings::preview))
+        .route("/settings/{kind}", get(settings::kind).post(settings::edit))
+        .route("/settings/{kind}/diff", get(settings::diff_page))
+        .route("/silences", get(silences::list).post(silences::add))
+        .route("/silences/{id}/expire", post(silences::expire))
+        .route("/sources", get(sources::list))
+        .route("/sources/{name}", get(sources::one))
+        .route("/sources/{name}/test", post(sources::test))
+        .route("/runbooks", get(runbooks::list))
+        .route("/runbooks/{*name}", get(runbooks::one))
         .route("/console.css", get(stylesheet))
 }
 
