@@ -206,6 +206,9 @@ pub struct SettingsConfig {
     pub max_silence: Duration,
     /// A folder of message templates (`github_title.j2`, …) read at start like rule files.
     pub templates: Option<PathBuf>,
+    /// A folder of runbooks (`*.md` with a front matter naming the alert types they are for),
+    /// read at start like rule files.
+    pub runbooks: Option<PathBuf>,
 }
 
 impl Default for SettingsConfig {
@@ -214,6 +217,7 @@ impl Default for SettingsConfig {
             poll: Duration::from_secs(5),
             max_silence: Duration::from_secs(30 * 24 * 3600),
             templates: None,
+            runbooks: None,
         }
     }
 }

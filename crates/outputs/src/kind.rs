@@ -24,6 +24,9 @@ pub trait OutputKind: Send + Sync {
     fn check(&self, err: &mut dyn FnMut(String));
     /// Builds the client.
     fn build(&self, b: &Build<'_>) -> Result<Arc<dyn Output>, String>;
+    /// Each credential setting of the kind and whether it is set (the console shows "set" or
+    /// "not set", never a value).
+    fn credentials(&self) -> Vec<(&'static str, bool)>;
 }
 
 /// What building one output's client needs besides the kind's own settings.
@@ -103,6 +106,11 @@ macro_rules! output_kinds {
                 match self {
                     $( OutputConfig::$variant(e) => &mut e.common, )+
                 }
+            }
+
+            /// Each credential setting and whether it is set; never a value.
+            pub fn credentials(&self) -> Vec<(&'static str, bool)> {
+                self.parts().1.credentials()
             }
 
             /// Its `type`: `"github" | "pagerduty" | "slack" | "webhook"`.

@@ -27,6 +27,10 @@ fn pagerduty_events() -> String {
 }
 
 impl OutputKind for PagerDutyConfig {
+    fn credentials(&self) -> Vec<(&'static str, bool)> {
+        vec![("routing_key", !self.routing_key.expose().is_empty())]
+    }
+
     /// An incident per case: repeats, downgrades and notes are not sent.
     fn quirks(&self) -> Quirks {
         Quirks::PAGE

@@ -161,6 +161,42 @@ fn row(out: &mut String, name: &str, value: Option<&str>) {
 /// The issue body: what, where, resource, actor, indicators, links, a raw excerpt and the
 /// marker, within 65,536 characters (the marker always kept, last).
 pub fn github_body(case: &Case, alert: Option<&Alert>, case_url: &str) -> String {
+    github_body_with(case, alert, case_url, &serde_json::Value::Null)
+}
+
+/// The runbook a delivery's `detail.runbook` names (`{name, title}`, set by the planner when a
+/// case opens): its title and its console address beside the case's (`…/runbooks/{name}`).
+pub fn runbook_link(
+    case_url: &str,
+    case_id: uuid::Uuid,
+    detail: &serde_json::Value,
+) -> Option<(String, String)> {
+    let r = detail.get("runbook")?;
+    let name = r.get("name")?.as_str()?;
+    let title = r.get("title").and_then(|t| t.as_str()).unwrap_or(name);
+    let base = case_url.strip_suffix(&format!("/cases/{case_id}"))?;
+    let name: String = name
+        .bytes()
+        .map(|c| match c {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'-' | b'/' => {
+                (c as char).to_string()
+            }
+            _ => format!("%{c:02X}"),
+        })
+        .collect();
+    Some((
+        one_line(title).replace(['[', ']'], ""),
+        format!("{base}/runbooks/{name}"),
+    ))
+}
+
+/// [`github_body`] with what the delivery's `detail` adds (the runbook's link).
+pub fn github_body_with(
+    case: &Case,
+    alert: Option<&Alert>,
+    case_url: &str,
+    detail: &serde_json::Value,
+) -> String {
     let mut b = String::new();
     b.push_str(&format!("## {}\n\n", github_title(case)));
     if let Some(a) = alert.filter(|a| !a.description.trim().is_empty()) {
@@ -230,6 +266,11 @@ pub fn github_body(case: &Case, alert: Option<&Alert>, case_url: &str) -> String
         "- [Case in Irene]({})\n",
         http_link(case_url).unwrap_or_else(|| case_url.to_string())
     ));
+    if let Some((title, url)) = runbook_link(case_url, case.id, detail) {
+        if let Some(url) = http_link(&url) {
+            b.push_str(&format!("- [Runbook: {title}]({url})\n"));
+        }
+    }
     if let Some(link) = alert.and_then(|a| a.link.as_deref()).and_then(http_link) {
         b.push_str(&format!(
             "- [Finding in {}]({link})\n",
@@ -788,6 +829,25 @@ pub(crate) mod tests {
         a.add_indicator(IndicatorKind::Ip, "198.51.100.7");
         a.link = Some("https://console.aws.amazon.com/guardduty/home#/findings?fId=gd-123".into());
         a
+    }
+
+    #[test]
+    fn an_issue_body_links_the_runbook_the_planner_named() {
+        let case = sample_case(Severity::High);
+        let url = format!("https://irene.example.com/cases/{}", case.id);
+        let detail =
+            serde_json::json!({"runbook": {"name": "aws/port probe.md", "title": "Port [probe]"}});
+        let body = github_body_with(&case, None, &url, &detail);
+        assert!(
+            body.contains(
+                "- [Runbook: Port probe](<https://irene.example.com/runbooks/aws/port%20probe.md>)"
+            ),
+            "{body}"
+        );
+        assert!(body.ends_with(&marker(case.id)));
+        // none named, or a case address that is not ours: no line
+        assert!(!github_body(&case, None, &url).contains("Runbook"));
+        assert!(!github_body_with(&case, None, "https://elsewhere/x", &detail).contains("Runbook"));
     }
 
     #[test]

@@ -50,6 +50,13 @@ fn daily() -> Option<Duration> {
 }
 
 impl OutputKind for SlackConfig {
+    fn credentials(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("webhook_url", self.webhook_url.is_some()),
+            ("bot_token", self.bot_token.is_some()),
+        ]
+    }
+
     /// Bot mode keeps a root message per case (repeats update it, notes reply in its thread);
     /// an incoming webhook can only post new messages (a note is one, headed with the case).
     fn quirks(&self) -> Quirks {

@@ -261,7 +261,7 @@ impl TemplateSet {
     /// The issue body, its marker last.
     pub fn github_body(&self, i: &Input<'_>) -> String {
         self.text(TemplateName::GithubBody, i, None, finish_body)
-            .unwrap_or_else(|| render::github_body(i.case, i.alert, i.case_url))
+            .unwrap_or_else(|| render::github_body_with(i.case, i.alert, i.case_url, i.detail))
     }
 
     /// An event comment; `builtin` when there is no template or it failed.
@@ -365,7 +365,7 @@ pub fn preview(
     let what = || render::event_text(action, case, &detail, i.now);
     Ok(match name {
         TemplateName::GithubTitle => render::github_title(case),
-        TemplateName::GithubBody => render::github_body(case, alert, case_url),
+        TemplateName::GithubBody => render::github_body_with(case, alert, case_url, &detail),
         TemplateName::GithubComment => what(),
         TemplateName::SlackMessage => {
             let m = if message == Some("case") {

@@ -25,6 +25,13 @@ pub struct WebhookConfig {
 }
 
 impl OutputKind for WebhookConfig {
+    fn credentials(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("url", !self.url.expose().is_empty()),
+            ("secret", self.secret.is_some()),
+        ]
+    }
+
     /// Every case event, notes included: a finished batch of investigations is an
     /// `investigated` event, any other note a `note` event.
     fn quirks(&self) -> Quirks {

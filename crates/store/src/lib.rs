@@ -14,6 +14,7 @@ mod sqlite_intel;
 mod sqlite_investigations;
 mod sqlite_outbox;
 mod sqlite_settings;
+mod sqlite_sources;
 mod sqlite_tx;
 mod time;
 mod tx;
@@ -206,6 +207,14 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_prune(&self, before: DateTime<Utc>) -> Result<u64>;
     /// What holds deliveries back now (each hold's `by`, e.g. `silence:12`).
     async fn outbox_held_by(&self) -> Result<Vec<String>>;
+    /// How many deliveries each silence or inhibition (`held_by`) holds back now.
+    async fn outbox_held_counts(&self) -> Result<Vec<(String, i64)>>;
+    /// Per intake source named, its last payload's time and its payloads over a day and a week.
+    async fn source_stats(
+        &self,
+        sources: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SourceStats>>;
     /// Releases what `by` held (see [`StoreTx::outbox_release_held`]), with a timeline entry on
     /// each case: the number of cases released and dropped.
     async fn held_release(&self, by: &str, now: DateTime<Utc>) -> Result<(usize, usize)> {

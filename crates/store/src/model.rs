@@ -522,4 +522,12 @@ pub struct SessionUser {
 pub struct LoginFailures {
     pub by_name: u32,
     pub by_ip: u32,
+/// What one intake source (`POST /api/v1/ingest/{source}`) received lately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStats {
+    pub source: String,
+    pub last_received: Option<DateTime<Utc>>,
+    /// Payloads over the last 24 hours and the last 7 days.
+    pub last_day: i64,
+    pub last_week: i64,
 }

@@ -7,15 +7,15 @@ use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
 use crate::{
     sqlite_accounts, sqlite_counts, sqlite_events, sqlite_intel, sqlite_investigations,
-    sqlite_outbox, sqlite_settings,
+    sqlite_outbox, sqlite_settings, sqlite_sources,
 };
 use crate::{
     AuditEntry, AuditFilter, CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow,
     EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob,
     InvestigationRecord, LoginFailures, NewAudit, NewInbox, NewSession, Occurrence, Page,
-    QuarantineEntry, Result, SessionUser, SettingsChange, SettingsVersion, StatusCounts, Store,
-    StoreError, StoredAlert, StoredAttachment, StoredEvent, User, WatchImage, WatchImageKind,
-    WatchRow,
+    QuarantineEntry, Result, SessionUser, SettingsChange, SettingsVersion, SourceStats,
+    StatusCounts, Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, User,
+    WatchImage, WatchImageKind, WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -848,6 +848,18 @@ impl Store for SqliteStore {
 
     async fn outbox_held_by(&self) -> Result<Vec<String>> {
         sqlite_outbox::held_by(&self.reader).await
+    }
+
+    async fn outbox_held_counts(&self) -> Result<Vec<(String, i64)>> {
+        sqlite_outbox::held_counts(&self.reader).await
+    }
+
+    async fn source_stats(
+        &self,
+        sources: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SourceStats>> {
+        sqlite_sources::stats(&self.reader, sources, now).await
     }
 
     async fn settings_apply(

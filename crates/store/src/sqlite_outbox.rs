@@ -74,6 +74,15 @@ pub(crate) async fn held_by(conn: &SqlitePool) -> Result<Vec<String>> {
     .await?)
 }
 
+pub(crate) async fn held_counts(conn: &SqlitePool) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT held_by, COUNT(*) FROM outbox WHERE state = 'held' AND held_by IS NOT NULL
+         GROUP BY held_by ORDER BY held_by",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Releases what `by` held: rows of open cases go out now (a held repeat only if none is
 /// pending), the others are dropped. The cases released and the cases dropped.
 pub(crate) async fn release(

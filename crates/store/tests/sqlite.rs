@@ -49,6 +49,7 @@ checks!(
     accounts::accounts_are_added_once_listed_changed_and_removed,
     accounts::sessions_expire_when_idle_or_old_and_end_with_their_user,
     accounts::failed_sign_ins_are_counted_by_name_and_address_in_a_window,
+    accounts::source_stats_count_payloads_per_intake_source,
     pipeline::leases_replay_without_doubling,
     pipeline::a_transaction_dropped_without_commit_writes_nothing,
     pipeline::case_lifecycle_is_recorded_with_its_timeline,

@@ -15,7 +15,7 @@ mod ops;
 pub use ops::{health, Health};
 pub(crate) mod rules_dry_run;
 pub(crate) mod rules_replay;
-mod settings;
+pub(crate) mod settings;
 mod watch;
 pub mod webhooks;
 

@@ -366,29 +366,52 @@ pub async fn preview(
     state.authorize(&headers, Scope::Read)?;
     let req: PreviewRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("the request: {e}")))?;
+    let text = render_preview(
+        &state,
+        &req.template,
+        req.case_id,
+        req.text.as_deref(),
+        req.action.as_deref(),
+    )
+    .await?;
+    Ok(Json(
+        json!({"template": req.template, "case_id": req.case_id, "text": text}),
+    ))
+}
+
+/// Renders `template` (a draft, or the live one when `text` is `None`) against a stored case
+/// and its latest alert, for `action` (default `open`): the one preview the API and the
+/// console share. 404 for an unknown case, 400 for a template that fails.
+pub async fn render_preview(
+    state: &AppState,
+    template: &str,
+    case_id: uuid::Uuid,
+    text: Option<&str>,
+    action: Option<&str>,
+) -> ApiResult<String> {
     let detail = state
         .app
         .store
-        .case_get(req.case_id)
+        .case_get(case_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no case {}", req.case_id)))?;
+        .ok_or_else(|| ApiError::not_found(format!("no case {case_id}")))?;
     let alert = state
         .app
         .store
         .alert_get(detail.case.last_alert_id)
         .await?
         .map(|a| a.judged.alert);
-    let action = match req.action.as_deref() {
+    let action = match action {
         None => irene_core::Action::Open,
         Some(a) => a
             .parse::<irene_core::Action>()
             .map_err(|e| ApiError::bad_request("invalid_request", format!("action {a:?}: {e}")))?,
     };
-    let set = match &req.text {
+    let set = match text {
         Some(text) => Arc::new(
             irene_outputs::TemplateSet::compile(&[irene_outputs::templates::TemplateFile {
-                name: format!("{}.j2", req.template),
-                text: text.clone(),
+                name: format!("{template}.j2"),
+                text: text.to_string(),
             }])
             .map_err(|errors| {
                 let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
@@ -400,14 +423,12 @@ pub async fn preview(
     let case_url = irene_outputs::render::case_link(&state.public_url, detail.case.id);
     let text = irene_outputs::templates::preview(
         &set,
-        &req.template,
+        template,
         &detail.case,
         alert.as_ref(),
         &case_url,
         action,
     )
     .map_err(|e| ApiError::bad_request("template_failed", e.to_string()))?;
-    Ok(Json(
-        json!({"template": req.template, "case_id": req.case_id, "text": text}),
-    ))
+    Ok(text)
 }

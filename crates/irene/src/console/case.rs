@@ -153,6 +153,8 @@ struct CasePage {
     actor: Vec<ActorLink>,
     /// Other cases of the same type and resource, or of the same actor, newest first.
     similar: Vec<SimilarRow>,
+    /// The runbook the live settings choose for this case.
+    runbook: Option<runbooks::RunbookView>,
 }
 
 /// A link to the events search for one of an actor's values.
@@ -293,6 +295,7 @@ async fn case_page(
             last_seen: when(s.last_seen),
         })
         .collect();
+    let runbook = runbooks::for_case(state, &c);
     Ok(CasePage {
         viewer,
         notice,
@@ -365,6 +368,7 @@ async fn case_page(
         investigations: rows,
         raw,
         actor,
+        runbook,
     })
 }
 
@@ -440,6 +444,7 @@ mod tests {
                 status: "resolved".into(),
                 last_seen: String::new(),
             }],
+            runbook: None,
         }
     }
 

@@ -29,12 +29,17 @@ mod cases;
 mod charts;
 mod deliveries;
 mod events;
+mod markdown;
 mod notice;
 mod overview;
 mod quarantine;
-mod signin;
 mod replay;
 mod rules;
+mod runbooks;
+mod settings;
+mod signin;
+mod silences;
+mod sources;
 
 /// Every console page's policy: nothing but our stylesheet and our own images; no script at all.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
@@ -76,6 +81,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/rules/replay",
             get(replay::replay_form).post(replay::replay_run),
         )
+        .route("/settings", get(settings::index))
+        .route("/settings/templates/preview", post(settings::preview))
+        .route("/settings/{kind}", get(settings::kind).post(settings::edit))
+        .route("/settings/{kind}/diff", get(settings::diff_page))
+        .route("/silences", get(silences::list).post(silences::add))
+        .route("/silences/{id}/expire", post(silences::expire))
+        .route("/sources", get(sources::list))
+        .route("/sources/{name}", get(sources::one))
+        .route("/sources/{name}/test", post(sources::test))
+        .route("/runbooks", get(runbooks::list))
+        .route("/runbooks/{*name}", get(runbooks::one))
         .route("/console.css", get(stylesheet))
         .route_layer(axum::middleware::from_fn_with_state(state, access::layer))
 }

@@ -28,6 +28,7 @@ pub struct Compiled {
     pub silences: Silences,
     pub inhibitions: super::inhibit::Inhibitions,
     pub templates: irene_outputs::templates::TemplateSet,
+    pub runbooks: super::runbooks::Runbooks,
 }
 
 fn one_file(kind: Kind, files: &[SettingsFile]) -> Result<&str, String> {
@@ -138,7 +139,22 @@ pub fn compile(
                 None
             }
         };
-    match (triage, routes_doc, routed, silences, inhibitions, templates) {
+    let runbooks = match super::runbooks::Runbooks::compile(doc(Kind::Runbooks)) {
+        Ok(r) => Some(r),
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| format!("runbooks: {e}")));
+            None
+        }
+    };
+    match (
+        triage,
+        routes_doc,
+        routed,
+        silences,
+        inhibitions,
+        templates,
+        runbooks,
+    ) {
         (
             Some(triage),
             Some(routes),
@@ -146,6 +162,7 @@ pub fn compile(
             Some(silences),
             Some(inhibitions),
             Some(templates),
+            Some(runbooks),
         ) if errors.is_empty() => Ok(Compiled {
             triage,
             sigma,
@@ -154,6 +171,7 @@ pub fn compile(
             silences,
             inhibitions,
             templates,
+            runbooks,
         }),
         _ => Err(errors),
     }

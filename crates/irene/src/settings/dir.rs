@@ -1,5 +1,5 @@
 //! The `irene apply -f DIR` / `irene export DIR` layout: `triage/` and `sigma/` (rule files,
-//! folders allowed), `routes.toml`, `templates/`, `silences.yaml`. Files only; no store, no HTTP.
+//! folders allowed), `routes.toml`, `templates/`, `silences.yaml`, `runbooks/`. Files only; no store, no HTTP.
 
 use super::{sorted, Kind};
 use anyhow::{bail, Context};
@@ -20,6 +20,7 @@ fn place(kind: Kind) -> Place {
         Kind::Templates => Place::Folder("templates", &[]),
         Kind::Routes => Place::File("routes.toml"),
         Kind::Silences => Place::File("silences.yaml"),
+        Kind::Runbooks => Place::Folder("runbooks", &["md"]),
     }
 }
 
@@ -77,7 +78,7 @@ pub fn read(dir: &Path) -> anyhow::Result<BTreeMap<Kind, Vec<SettingsFile>>> {
     }
     if out.is_empty() {
         bail!(
-            "nothing to apply in {}: expected triage/, sigma/, routes.toml, templates/ or silences.yaml",
+            "nothing to apply in {}: expected triage/, sigma/, routes.toml, templates/, silences.yaml or runbooks/",
             dir.display()
         );
     }

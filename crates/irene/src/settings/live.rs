@@ -27,6 +27,7 @@ pub struct Snapshot {
     pub routes_doc: Arc<RoutesDoc>,
     pub silences: Arc<Silences>,
     pub inhibitions: Arc<super::inhibit::Inhibitions>,
+    pub runbooks: Arc<super::runbooks::Runbooks>,
     /// The version of each kind this set was compiled from.
     pub versions: BTreeMap<Kind, u32>,
 }
@@ -74,6 +75,7 @@ fn snapshot(
         routes_doc: Arc::new(c.routes),
         silences: Arc::new(c.silences),
         inhibitions: Arc::new(c.inhibitions),
+        runbooks: Arc::new(c.runbooks),
         versions,
     })
 }
@@ -96,6 +98,7 @@ impl Live {
                 silences: Silences::default(),
                 inhibitions: Default::default(),
                 templates: irene_outputs::templates::TemplateSet::builtin(),
+                runbooks: Default::default(),
             },
             0,
             BTreeMap::new(),

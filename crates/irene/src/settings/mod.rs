@@ -15,6 +15,7 @@ pub mod inhibit;
 pub mod live;
 pub mod planner;
 pub mod routes;
+pub mod runbooks;
 pub mod silences;
 pub mod sync;
 
@@ -30,15 +31,17 @@ pub enum Kind {
     Routes,
     Templates,
     Silences,
+    Runbooks,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Triage,
         Kind::Sigma,
         Kind::Routes,
         Kind::Templates,
         Kind::Silences,
+        Kind::Runbooks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::Routes => "routes",
             Kind::Templates => "templates",
             Kind::Silences => "silences",
+            Kind::Runbooks => "runbooks",
         }
     }
 

@@ -2,7 +2,7 @@
 //! silences that hold deliveries back. Pure and quick: it runs inside the store's transaction.
 
 use super::live::Live;
-use irene_core::{Alert, Case, Change, Hold, InhibitQuery, Planned, Planner};
+use irene_core::{Action, Alert, Case, Change, Hold, InhibitQuery, Planned, Planner};
 use std::sync::Arc;
 
 pub struct LivePlanner(pub Arc<Live>);
@@ -16,8 +16,25 @@ fn by(id: u64) -> String {
 }
 
 impl Planner for LivePlanner {
+    /// The routes' deliveries; an opening one also names the case's runbook (`detail.runbook`),
+    /// which the issue body links.
     fn plan(&self, change: &Change) -> Vec<Planned> {
-        self.0.load().routes.plan(change)
+        let snap = self.0.load();
+        let mut planned = snap.routes.plan(change);
+        if planned.iter().any(|p| p.action == Action::Open) {
+            if let Some(r) = snap
+                .runbooks
+                .choose(&irene_outputs::case_json(&change.case))
+            {
+                for p in planned.iter_mut().filter(|p| p.action == Action::Open) {
+                    if !p.detail.is_object() {
+                        p.detail = serde_json::json!({});
+                    }
+                    p.detail["runbook"] = serde_json::json!({"name": r.name, "title": r.title});
+                }
+            }
+        }
+        planned
     }
 
     fn plan_note(&self, case: &Case, detail: &serde_json::Value) -> Vec<Planned> {

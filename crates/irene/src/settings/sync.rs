@@ -65,6 +65,10 @@ pub fn from_config(cfg: &Config) -> anyhow::Result<Vec<(Kind, String, Vec<Settin
         let files = dir::read_folder(t, &[])?;
         out.push((Kind::Templates, format!("file:{}", t.display()), files));
     }
+    if let Some(r) = &cfg.settings.runbooks {
+        let files = dir::read_folder(r, &["md"])?;
+        out.push((Kind::Runbooks, format!("file:{}", r.display()), files));
+    }
     let config = cfg
         .source
         .as_ref()

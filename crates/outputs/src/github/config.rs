@@ -45,6 +45,14 @@ pub struct GithubConfig {
 }
 
 impl OutputKind for GithubConfig {
+    fn credentials(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("token", self.token.is_some()),
+            ("private_key", self.private_key.is_some()),
+            ("webhook_secret", self.webhook_secret.is_some()),
+        ]
+    }
+
     /// An issue per case: repeats and notes are comments, a downgrade relabels.
     fn quirks(&self) -> Quirks {
         Quirks::TICKET

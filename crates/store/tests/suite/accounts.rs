@@ -1,5 +1,5 @@
-//! Conformance checks for the console's records: the audit log, accounts, sessions and
-//! sign-in attempts.
+//! Conformance checks for what the console reads and keeps: the audit log, accounts, sessions,
+//! sign-in attempts, and intake figures per source.
 
 use super::{fresh, Backend};
 use chrono::{Duration, Utc};
@@ -222,4 +222,49 @@ pub async fn failed_sign_ins_are_counted_by_name_and_address_in_a_window(b: &dyn
             .expect("count"),
         LoginFailures::default()
     );
+pub async fn source_stats_count_payloads_per_intake_source(b: &dyn Backend) {
+    use irene_store::NewInbox;
+    let o = fresh(b).await;
+    let s = &o.store;
+    let now = Utc::now();
+    let item = |source: &str, at| NewInbox {
+        id: uuid::Uuid::now_v7(),
+        source: source.to_string(),
+        received_at: at,
+        body: b"{}".to_vec(),
+        items: 1,
+        idempotency_key: None,
+        complete_scan: false,
+    };
+    s.inbox_append(&[
+        item("aws.guardduty", now - Duration::hours(1)),
+        item("aws.guardduty", now - Duration::days(3)),
+        item("aws.guardduty", now - Duration::days(9)),
+        item("gcp.scc", now - Duration::days(2)),
+    ])
+    .await
+    .expect("append");
+    let names = ["aws.guardduty", "gcp.scc", "falco"].map(String::from);
+    let stats = s.source_stats(&names, now).await.expect("stats");
+    let got: Vec<(&str, i64, i64, bool)> = stats
+        .iter()
+        .map(|x| {
+            (
+                x.source.as_str(),
+                x.last_day,
+                x.last_week,
+                x.last_received.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("aws.guardduty", 1, 2, true),
+            ("gcp.scc", 0, 1, true),
+            ("falco", 0, 0, false)
+        ]
+    );
+    let last = stats[0].last_received.expect("last");
+    assert!((last - (now - Duration::hours(1))).num_seconds().abs() <= 1);
 }
