@@ -522,6 +522,8 @@ pub struct SessionUser {
 pub struct LoginFailures {
     pub by_name: u32,
     pub by_ip: u32,
+}
+
 /// What one intake source (`POST /api/v1/ingest/{source}`) received lately.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceStats {

@@ -14,8 +14,8 @@ use crate::{
     EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob,
     InvestigationRecord, LoginFailures, NewAudit, NewInbox, NewSession, Occurrence, Page,
     QuarantineEntry, Result, SessionUser, SettingsChange, SettingsVersion, SourceStats,
-    StatusCounts, Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, User,
-    WatchImage, WatchImageKind, WatchRow,
+    StatusCounts, Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, User, WatchImage,
+    WatchImageKind, WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

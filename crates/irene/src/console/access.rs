@@ -321,7 +321,6 @@ pub(super) fn csrf_for(name: &str) -> String {
 
 /// Whether a form may act: its CSRF token is this viewer's, and the browser does not say the
 /// request came from another site (`Sec-Fetch-Site`, `Origin`). 403 otherwise.
-
 pub fn check_form(viewer: &Viewer, headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
     let forbidden = |why: &str| {
         ApiError::new(
@@ -358,7 +357,6 @@ pub fn check_form(viewer: &Viewer, headers: &HeaderMap, csrf: &str) -> Result<()
 
 /// Records a viewer's action in the audit log. A failure to record is logged, not returned:
 /// the action itself has happened.
-
 pub async fn audit(state: &AppState, viewer: &Viewer, action: &str, target: &str, detail: &str) {
     let entry = irene_store::NewAudit {
         actor: viewer.name.clone(),

@@ -8,6 +8,7 @@ use crate::settings::{diff, Kind};
 use axum::body::Bytes;
 use axum::response::Redirect;
 use irene_store::SettingsFile;
+use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------- index
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::settings::live::{ApplyError, NewSilence};
 use crate::settings::silences::SilenceState;
 use axum::response::Redirect;
+use std::collections::BTreeMap;
 
 struct SilenceRow {
     id: u64,
@@ -144,7 +145,7 @@ async fn silences_page(
             held: held.get(&format!("silence:{}", s.id)).copied().unwrap_or(0),
         })
         .collect();
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
     Ok(SilencesPage {
         viewer,
         rows,

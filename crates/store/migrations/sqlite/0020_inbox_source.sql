@@ -2,3 +2,7 @@
 -- lately: one index range per source instead of a scan of the whole inbox.
 
 CREATE INDEX inbox_source ON inbox (source, received_at);
+
+-- The case list filtered by source (any status) walks this index in its own order instead of
+-- scanning every case by last_seen (150 ms at 100k cases for a source with none).
+CREATE INDEX cases_source ON cases (source, last_seen DESC, id DESC);

@@ -222,6 +222,8 @@ pub async fn failed_sign_ins_are_counted_by_name_and_address_in_a_window(b: &dyn
             .expect("count"),
         LoginFailures::default()
     );
+}
+
 pub async fn source_stats_count_payloads_per_intake_source(b: &dyn Backend) {
     use irene_store::NewInbox;
     let o = fresh(b).await;
