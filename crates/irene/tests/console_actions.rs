@@ -430,7 +430,7 @@ async fn silence_like_this_holds_the_next_occurrence() {
     assert_eq!(silence["author"], "anonymous");
     let entries = audit(&s).await;
     assert_eq!(entries[0]["action"], "silence.add", "{entries:?}");
-    assert_eq!(entries[0]["target"], "silence #1");
+    assert_eq!(entries[0]["target"], "silence:1");
 
     // the next occurrence: the case counts it, its delivery is held
     s.ingest("generic", alert.to_string()).await;

@@ -197,7 +197,7 @@ async fn overview_counts_the_findings_and_the_case_list_shows_them() {
         .unwrap();
     on_page(&b, "/cases").await;
     assert_eq!(b.count("tr.case").await, 2);
-    let titles = b.texts("tr.case td:nth-child(2) a").await;
+    let titles = b.texts("tr.case a[href^=\"/cases/\"]").await;
     for c in &cases {
         let title = c["title"].as_str().unwrap();
         assert!(titles.iter().any(|t| t == title), "{title} in {titles:?}");
@@ -272,7 +272,10 @@ async fn markup_in_an_alert_is_text_and_inline_script_is_blocked() {
 
     let b = Browser::start().await;
     b.goto(&format!("{}/cases", s.url)).await;
-    assert_eq!(b.texts("tr.case td:nth-child(2) a").await, vec![XSS_TITLE]);
+    assert_eq!(
+        b.texts("tr.case a[href^=\"/cases/\"]").await,
+        vec![XSS_TITLE]
+    );
     assert_eq!(b.count("img[src=x]").await, 0);
     b.client
         .find(fantoccini::Locator::Css("tr.case td a"))
@@ -309,6 +312,84 @@ async fn markup_in_an_alert_is_text_and_inline_script_is_blocked() {
 
 /// The docs' screenshots: every console page at 1280×900, written to `docs/console/`. Run with
 /// `cargo nextest run --workspace --run-ignored only -E 'test(docs_screenshots)'`.
+#[tokio::test]
+async fn keys_move_through_the_list_and_the_list_refreshes_itself() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path(), &[]);
+    for key in ["k1", "k2", "k3"] {
+        let (st, body) = s
+            .ingest("generic", common::generic_alert(key, "high").to_string())
+            .await;
+        assert_eq!(st, 202, "{body}");
+    }
+    s.drained().await;
+
+    let b = Browser::start().await;
+    b.goto(&format!("{}/cases", s.url)).await;
+    assert_eq!(b.count("tr.case").await, 3);
+    let body = b
+        .client
+        .find(fantoccini::Locator::Css("body"))
+        .await
+        .unwrap();
+    body.send_keys("jj").await.unwrap();
+    let marked = b
+        .js(
+            "return Array.from(document.querySelectorAll('tr.case')).map(r => r.classList.contains('kb-current'));",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        marked,
+        json!([false, true, false]),
+        "j twice: the second row"
+    );
+    body.send_keys("k").await.unwrap();
+    let first = b
+        .js(
+            "return document.querySelector('tr.case').classList.contains('kb-current');",
+            vec![],
+        )
+        .await;
+    assert_eq!(first, json!(true), "k: back to the first row");
+    body.send_keys("/").await.unwrap();
+    let focused = b
+        .js(
+            "return document.activeElement.getAttribute('name');",
+            vec![],
+        )
+        .await;
+    assert_eq!(focused, json!("q"), "/ goes to the search box");
+    // typing in the box is typing, not moving
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("jk")
+        .await
+        .unwrap();
+    assert_eq!(
+        b.js("return document.activeElement.value;", vec![]).await,
+        json!("jk")
+    );
+    b.js("document.activeElement.blur(); return null;", vec![])
+        .await;
+    b.shot("keys_move_through_the_list").await;
+
+    // a new case shows up without a reload (the page re-reads itself every 15 s)
+    let (st, body) = s
+        .ingest("generic", common::generic_alert("k4", "high").to_string())
+        .await;
+    assert_eq!(st, 202, "{body}");
+    s.drained().await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while b.count("tr.case").await < 4 {
+        assert!(Instant::now() < deadline, "the list did not refresh itself");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    b.close().await;
+}
+
 #[tokio::test]
 #[ignore = "writes docs/console/*.png; run by hand to refresh the docs"]
 async fn docs_screenshots() {

@@ -45,6 +45,8 @@ macro_rules! checks {
 
 checks!(
     counts::counts_group_by_source_hour_type_and_rule,
+    counts::resolve_times_run_from_the_opening_to_the_resolve,
+    counts::similar_cases_share_type_and_resource_or_actor,
     accounts::audit_log_lists_newest_first_pages_and_filters_by_actor,
     accounts::accounts_are_added_once_listed_changed_and_removed,
     accounts::sessions_expire_when_idle_or_old_and_end_with_their_user,

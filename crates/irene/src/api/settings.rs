@@ -279,15 +279,8 @@ pub async fn silence_add(
     let starts_at = req.starts_at.unwrap_or(now);
     let ends_at = match (req.ends_at, req.duration.as_deref()) {
         (Some(t), None) => t,
-        (None, Some(d)) => {
-            let d = humantime::parse_duration(d).map_err(|e| {
-                ApiError::bad_request("invalid_request", format!("duration {d:?}: {e}"))
-            })?;
-            starts_at
-                + chrono::Duration::from_std(d).map_err(|e| {
-                    ApiError::bad_request("invalid_request", format!("duration: {e}"))
-                })?
-        }
+        (None, Some(d)) => crate::settings::silences::ends(starts_at, d)
+            .map_err(|e| ApiError::bad_request("invalid_request", e))?,
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_request",

@@ -190,40 +190,18 @@ async fn add_silence(
     duration: &str,
     comment: &str,
 ) -> Result<u64, ApiError> {
-    let duration = duration.trim();
-    let d = humantime::parse_duration(duration).map_err(|e| {
-        ApiError::bad_request("invalid_form", format!("duration {duration:?}: {e}"))
-    })?;
-    let d = chrono::Duration::from_std(d)
-        .map_err(|e| ApiError::bad_request("invalid_form", format!("duration: {e}")))?;
     let now = Utc::now();
-    let s = state
-        .app
-        .settings
-        .silence_add(
-            &*state.app.store,
-            NewSilence {
-                condition: Some(condition),
-                matchers: Vec::new(),
-                starts_at: now,
-                ends_at: now + d,
-                comment: bounded(comment),
-                force: false,
-            },
-            &viewer.name,
-            now,
-        )
-        .await?;
-    tracing::info!(silence = s.id, by = %viewer.name, "silence added from the console");
-    audit(
-        state,
-        viewer,
-        "silence.add",
-        &format!("silence #{}", s.id),
-        &s.expression().unwrap_or_default(),
-    )
-    .await;
-    Ok(s.id)
+    let ends_at = crate::settings::silences::ends(now, duration)
+        .map_err(|e| ApiError::bad_request("invalid_form", e))?;
+    let new = NewSilence {
+        condition: Some(condition),
+        matchers: Vec::new(),
+        starts_at: now,
+        ends_at,
+        comment: bounded(comment),
+        force: false,
+    };
+    Ok(super::silences::record(state, viewer, new).await?.id)
 }
 
 #[derive(Debug, Deserialize)]

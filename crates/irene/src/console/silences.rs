@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::settings::live::{ApplyError, NewSilence};
-use crate::settings::silences::SilenceState;
+use crate::settings::silences::{SilenceDoc, SilenceState};
 use axum::response::Redirect;
 use std::collections::BTreeMap;
 
@@ -167,9 +167,7 @@ async fn silences_page(
 
 /// The silence a form asks for, or what is wrong with the form.
 fn new_silence(f: &SilenceForm, now: DateTime<Utc>) -> Result<NewSilence, String> {
-    let d = humantime::parse_duration(f.duration.trim())
-        .map_err(|e| format!("duration {:?}: {e} (e.g. 2h, 1d)", f.duration))?;
-    let d = chrono::Duration::from_std(d).map_err(|e| format!("duration: {e}"))?;
+    let ends_at = crate::settings::silences::ends(now, &f.duration)?;
     let matchers: Vec<String> = f
         .matchers
         .lines()
@@ -185,10 +183,34 @@ fn new_silence(f: &SilenceForm, now: DateTime<Utc>) -> Result<NewSilence, String
         condition,
         matchers,
         starts_at: now,
-        ends_at: now + d,
+        ends_at,
         comment: f.comment.trim().to_string(),
         force: f.force.is_some(),
     })
+}
+
+/// Adds a silence by `viewer` (a new version of the silences document), logged and audited:
+/// the one way the console's forms add one.
+pub(super) async fn record(
+    state: &AppState,
+    viewer: &Viewer,
+    new: NewSilence,
+) -> Result<SilenceDoc, ApplyError> {
+    let s = state
+        .app
+        .settings
+        .silence_add(&*state.app.store, new, &viewer.name, Utc::now())
+        .await?;
+    tracing::info!(silence = s.id, by = %viewer.name, "silence added from the console");
+    access::audit(
+        state,
+        viewer,
+        "silence.add",
+        &format!("silence:{}", s.id),
+        &s.expression().unwrap_or_default(),
+    )
+    .await;
+    Ok(s)
 }
 
 /// `POST /silences` (responder): adds a silence; a refused one is shown with its reasons and
@@ -214,22 +236,8 @@ pub(super) async fn add(
             Ok(n) => n,
             Err(e) => return refused(vec![e]).await,
         };
-        match state
-            .app
-            .settings
-            .silence_add(&*state.app.store, new, &viewer.name, now)
-            .await
-        {
+        match record(&state, &viewer, new).await {
             Ok(s) => {
-                let expr = s.expression().unwrap_or_default();
-                access::audit(
-                    &state,
-                    &viewer,
-                    "silence.add",
-                    &format!("silence:{}", s.id),
-                    &expr,
-                )
-                .await;
                 let back = if is_local_path(&f.back) {
                     let sep = if f.back.contains('?') { '&' } else { '?' };
                     format!("{}{sep}silenced={}", f.back, s.id)

@@ -78,6 +78,16 @@ impl SilenceDoc {
     }
 }
 
+/// The end of a silence that starts at `start` and lasts `duration` (`2h`, `1d`, `90m`).
+pub fn ends(start: DateTime<Utc>, duration: &str) -> Result<DateTime<Utc>, String> {
+    let d = humantime::parse_duration(duration.trim())
+        .map_err(|e| format!("duration {duration:?}: {e} (e.g. 2h, 1d)"))?;
+    let d = Duration::from_std(d).map_err(|e| format!("duration {duration:?}: {e}"))?;
+    start
+        .checked_add_signed(d)
+        .ok_or_else(|| format!("duration {duration:?} is too long"))
+}
+
 /// `field=value` → `alert.field == "value"`; `field!=value` → `!=`. Fields are dotted names
 /// of letters, digits and `_`; `case.` and `alert.` prefixes choose the object.
 pub fn matcher_to_cel(m: &str) -> Result<String, String> {
@@ -247,6 +257,17 @@ impl Silences {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_ends_a_silence_or_says_what_is_wrong() {
+        let t0 = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        assert_eq!(ends(t0, " 2h "), Ok(t0 + Duration::hours(2)));
+        assert_eq!(ends(t0, "1d 30m"), Ok(t0 + Duration::minutes(24 * 60 + 30)));
+        for bad in ["", "soon", "-1h", "2 fortnights"] {
+            let e = ends(t0, bad).expect_err(bad);
+            assert!(e.starts_with("duration"), "{e}");
+        }
+    }
 
     fn at(h: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + h * 3600, 0).expect("time")

@@ -85,7 +85,10 @@ pub async fn counts_group_by_source_hour_type_and_rule(b: &dyn Backend) {
     store
         .case_resolve(
             store
-                .cases_list(&Default::default())
+                .cases_list(&irene_store::CaseFilter {
+                    limit: 100,
+                    ..Default::default()
+                })
                 .await
                 .expect("list")
                 .items[0]
@@ -180,7 +183,10 @@ pub async fn resolve_times_run_from_the_opening_to_the_resolve(b: &dyn Backend) 
     )
     .await;
     let cases = store
-        .cases_list(&Default::default())
+        .cases_list(&irene_store::CaseFilter {
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .items;
@@ -263,7 +269,10 @@ pub async fn similar_cases_share_type_and_resource_or_actor(b: &dyn Backend) {
     )
     .await;
     let cases = store
-        .cases_list(&Default::default())
+        .cases_list(&irene_store::CaseFilter {
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .items;
