@@ -247,6 +247,38 @@ async fn case_list_filters_and_escapes() {
         p.body
     );
     assert!(p.body.contains("&#60;img src=x"));
+    // the account filter, and the most severe first
+    let account = text(gd, "account");
+    let p = page(&s, &format!("/cases?account={account}")).await;
+    assert_eq!(
+        p.body.matches(r#"<tr class="case">"#).count(),
+        1,
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains(&gd_title));
+    let p = page(&s, "/cases?sort=severity").await;
+    let order: Vec<usize> = cases
+        .iter()
+        .map(|c| p.body.find(&escaped(text(c, "title"))).expect("listed"))
+        .collect();
+    let rank = |c: &Value| {
+        ["info", "low", "medium", "high", "urgent"]
+            .iter()
+            .position(|s| c["severity"] == *s)
+            .expect("severity")
+    };
+    for (i, a) in cases.iter().enumerate() {
+        for (j, b) in cases.iter().enumerate() {
+            if rank(a) > rank(b) {
+                assert!(order[i] < order[j], "{} before {}", a["title"], b["title"]);
+            }
+        }
+    }
+    assert!(p.body.contains(r#"<option value="severity" selected>"#));
+    let p = page(&s, "/cases?sort=bogus").await;
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("sort must be"), "{}", p.body);
 
     // a bad filter is an HTML error page
     let p = page(&s, "/cases?severity=bogus").await;

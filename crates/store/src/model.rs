@@ -134,9 +134,40 @@ pub struct CaseFilter {
     pub severity: Option<Severity>,
     pub status: Option<CaseStatus>,
     pub source: Option<String>,
+    /// The cloud account or project, exactly.
+    pub account: Option<String>,
+    /// One of the case's labels, exactly.
+    pub label: Option<String>,
     pub q: Option<String>,
+    pub sort: CaseSort,
     pub limit: u32,
+    /// From the previous page of the same filter and sort.
     pub cursor: Option<String>,
+}
+
+/// The order of a case list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaseSort {
+    /// Most recently seen first.
+    #[default]
+    LastSeen,
+    /// Most severe first, then most recently seen.
+    Severity,
+}
+
+impl CaseSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseSort::LastSeen => "last_seen",
+            CaseSort::Severity => "severity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaseSort> {
+        [CaseSort::LastSeen, CaseSort::Severity]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

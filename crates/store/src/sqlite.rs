@@ -10,12 +10,12 @@ use crate::{
     sqlite_outbox, sqlite_settings, sqlite_sources,
 };
 use crate::{
-    AuditEntry, AuditFilter, CaseDetail, CaseFilter, ClaimLimit, DeliveryFilter, DeliveryRow,
-    EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter, InvestigationJob,
-    InvestigationRecord, LoginFailures, NewAudit, NewInbox, NewSession, Occurrence, Page,
-    QuarantineEntry, Result, SessionUser, SettingsChange, SettingsVersion, SourceStats,
-    StatusCounts, Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, User, WatchImage,
-    WatchImageKind, WatchRow,
+    AuditEntry, AuditFilter, CaseDetail, CaseFilter, CaseSort, ClaimLimit, DeliveryFilter,
+    DeliveryRow, EventFilter, FeedCopy, InboxRow, IntelAnswer, InvestigationFilter,
+    InvestigationJob, InvestigationRecord, LoginFailures, NewAudit, NewInbox, NewSession,
+    Occurrence, Page, QuarantineEntry, Result, SessionUser, SettingsChange, SettingsVersion,
+    SourceStats, StatusCounts, Store, StoreError, StoredAlert, StoredAttachment, StoredEvent, User,
+    WatchImage, WatchImageKind, WatchRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -345,7 +345,7 @@ impl Store for SqliteStore {
     async fn cases_list(&self, f: &CaseFilter) -> Result<Page<Case>> {
         let limit = page::limit(f.limit);
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT doc, last_seen, id FROM cases WHERE 1 = 1");
+            QueryBuilder::new("SELECT doc, last_seen, id, severity_rank FROM cases WHERE 1 = 1");
         if let Some(s) = f.severity {
             qb.push(" AND severity_rank = ").push_bind(severity_rank(s));
         }
@@ -354,6 +354,15 @@ impl Store for SqliteStore {
         }
         if let Some(s) = &f.source {
             qb.push(" AND source = ").push_bind(s.clone());
+        }
+        if let Some(a) = &f.account {
+            qb.push(" AND json_extract(doc, '$.account') = ")
+                .push_bind(a.clone());
+        }
+        if let Some(l) = &f.label {
+            qb.push(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.labels') WHERE value = ")
+                .push_bind(l.clone())
+                .push(")");
         }
         if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
             let escaped = q
@@ -366,23 +375,56 @@ impl Store for SqliteStore {
                 .push_bind(format!("%{escaped}%"))
                 .push(" ESCAPE '\\'");
         }
+        let by_severity = f.sort == CaseSort::Severity;
         if let Some(c) = &f.cursor {
-            let (t, id) = parse_time_cursor(c)?;
-            qb.push(" AND (last_seen < ").push_bind(t);
+            // last_seen order: `t.id`; severity order: `rank.t.id`
+            let (rank, rest) = if by_severity {
+                let (r, rest) = c.split_once('.').ok_or(StoreError::InvalidCursor)?;
+                (
+                    Some(r.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?),
+                    rest,
+                )
+            } else {
+                (None, c.as_str())
+            };
+            let (t, id) = parse_time_cursor(rest)?;
+            qb.push(" AND (");
+            if let Some(r) = rank {
+                qb.push("severity_rank < ")
+                    .push_bind(r)
+                    .push(" OR (severity_rank = ")
+                    .push_bind(r)
+                    .push(" AND (");
+            }
+            qb.push("last_seen < ").push_bind(t);
             qb.push(" OR (last_seen = ")
                 .push_bind(t)
                 .push(" AND id < ")
                 .push_bind(id)
                 .push("))");
+            if rank.is_some() {
+                qb.push("))");
+            }
         }
-        qb.push(" ORDER BY last_seen DESC, id DESC LIMIT ")
-            .push_bind(limit + 1);
+        qb.push(if by_severity {
+            " ORDER BY severity_rank DESC, last_seen DESC, id DESC LIMIT "
+        } else {
+            " ORDER BY last_seen DESC, id DESC LIMIT "
+        })
+        .push_bind(limit + 1);
         let rows = qb.build().fetch_all(&self.reader).await?;
         page(
             &rows,
             limit,
             |r| case_from_doc(r.get::<&str, _>(0)),
-            |r| format!("{}.{}", r.get::<i64, _>(1), r.get::<&str, _>(2)),
+            |r| {
+                let t = format!("{}.{}", r.get::<i64, _>(1), r.get::<&str, _>(2));
+                if by_severity {
+                    format!("{}.{t}", r.get::<i64, _>(3))
+                } else {
+                    t
+                }
+            },
         )
     }
 

@@ -57,6 +57,7 @@ checks!(
     pipeline::case_lifecycle_is_recorded_with_its_timeline,
     pipeline::a_resolved_alert_for_an_unknown_key_opens_no_case,
     pipeline::cases_filter_and_paginate,
+    pipeline::cases_filter_by_account_and_label_and_sort_by_severity,
     pipeline::quarantine_keeps_the_item_and_requeues_it,
     pipeline::silent_cases_expire_per_source,
     pipeline::release_gives_back_claimed_rows,

@@ -8,18 +8,92 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use irene_core::{CaseStatus, Severity};
-use irene_store::{CaseFilter, InvestigationFilter};
-use serde::Deserialize;
+use irene_store::{CaseFilter, CaseSort, InvestigationFilter};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-#[derive(Debug, Deserialize, Default)]
-pub struct ListQuery {
-    severity: Option<String>,
-    status: Option<String>,
-    source: Option<String>,
-    q: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
+/// A case list's filters as query parameters (`GET /api/v1/cases`, and the console's list,
+/// which keeps them in its links): the one way they are read.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CaseQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// `last_seen` (default) or `severity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+impl CaseQuery {
+    /// The same query with its empty parameters dropped (a form sends them all).
+    pub fn trimmed(self) -> CaseQuery {
+        let keep = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        CaseQuery {
+            severity: keep(self.severity),
+            status: keep(self.status),
+            source: keep(self.source),
+            account: keep(self.account),
+            label: keep(self.label),
+            q: keep(self.q),
+            sort: keep(self.sort),
+            limit: keep(self.limit),
+            cursor: keep(self.cursor),
+        }
+    }
+
+    /// The store's filter (400 for a value it does not know), `default_limit` when none is given.
+    pub fn filter(&self, default_limit: u32) -> ApiResult<CaseFilter> {
+        let q = self.clone().trimmed();
+        let severity = q
+            .severity
+            .as_deref()
+            .map(|s| {
+                s.parse::<Severity>()
+                    .map_err(|e| ApiError::bad_request("invalid_severity", e.to_string()))
+            })
+            .transpose()?;
+        let status = q
+            .status
+            .as_deref()
+            .map(|s| {
+                s.parse::<CaseStatus>()
+                    .map_err(|e| ApiError::bad_request("invalid_status", e))
+            })
+            .transpose()?;
+        let sort = match q.sort.as_deref() {
+            None => CaseSort::default(),
+            Some(s) => CaseSort::parse(s).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_sort",
+                    format!("sort must be last_seen or severity, not {s:?}"),
+                )
+            })?,
+        };
+        Ok(CaseFilter {
+            severity,
+            status,
+            source: q.source,
+            account: q.account,
+            label: q.label,
+            q: q.q,
+            sort,
+            limit: parse_limit(q.limit.as_deref(), default_limit)?,
+            cursor: q.cursor,
+        })
+    }
 }
 
 pub fn parse_limit(limit: Option<&str>, default: u32) -> ApiResult<u32> {
@@ -38,36 +112,11 @@ pub fn parse_limit(limit: Option<&str>, default: u32) -> ApiResult<u32> {
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<CaseQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let severity = q
-        .severity
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<Severity>()
-                .map_err(|e| ApiError::bad_request("invalid_severity", e.to_string()))
-        })
-        .transpose()?;
-    let status = q
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<CaseStatus>()
-                .map_err(|e| ApiError::bad_request("invalid_status", e))
-        })
-        .transpose()?;
-    let filter = CaseFilter {
-        severity,
-        status,
-        source: q.source.filter(|s| !s.is_empty()),
-        q: q.q,
-        limit: parse_limit(q.limit.as_deref(), 50)?,
-        cursor: q.cursor.filter(|s| !s.is_empty()),
-    };
+    let filter = q.filter(50)?;
     let page = state.app.store.cases_list(&filter).await?;
     Ok(Json(
         json!({"cases": page.items, "next_cursor": page.next_cursor}),

@@ -7,6 +7,7 @@ mod deliveries;
 pub use deliveries::STATES as DELIVERY_STATES;
 pub mod error;
 mod events;
+pub use cases::CaseQuery;
 pub use events::EventQuery;
 mod files;
 mod ingest;

@@ -2,6 +2,7 @@
 //! Reads one page of cases per request; the form posts to `actions.rs`.
 
 use super::*;
+use irene_store::CaseSort;
 
 struct CaseRow {
     id: String,
@@ -41,7 +42,10 @@ struct CasesPage {
     silence_duration: &'static str,
     severities: Vec<Choice>,
     statuses: Vec<Choice>,
+    sorts: Vec<Choice>,
     source: String,
+    account: String,
+    label: String,
     q: String,
     /// The next page's link, when there is one.
     next: String,
@@ -65,41 +69,12 @@ async fn cases_page(
     notice: Option<Notice>,
 ) -> Result<CasesPage, ApiError> {
     let (viewer, q) = read_query(state, headers, query)?;
-    let q = ListQuery {
-        severity: nonempty(q.severity),
-        status: nonempty(q.status),
-        source: nonempty(q.source),
-        q: nonempty(q.q),
-        cursor: nonempty(q.cursor),
-    };
-    let severity = q
-        .severity
-        .as_deref()
-        .map(|s| {
-            s.parse::<Severity>()
-                .map_err(|e| ApiError::bad_request("invalid_severity", e.to_string()))
-        })
-        .transpose()?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            s.parse::<CaseStatus>()
-                .map_err(|e| ApiError::bad_request("invalid_status", e))
-        })
-        .transpose()?;
-    let page = state
-        .app
-        .store
-        .cases_list(&CaseFilter {
-            severity,
-            status,
-            source: q.source.clone(),
-            q: q.q.clone(),
-            limit: PAGE_SIZE,
-            cursor: q.cursor.clone(),
-        })
-        .await?;
+    // the page size is the console's own; the rest are the API's filters
+    let q = ListQuery { limit: None, ..q }.trimmed();
+    let mut filter = q.filter(PAGE_SIZE)?;
+    filter.limit = PAGE_SIZE;
+    let (severity, status, sort) = (filter.severity, filter.status, filter.sort);
+    let page = state.app.store.cases_list(&filter).await?;
     let next = page
         .next_cursor
         .map(|c| {
@@ -130,7 +105,16 @@ async fn cases_page(
                 selected: status == Some(s),
             })
             .collect(),
+        sorts: [CaseSort::LastSeen, CaseSort::Severity]
+            .into_iter()
+            .map(|s| Choice {
+                value: s.as_str().to_string(),
+                selected: sort == s,
+            })
+            .collect(),
         source: q.source.unwrap_or_default(),
+        account: q.account.unwrap_or_default(),
+        label: q.label.unwrap_or_default(),
         q: q.q.unwrap_or_default(),
         next,
     })

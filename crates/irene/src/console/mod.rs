@@ -4,6 +4,8 @@
 //! `app`); this module holds what the pages share. No business rules; no writes but through `app`.
 
 use crate::api::error::ApiError;
+/// The case list's filters, as query parameters (and as kept in its links): the API's own.
+use crate::api::CaseQuery as ListQuery;
 use crate::api::{
     case_param, health, parse_id, state_param, AppState, EventQuery, DELIVERY_STATES,
 };
@@ -17,7 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use irene_core::{Case, CaseStatus, Severity};
-use irene_store::{CaseFilter, DeliveryFilter, InvestigationFilter};
+use irene_store::{DeliveryFilter, InvestigationFilter};
 use notice::{Notice, NoticeQuery};
 use serde::{Deserialize, Serialize};
 
@@ -200,21 +202,6 @@ fn when(t: DateTime<Utc>) -> String {
 
 fn when_opt(t: Option<DateTime<Utc>>) -> String {
     t.map(when).unwrap_or_default()
-}
-
-/// The case list's filters, as query parameters (and as kept in its links).
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
-struct ListQuery {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    severity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    source: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    cursor: Option<String>,
 }
 
 fn list_href(q: &ListQuery) -> String {

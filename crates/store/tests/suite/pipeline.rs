@@ -4,7 +4,7 @@
 use super::{fresh, judged, payload, run_through, Backend};
 use chrono::{Duration as CDuration, Utc};
 use irene_core::{AlertState, CaseStatus, Resolution, Severity, TimelineKind, Transition};
-use irene_store::{CaseFilter, ClaimLimit, NewInbox, Processed, Quarantined};
+use irene_store::{CaseFilter, CaseSort, ClaimLimit, NewInbox, Processed, Quarantined};
 use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
@@ -205,6 +205,115 @@ pub async fn a_resolved_alert_for_an_unknown_key_opens_no_case(b: &dyn Backend) 
         .await
         .expect("list");
     assert!(page.items.is_empty());
+}
+
+pub async fn cases_filter_by_account_and_label_and_sort_by_severity(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let mut alerts = Vec::new();
+    for (i, sev) in [
+        Severity::Low,
+        Severity::Urgent,
+        Severity::Medium,
+        Severity::Urgent,
+        Severity::Info,
+        Severity::High,
+        Severity::Medium,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut j = judged(&format!("k{i}"), AlertState::Active, sev);
+        if i % 2 == 1 {
+            j.alert.account = Some("222222222222".into());
+        }
+        if i < 3 {
+            j.labels = vec!["prod".into(), format!("l{i}")];
+        }
+        alerts.push(j);
+    }
+    run_through(store, alerts).await;
+    let keys = |f: CaseFilter| async move {
+        let mut out = Vec::new();
+        let mut f = f;
+        loop {
+            let page = store.cases_list(&f).await.expect("list");
+            out.extend(page.items.iter().map(|c| c.key.clone()));
+            match page.next_cursor {
+                Some(c) => f.cursor = Some(c),
+                None => break,
+            }
+        }
+        out
+    };
+    let mut by_account = keys(CaseFilter {
+        account: Some("222222222222".into()),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    by_account.sort();
+    assert_eq!(by_account, ["k1", "k3", "k5"]);
+    let mut by_label = keys(CaseFilter {
+        label: Some("prod".into()),
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    by_label.sort();
+    assert_eq!(by_label, ["k0", "k1", "k2"]);
+    assert!(
+        keys(CaseFilter {
+            label: Some("pro".into()),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .is_empty(),
+        "a label matches whole"
+    );
+    // most severe first, pages of two across equal severities
+    let sorted = keys(CaseFilter {
+        sort: CaseSort::Severity,
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    let sev: Vec<Severity> = {
+        let page = store
+            .cases_list(&CaseFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .expect("all");
+        sorted
+            .iter()
+            .map(|k| {
+                page.items
+                    .iter()
+                    .find(|c| &c.key == k)
+                    .expect("case")
+                    .severity
+            })
+            .collect()
+    };
+    assert_eq!(sorted.len(), 7, "each case once: {sorted:?}");
+    let mut want = sev.clone();
+    want.sort_by(|a, b| b.cmp(a));
+    assert_eq!(sev, want, "{sorted:?}");
+    assert!(
+        store
+            .cases_list(&CaseFilter {
+                sort: CaseSort::Severity,
+                cursor: Some("1700000000.nope".into()),
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .is_err(),
+        "a last_seen cursor is no severity cursor"
+    );
 }
 
 pub async fn cases_filter_and_paginate(b: &dyn Backend) {
