@@ -378,9 +378,16 @@ async fn a_silence_from_the_form_holds_the_next_notification_back_and_can_be_exp
         "escaped: {row}"
     );
     assert!(
-        row.contains(r#"<a href="/deliveries?state=held">1</a>"#),
+        row.contains(r#"<a href="/deliveries?state=held&amp;held_by=silence:1">1</a>"#),
         "{row}"
     );
+    // what it holds back, listed
+    let (st, b) = get(&s, None, "/deliveries?state=held&held_by=silence:1").await;
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b.matches(r#"<tr class="delivery">"#).count(), 1, "{b}");
+    assert!(b.contains("Held back by silence:1"), "{b}");
+    let (_, b) = get(&s, None, "/deliveries?state=held&held_by=silence:2").await;
+    assert_eq!(b.matches(r#"<tr class="delivery">"#).count(), 0, "{b}");
     assert!(gh.issues(REPO).is_empty(), "held back");
 
     // expired: it is listed as such and the held issue goes out

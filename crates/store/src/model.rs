@@ -250,7 +250,7 @@ pub struct DeliveryRow {
     pub case_id: Option<Uuid>,
     pub output: String,
     pub action: Action,
-    /// pending | sending | done | dead
+    /// pending | sending | done | dead | held
     pub state: String,
     pub attempts: i64,
     pub next_at: DateTime<Utc>,
@@ -266,6 +266,8 @@ pub struct DeliveryFilter {
     pub state: Option<String>,
     pub case_id: Option<Uuid>,
     pub output: Option<String>,
+    /// Held back by this silence or inhibition (`silence:3`, `inhibit:<case id>`).
+    pub held_by: Option<String>,
     pub limit: u32,
     pub cursor: Option<String>,
 }

@@ -280,6 +280,9 @@ pub(crate) async fn list(pool: &sqlx::SqlitePool, f: &DeliveryFilter) -> Result<
     if let Some(o) = &f.output {
         qb.push(" AND output = ").push_bind(o.clone());
     }
+    if let Some(h) = &f.held_by {
+        qb.push(" AND held_by = ").push_bind(h.clone());
+    }
     if let Some(c) = &f.cursor {
         let seq: i64 = c.parse().map_err(|_| StoreError::InvalidCursor)?;
         qb.push(" AND seq < ").push_bind(seq);

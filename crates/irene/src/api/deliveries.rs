@@ -17,12 +17,14 @@ pub struct DeliveryQuery {
     state: Option<String>,
     case: Option<String>,
     output: Option<String>,
+    /// Held back by this silence or inhibition (`silence:3`).
+    held_by: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
 
 /// A delivery's states, as `?state=` takes them.
-pub const STATES: [&str; 4] = ["pending", "sending", "done", "dead"];
+pub const STATES: [&str; 5] = ["pending", "sending", "done", "dead", "held"];
 
 pub async fn list(
     State(state): State<AppState>,
@@ -39,6 +41,7 @@ pub async fn list(
             state: st,
             case_id,
             output: q.output.filter(|o| !o.is_empty()),
+            held_by: q.held_by.filter(|h| !h.is_empty()),
             limit: parse_limit(q.limit.as_deref(), 50)?,
             cursor: q.cursor.filter(|c| !c.is_empty()),
         })

@@ -11,6 +11,9 @@ pub(super) struct DeliveriesQuery {
     case: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     output: Option<String>,
+    /// Held back by this silence or inhibition (`silence:3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    held_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
 }
@@ -34,6 +37,8 @@ struct DeliveriesPage {
     /// Every dead letter, on every page (the "redrive all" button says it).
     dead_total: i64,
     state: String,
+    /// The silence or inhibition the list is narrowed to, if any.
+    held_by: String,
     states: Vec<Choice>,
     rows: Vec<DeliveryRowView>,
     next: String,
@@ -62,6 +67,7 @@ async fn deliveries_page(
         state: nonempty(q.state).or_else(|| Some("dead".into())),
         case: nonempty(q.case),
         output: nonempty(q.output),
+        held_by: nonempty(q.held_by),
         cursor: nonempty(q.cursor),
     };
     let st = state_param(q.state.clone(), &DELIVERY_STATES)?;
@@ -72,6 +78,7 @@ async fn deliveries_page(
             state: st.clone(),
             case_id: case_param(q.case.as_deref())?,
             output: q.output.clone(),
+            held_by: q.held_by.clone(),
             limit: PAGE_SIZE,
             cursor: q.cursor.clone(),
         })
@@ -107,6 +114,7 @@ async fn deliveries_page(
             })
             .collect(),
         state: st,
+        held_by: q.held_by.clone().unwrap_or_default(),
         rows: page
             .items
             .into_iter()
