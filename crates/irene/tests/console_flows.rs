@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 const REPO: &str = "acme/flows";
 const GH_TOKEN: &str = "ghp_flowstesttoken0123456789";
-const RULES: &str = "- name: guardduty-recon\n  when: alert.source == \"aws.guardduty\"\n  severity: low\n";
+const RULES: &str =
+    "- name: guardduty-recon\n  when: alert.source == \"aws.guardduty\"\n  severity: low\n";
 
 async fn github() -> FakeGitHub {
     let gh = FakeGitHub::start().await;
@@ -92,11 +93,7 @@ async fn until_css(b: &Browser, css: &str) -> Element {
         if let Ok(e) = b.client.find(Locator::Css(css)).await {
             return e;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no {css:?} on {}",
-            b.url().await
-        );
+        assert!(Instant::now() < deadline, "no {css:?} on {}", b.url().await);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -444,7 +441,10 @@ async fn a_broken_rule_is_shown_on_check_and_the_fixed_one_applied() {
     type_into(&b, "form.editor input[name=comment]", "lower recon").await;
     click(&b, "form.editor button[value=check]").await;
     let errors = until_css(&b, "#errors").await.text().await.unwrap();
-    assert!(errors.contains("broken"), "the error names the rule: {errors}");
+    assert!(
+        errors.contains("broken"),
+        "the error names the rule: {errors}"
+    );
     assert_eq!(b.count("#checked").await, 0);
     let kept = until_css(&b, editor).await.prop("value").await.unwrap();
     assert!(
@@ -454,7 +454,8 @@ async fn a_broken_rule_is_shown_on_check_and_the_fixed_one_applied() {
     assert_eq!(b.count("tr.version").await, 1, "nothing saved");
     assert_eq!(triage_version(&s).await, 1);
 
-    let fixed = "- name: guardduty-recon\n  when: alert.source == \"aws.guardduty\"\n  severity: info\n";
+    let fixed =
+        "- name: guardduty-recon\n  when: alert.source == \"aws.guardduty\"\n  severity: info\n";
     type_into(&b, editor, fixed).await;
     click(&b, "form.editor button[value=apply]").await;
     until_at(&b, &s, "/settings/triage?applied=2").await;
