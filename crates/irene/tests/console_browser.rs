@@ -12,6 +12,7 @@ mod common;
 use browser::Browser;
 use common::investigation::{all_done, cloudtrail, read as read_json, the_case, wait_for};
 use common::{fixture, Server};
+use irene_fakes::github::FakeGitHub;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -310,6 +311,94 @@ async fn markup_in_an_alert_is_text_and_inline_script_is_blocked() {
     b.close().await;
 }
 
+/// The docs' server: the exposure check on loopback, a triage rule file and a GitHub output on
+/// `gh`, so that the pages have something to show.
+fn docs_server(dir: &Path, gh: &FakeGitHub) -> Server {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("main.yaml"),
+        "- name: guardduty-recon\n  when: alert.source == \"aws.guardduty\"\n  severity: medium\n",
+    )
+    .expect("rules");
+    let cfg = dir.join("irene.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"triage = ["{rules}"]
+
+[[investigations]]
+use = "exposure"
+
+[probe]
+connect_timeout = "1s"
+banner_wait = "200ms"
+http_timeout = "2s"
+total_time = "10s"
+allow = ["127.0.0.0/8"]
+
+[[outputs]]
+name = "security-issues"
+type = "github"
+repository = "{DOCS_REPO}"
+token = "{DOCS_GH_TOKEN}"
+api_url = "{gh}"
+min_severity = "medium"
+pace = "5ms"
+timeout = "2s"
+"#,
+            rules = rules.display(),
+            gh = gh.url(),
+        ),
+    )
+    .expect("config");
+    Server::start(
+        &dir.join("data"),
+        &["--config", cfg.to_str().expect("utf-8")],
+    )
+}
+
+const DOCS_REPO: &str = "acme/security";
+const DOCS_GH_TOKEN: &str = "ghp_docsscreenshots0123456789";
+
+/// Clears the field `css` and types `text` into it.
+async fn type_into(b: &Browser, css: &str, text: &str) {
+    let field = b.client.find(fantoccini::Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Clicks `css` and waits until the browser is on a URL ending with `suffix`.
+async fn submit(b: &Browser, css: &str, suffix: &str) {
+    b.client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    on_page(b, suffix).await;
+}
+
+/// A sign-in page, as a console with an account shows it: its own server and data dir.
+async fn signin_shot(b: &Browser, out: &Path) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(common::bin())
+        .args(["user", "add", "ana", "--role", "admin", "--password-stdin"])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"ana-password-123\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let s = Server::start(&data, &[]);
+    b.goto(&s.url).await;
+    on_page(b, "/signin?next=%2F").await;
+    b.shot_to(&out.join("signin.png")).await;
+}
+
 /// The docs' screenshots: every console page at 1280×900, written to `docs/console/`. Run with
 /// `cargo nextest run --workspace --run-ignored only -E 'test(docs_screenshots)'`.
 #[tokio::test]
@@ -394,8 +483,11 @@ async fn keys_move_through_the_list_and_the_list_refreshes_itself() {
 #[ignore = "writes docs/console/*.png; run by hand to refresh the docs"]
 async fn docs_screenshots() {
     let (port, _page) = web_page().await;
+    let gh = FakeGitHub::start().await;
+    gh.add_repo(DOCS_REPO);
+    gh.add_token(DOCS_GH_TOKEN);
     let dir = tempfile::tempdir().expect("tmp");
-    let s = exposure_server(dir.path());
+    let s = docs_server(dir.path(), &gh);
     let (st, body) = s.ingest("aws.cloudtrail", cloudtrail().to_string()).await;
     assert_eq!(st, 202, "{body}");
     let (st, body) = s
@@ -416,16 +508,69 @@ async fn docs_screenshots() {
         .await;
     assert_eq!(st, 202, "{body}");
     let id = investigated_case(&s, port).await;
+    let by_title = |cases: &[Value], title: &str| -> String {
+        cases
+            .iter()
+            .find(|c| c["title"] == title)
+            .and_then(|c| c["id"].as_str())
+            .unwrap_or_else(|| panic!("no case {title:?} in {cases:?}"))
+            .to_string()
+    };
+    let cases = s.all_cases("").await;
+    let root = by_title(&cases, "Root account used");
+    let bucket = by_title(&cases, "S3 bucket made public");
 
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
     let b = Browser::start().await;
-    let pages: [(&str, String); 6] = [
+    // a runbook for the probed finding, written in the settings editor
+    b.goto(&format!("{}/settings/runbooks", s.url)).await;
+    type_into(
+        &b,
+        "form.editor fieldset.new-file input[name=name]",
+        "port-probe.md",
+    )
+    .await;
+    type_into(
+        &b,
+        "form.editor fieldset.new-file textarea",
+        "---\ntypes: [\"Recon:EC2/*\"]\n---\n# Port probes\n\n1. Check the **security group** of the instance.\n2. Close the port, or note why it is open.\n3. Resolve with the reason.\n",
+    )
+    .await;
+    type_into(&b, "form.editor input[name=comment]", "port probe runbook").await;
+    submit(&b, "form.editor button[value=apply]", "?applied=1").await;
+    // actions a responder took, for the silences page and the audit log
+    b.goto(&format!("{}/cases/{bucket}", s.url)).await;
+    type_into(
+        &b,
+        "#silence input[name=comment]",
+        "reports bucket is public on purpose",
+    )
+    .await;
+    submit(&b, "#silence button[type=submit]", "&silence=1").await;
+    b.goto(&format!("{}/cases/{root}", s.url)).await;
+    type_into(
+        &b,
+        "#resolve input[name=reason]",
+        "break-glass login, ticket OPS-142",
+    )
+    .await;
+    submit(&b, "#resolve button[type=submit]", "?done=resolved").await;
+
+    let pages: [(&str, String); 14] = [
         ("overview", "/".into()),
         ("cases", "/cases".into()),
         ("case", format!("/cases/{id}")),
         ("events", "/events".into()),
         ("dead-letters", "/deliveries?state=dead".into()),
         ("quarantine", "/quarantine".into()),
+        ("rules", "/rules".into()),
+        ("settings", "/settings".into()),
+        ("settings-triage", "/settings/triage".into()),
+        ("silences", "/silences".into()),
+        ("sources", "/sources".into()),
+        ("source", "/sources/aws.guardduty".into()),
+        ("runbooks", "/runbooks".into()),
+        ("audit", "/audit".into()),
     ];
     for (name, path) in &pages {
         b.goto(&format!("{}{path}", s.url)).await;
@@ -439,5 +584,42 @@ async fn docs_screenshots() {
     )
     .await;
     b.shot_to(&out.join("case-investigation.png")).await;
+    b.js(
+        "document.querySelector('#runbook').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.shot_to(&out.join("case-actions.png")).await;
+
+    // the playground with a result (the payload pasted at once, not typed)
+    b.goto(&format!("{}/rules/playground", s.url)).await;
+    b.js(
+        "document.querySelector('select[name=source]').value = 'aws.guardduty'; \
+         document.querySelector('textarea[name=payload]').value = arguments[0];",
+        vec![json!(String::from_utf8(read(
+            "guardduty/eventbridge_recon_ec2_portprobeunprotectedport_real.json"
+        ))
+        .unwrap())],
+    )
+    .await;
+    submit(
+        &b,
+        "form.playground button[type=submit]",
+        "/rules/playground",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.count("#playground-results").await == 0 {
+        assert!(Instant::now() < deadline, "no playground result");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.js(
+        "document.querySelector('#playground-results').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    b.shot_to(&out.join("playground.png")).await;
+
+    signin_shot(&b, &out).await;
     b.close().await;
 }
