@@ -134,7 +134,10 @@ fn seal(flow: &Flow) -> Option<String> {
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && !a.is_empty()
-        && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The flow of a sealed cookie value, if its MAC is ours and it has not expired.
@@ -465,7 +468,10 @@ async fn verify(
     let data = jsonwebtoken::decode::<Map<String, Value>>(id_token, &key, &validation)
         .map_err(|e| invalid(e.to_string()))?;
     let claims = data.claims;
-    let got = claims.get("nonce").and_then(Value::as_str).unwrap_or_default();
+    let got = claims
+        .get("nonce")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !same(got, nonce) {
         return Err(invalid("nonce mismatch".to_string()));
     }
@@ -511,10 +517,11 @@ fn allowed(cfg: &OidcConfig, email: &str) -> bool {
     cfg.allowed_emails
         .iter()
         .any(|a| a.trim().eq_ignore_ascii_case(email))
-        || cfg
-            .allowed_domains
-            .iter()
-            .any(|d| d.trim().trim_start_matches('@').eq_ignore_ascii_case(domain))
+        || cfg.allowed_domains.iter().any(|d| {
+            d.trim()
+                .trim_start_matches('@')
+                .eq_ignore_ascii_case(domain)
+        })
 }
 
 /// The largest role the user's groups give, else the default role.
@@ -642,8 +649,12 @@ mod tests {
         assert_eq!(unseal(&sealed, 999).map(|f| f.next), Some("/cases".into()));
         assert!(unseal(&sealed, 1_000).is_none(), "expired");
         let (body, mac) = sealed.split_once('.').expect("dot");
-        let other = URL_SAFE_NO_PAD.encode(br#"{"state":"x","nonce":"n","verifier":"v","next":"/","exp":5000}"#);
-        assert!(unseal(&format!("{other}.{mac}"), 999).is_none(), "body swapped");
+        let other = URL_SAFE_NO_PAD
+            .encode(br#"{"state":"x","nonce":"n","verifier":"v","next":"/","exp":5000}"#);
+        assert!(
+            unseal(&format!("{other}.{mac}"), 999).is_none(),
+            "body swapped"
+        );
         assert!(unseal(&format!("{body}.00"), 999).is_none(), "mac altered");
     }
 }
