@@ -921,6 +921,42 @@ mod tests {
     }
 
     #[test]
+    fn console_oidc_needs_an_allow_list_and_known_roles_and_hides_its_secret() {
+        let parse = |extra: &str| {
+            let text = format!(
+                "[oidc]\nissuer = \"https://id.example\"\nclient_id = \"irene\"\n\
+                 client_secret = \"oidc-s3cret\"\n{extra}"
+            );
+            Figment::from(Toml::string(&text))
+                .extract::<ConsoleConfig>()
+                .expect("parses")
+        };
+        let ok = parse(
+            "allowed_domains = [\"example.com\"]\nroles = { \"sec-team\" = \"responder\" }\n",
+        );
+        let oidc = ok.oidc.as_ref().expect("oidc");
+        assert!(oidc.validate().is_ok());
+        assert_eq!(oidc.groups_claim, "groups");
+        assert_eq!(oidc.default_role, None);
+        assert!(!format!("{ok:?}").contains("oidc-s3cret"));
+        let refused = |extra: &str| {
+            parse(extra)
+                .oidc
+                .expect("oidc")
+                .validate()
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(refused("").contains("allowed_emails or allowed_domains"));
+        assert!(refused("allowed_emails = [\"a@b.c\"]\nroles = { x = \"root\" }").contains("root"));
+        assert!(refused("allowed_emails = [\"a@b.c\"]\ndefault_role = \"boss\"").contains("boss"));
+        assert!(
+            refused("allowed_emails = [\"a@b.c\"]\nredirect_url = \"ftp://x\"")
+                .contains("redirect_url")
+        );
+    }
+
+    #[test]
     fn debug_redacts_tokens() {
         let t = TokenConfig {
             name: "ci".into(),
