@@ -1,5 +1,5 @@
 //! Local stand-ins for the SaaS Irene talks to (GitHub, PagerDuty, Slack, a webhook receiver, the
-//! reputation APIs, the Compute Engine API), served over real HTTP on 127.0.0.1 for tests. Nothing here may reach the real services.
+//! reputation APIs, an OpenID Connect issuer, the Compute Engine API), served over real HTTP on 127.0.0.1 for tests. Nothing here may reach the real services.
 
 /// Adds the methods every fake shares: URL, shutdown, faults and the request log.
 macro_rules! impl_common {
@@ -48,6 +48,7 @@ pub mod fault;
 pub mod gcp_compute;
 pub mod github;
 pub mod intel;
+pub mod oidc;
 pub mod pagerduty;
 pub mod receiver;
 pub(crate) mod server;
@@ -57,6 +58,7 @@ pub use fault::{Chaos, Fault, FaultKind};
 pub use gcp_compute::{FakeGcpCompute, GcpFirewall, GcpInstance};
 pub use github::{sign_webhook, Comment, FakeGitHub, Issue};
 pub use intel::{FakeIntel, IntelApi};
+pub use oidc::{FakeOidc, OidcUser, TokenFlaw};
 pub use pagerduty::{FakePagerDuty, PdAlert};
 pub use receiver::FakeReceiver;
 pub use server::Recorded;

@@ -96,6 +96,76 @@ pub struct ConsoleConfig {
     pub session_idle: Duration,
     #[serde(deserialize_with = "duration")]
     pub session_max: Duration,
+    /// `[console.oidc]`: sign-in with an OpenID Connect issuer, beside local accounts.
+    #[serde(skip_serializing)]
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `[console.oidc]`: an OpenID Connect issuer people sign in with (authorization code + PKCE).
+/// Who may sign in is `allowed_emails` and `allowed_domains` (at least one is required); their
+/// role comes from their groups (`roles`, group → role), else `default_role`, else they are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer's URL (`iss`); its discovery document is `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Never logged or shown.
+    pub client_secret: irene_outputs::Secret,
+    /// Where the issuer sends the browser back; default `{public_url}/signin/oidc/callback`.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    #[serde(default)]
+    pub allowed_emails: Vec<String>,
+    /// Whole domains (`example.com`): every verified address `…@example.com`.
+    #[serde(default)]
+    pub allowed_domains: Vec<String>,
+    /// The ID token claim that lists the user's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Group → role (`viewer`, `responder`, `admin`); a user in several gets the largest.
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    /// The role of an allowed user in no mapped group; none: such a user is refused.
+    #[serde(default)]
+    pub default_role: Option<String>,
+}
+
+fn default_groups_claim() -> String {
+    "groups".to_string()
+}
+
+impl OidcConfig {
+    /// Checks what can be checked before any sign-in: an http(s) issuer, an allow-list, roles
+    /// that exist.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let is_http = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        if !is_http(&self.issuer) {
+            bail!("[console.oidc] issuer must be an http(s) URL");
+        }
+        if self.client_id.is_empty() {
+            bail!("[console.oidc] client_id must be set");
+        }
+        if self.redirect_url.as_deref().is_some_and(|u| !is_http(u)) {
+            bail!("[console.oidc] redirect_url must be an http(s) URL");
+        }
+        if self.allowed_emails.is_empty() && self.allowed_domains.is_empty() {
+            bail!(
+                "[console.oidc] set allowed_emails or allowed_domains (or both): \
+                 without them anyone with an account at the issuer could sign in"
+            );
+        }
+        const ROLES: [&str; 3] = ["viewer", "responder", "admin"];
+        for (group, role) in self.roles.iter() {
+            if !ROLES.contains(&role.as_str()) {
+                bail!("[console.oidc] roles: {group:?} maps to {role:?}, not viewer, responder or admin");
+            }
+        }
+        if let Some(role) = self.default_role.as_deref().filter(|r| !ROLES.contains(r)) {
+            bail!("[console.oidc] default_role {role:?} is not viewer, responder or admin");
+        }
+        Ok(())
+    }
 }
 
 impl Default for ConsoleConfig {
@@ -103,6 +173,7 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             session_idle: Duration::from_secs(8 * 3600),
             session_max: Duration::from_secs(7 * 24 * 3600),
+            oidc: None,
         }
     }
 }
@@ -733,6 +804,9 @@ impl Config {
         {
             bail!("[console] session_idle must be more than 0 and at most session_max");
         }
+        if let Some(oidc) = &self.console.oidc {
+            oidc.validate()?;
+        }
         self.feed_defs()?;
         self.reputation.validate()?;
         self.probe.build()?;
@@ -844,6 +918,42 @@ mod tests {
             .expect_err("missing")
             .to_string()
             .contains("MISSING"));
+    }
+
+    #[test]
+    fn console_oidc_needs_an_allow_list_and_known_roles_and_hides_its_secret() {
+        let parse = |extra: &str| {
+            let text = format!(
+                "[oidc]\nissuer = \"https://id.example\"\nclient_id = \"irene\"\n\
+                 client_secret = \"oidc-s3cret\"\n{extra}"
+            );
+            Figment::from(Toml::string(&text))
+                .extract::<ConsoleConfig>()
+                .expect("parses")
+        };
+        let ok = parse(
+            "allowed_domains = [\"example.com\"]\nroles = { \"sec-team\" = \"responder\" }\n",
+        );
+        let oidc = ok.oidc.as_ref().expect("oidc");
+        assert!(oidc.validate().is_ok());
+        assert_eq!(oidc.groups_claim, "groups");
+        assert_eq!(oidc.default_role, None);
+        assert!(!format!("{ok:?}").contains("oidc-s3cret"));
+        let refused = |extra: &str| {
+            parse(extra)
+                .oidc
+                .expect("oidc")
+                .validate()
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(refused("").contains("allowed_emails or allowed_domains"));
+        assert!(refused("allowed_emails = [\"a@b.c\"]\nroles = { x = \"root\" }").contains("root"));
+        assert!(refused("allowed_emails = [\"a@b.c\"]\ndefault_role = \"boss\"").contains("boss"));
+        assert!(
+            refused("allowed_emails = [\"a@b.c\"]\nredirect_url = \"ftp://x\"")
+                .contains("redirect_url")
+        );
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub(super) struct Session {
 /// What [`layer`] learned about a request before its handler runs.
 #[derive(Debug, Clone)]
 pub(super) struct Seen {
-    /// Some console account exists: the console is never open.
+    /// Some console account exists or OIDC sign-in is configured: the console is never open.
     pub accounts: bool,
     pub session: Option<Session>,
     /// The peer's address (what the sign-in rate limit counts), or empty.
@@ -131,7 +131,7 @@ pub(super) fn seen() -> Seen {
         .unwrap_or_else(|_| Seen::closed())
 }
 
-/// Whether the console is open to anyone on loopback: no token and no account.
+/// Whether the console is open to anyone on loopback: no token, no account and no OIDC issuer.
 pub fn is_open(state: &AppState) -> bool {
     state.tokens.is_open() && !seen().accounts
 }
@@ -164,13 +164,15 @@ fn is_public(path: &str) -> bool {
 /// exist is sent to the sign-in form (303), with where it wanted to go.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let store = &state.app.store;
-    let accounts = match store.users_exist().await {
-        Ok(any) => any,
-        Err(e) => {
-            tracing::error!(error = %e, "could not read the console accounts");
-            true
-        }
-    };
+    // An OIDC issuer is a way to sign in even before anyone has: the console is not open.
+    let accounts = state.console.oidc.is_some()
+        || match store.users_exist().await {
+            Ok(any) => any,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the console accounts");
+                true
+            }
+        };
     let session = match session_cookie(req.headers()) {
         Some(value) if accounts => {
             let id_hash = session_hash(&value);

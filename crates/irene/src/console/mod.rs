@@ -33,6 +33,7 @@ mod deliveries;
 mod events;
 mod markdown;
 mod notice;
+mod oidc;
 mod overview;
 mod quarantine;
 mod replay;
@@ -60,6 +61,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(overview::overview))
         .route("/signin", get(signin::form).post(signin::sign_in))
+        .route("/signin/oidc", get(oidc::start))
+        .route("/signin/oidc/callback", get(oidc::callback))
         .route("/signout", post(signin::sign_out))
         .route("/signout/everywhere", post(signin::sign_out_everywhere))
         .route("/audit", get(audit::audit))

@@ -30,6 +30,8 @@ struct SigninPage {
     error: String,
     notice: String,
     accounts: bool,
+    /// `[console.oidc]` is set: the "Sign in with SSO" link.
+    sso: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -54,6 +56,7 @@ fn page(state: &AppState, next: &str, error: &str, notice: &str) -> SigninPage {
         error: error.to_string(),
         notice: notice.to_string(),
         accounts: seen.accounts,
+        sso: state.console.oidc.is_some(),
     }
 }
 
@@ -63,6 +66,11 @@ fn page_with(state: &AppState, status: StatusCode, p: SigninPage) -> Response {
         *resp.status_mut() = status;
     }
     resp
+}
+
+/// The sign-in page with `status` and an error saying why (a refused sign-in of any kind).
+pub(super) fn refused(state: &AppState, status: StatusCode, next: &str, error: &str) -> Response {
+    page_with(state, status, page(state, next, error, ""))
 }
 
 /// `GET /signin`: the form (or, once signed in, on to where the viewer was going).
@@ -91,7 +99,7 @@ pub struct SigninForm {
     next: String,
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [
@@ -102,8 +110,9 @@ fn see_other(to: &str) -> Response {
         .into_response()
 }
 
-fn cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let secure = if state
+/// `; Secure` when people reach Irene over https (the cookies' attribute), else nothing.
+pub(super) fn secure_attr(state: &AppState) -> &'static str {
+    if state
         .public_url
         .trim_start()
         .to_ascii_lowercase()
@@ -112,15 +121,19 @@ fn cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
         "; Secure"
     } else {
         ""
-    };
+    }
+}
+
+fn cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!(
-        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}",
-        access::SESSION_COOKIE
+        "{}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{}",
+        access::SESSION_COOKIE,
+        secure_attr(state)
     ))
     .ok()
 }
 
-fn random_hex() -> String {
+pub(super) fn random_hex() -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
@@ -229,26 +242,44 @@ async fn sign_in_checked(
             "Wrong name or password.".to_string(),
         ));
     };
+    let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
+    start_session(state, &user.name, role, &format!("from {ip}"), &f.next)
+        .await
+        .map_err(unavailable)
+}
+
+/// Starts a session for `name` (an account in the store) with `role` — what every way of
+/// signing in ends with: the session row, the `sign_in` audit entry (with `detail`), the
+/// cookie, and on to `next` (a local path only).
+pub(super) async fn start_session(
+    state: &AppState,
+    name: &str,
+    role: Role,
+    detail: &str,
+    next: &str,
+) -> Result<Response, irene_store::StoreError> {
     let value = random_hex();
+    let now = Utc::now();
     let max =
         chrono::Duration::from_std(state.console.session_max).unwrap_or(chrono::Duration::days(7));
-    store
+    state
+        .app
+        .store
         .session_add(&NewSession {
             id_hash: access::session_hash(&value),
-            user: user.name.clone(),
+            user: name.to_string(),
             csrf: random_hex(),
             created_at: now,
             expires_at: now + max,
         })
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let viewer = Viewer {
-        name: user.name.clone(),
-        role: Role::parse(&user.role).unwrap_or(Role::Viewer),
+        name: name.to_string(),
+        role,
         ..Viewer::nobody(false)
     };
-    audit(state, &viewer, "sign_in", &user.name, &format!("from {ip}")).await;
-    let mut resp = see_other(safe_next(&f.next));
+    audit(state, &viewer, "sign_in", name, detail).await;
+    let mut resp = see_other(safe_next(next));
     if let Some(c) = cookie(state, &value, state.console.session_max.as_secs()) {
         resp.headers_mut().insert(header::SET_COOKIE, c);
     }
