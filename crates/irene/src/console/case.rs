@@ -151,6 +151,8 @@ struct CasePage {
     raw: String,
     /// The latest alert's actor, each with its events search (empty when unknown).
     actor: Vec<ActorLink>,
+    /// The latest alert's indicators, each with its search.
+    indicators: Vec<ActorLink>,
     /// Other cases of the same type and resource, or of the same actor, newest first.
     similar: Vec<SimilarRow>,
     /// The runbook the live settings choose for this case.
@@ -159,7 +161,7 @@ struct CasePage {
 
 /// A link to the events search for one of an actor's values.
 struct ActorLink {
-    /// "principal" or "IP"
+    /// "principal", "IP", or an indicator's kind
     what: &'static str,
     value: String,
     href: String,
@@ -189,6 +191,50 @@ fn actor_links(actor: &irene_core::Actor) -> Vec<ActorLink> {
         });
     }
     links
+}
+
+/// The indicators shown at most.
+const INDICATORS_SHOWN: usize = 50;
+
+/// Each indicator with where to look further: IPs and e-mail addresses in the audit-log
+/// events (as source IP and principal), domains, URLs and hashes in the other cases.
+fn indicator_links(indicators: &[irene_core::Indicator]) -> Vec<ActorLink> {
+    use irene_core::IndicatorKind as K;
+    indicators
+        .iter()
+        .take(INDICATORS_SHOWN)
+        .map(|i| {
+            let value = i.value.clone();
+            let (what, href) = match i.kind {
+                K::Ip => (
+                    "IP",
+                    events_href(&EventQuery {
+                        ip: Some(value.clone()),
+                        ..Default::default()
+                    }),
+                ),
+                K::Email => (
+                    "e-mail",
+                    events_href(&EventQuery {
+                        principal: Some(value.clone()),
+                        ..Default::default()
+                    }),
+                ),
+                K::Domain | K::Url | K::Hash => (
+                    match i.kind {
+                        K::Domain => "domain",
+                        K::Url => "URL",
+                        _ => "hash",
+                    },
+                    list_href(&ListQuery {
+                        q: Some(value.clone()),
+                        ..Default::default()
+                    }),
+                ),
+            };
+            ActorLink { what, value, href }
+        })
+        .collect()
 }
 
 /// Another case of the same type and resource, or of the same actor.
@@ -274,12 +320,13 @@ async fn case_page(
             ..Default::default()
         })
         .await?;
-    let (raw, actor) = match store.alert_get(detail.case.last_alert_id).await? {
+    let (raw, actor, indicators) = match store.alert_get(detail.case.last_alert_id).await? {
         Some(a) => (
             serde_json::to_string_pretty(&a.judged.alert.raw).unwrap_or_default(),
             actor_links(&a.judged.alert.actor),
+            indicator_links(&a.judged.alert.indicators),
         ),
-        None => (String::new(), Vec::new()),
+        None => (String::new(), Vec::new(), Vec::new()),
     };
     let c = detail.case;
     let similar = store
@@ -368,6 +415,7 @@ async fn case_page(
         investigations: rows,
         raw,
         actor,
+        indicators,
         runbook,
     })
 }
@@ -431,6 +479,10 @@ mod tests {
                 ],
             }],
             raw: "{\"x\": \"</pre><script>\"}".into(),
+            indicators: indicator_links(&[
+                irene_core::Indicator::new(irene_core::IndicatorKind::Ip, "203.0.113.5"),
+                irene_core::Indicator::new(irene_core::IndicatorKind::Domain, "<evil>.test"),
+            ]),
             actor: actor_links(&irene_core::Actor {
                 principal: Some("arn:aws:iam::1:user/<b>".into()),
                 ip: Some("198.51.100.7".into()),
@@ -501,6 +553,13 @@ mod tests {
         ), "{html}");
         assert!(html.contains("<code>arn:aws:iam::1:user/&#60;b&#62;</code>"));
         assert!(html.contains(r#"href="/events?ip=198.51.100.7""#));
+        // indicators: an IP to its events, a domain to the cases that mention it, as text
+        assert!(html.contains(
+            r#"IP <a class="indicator" href="/events?ip=203.0.113.5"><code>203.0.113.5</code></a>"#
+        ), "{html}");
+        assert!(html.contains(
+            r#"domain <a class="indicator" href="/cases?q=%3Cevil%3E.test"><code>&#60;evil&#62;.test</code></a>"#
+        ), "{html}");
         assert!(!html.contains("No accounts configured"));
     }
 }
