@@ -225,6 +225,14 @@ async fn case_list_filters_and_escapes() {
     let p = page(&s, &format!("/cases?severity={sev}")).await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(p.body.matches(r#"<tr class="case">"#).count(), want.len());
+    assert!(
+        p.body.contains(&format!(
+            r#"<p class="muted" id="count">{} matching</p>"#,
+            want.len()
+        )),
+        "{}",
+        p.body
+    );
     assert!(p.body.contains(&gd_title));
     for c in &cases {
         let t = escaped(text(c, "title"));

@@ -402,6 +402,39 @@ async fn signin_shot(b: &Browser, out: &Path) {
 /// The docs' screenshots: every console page at 1280×900, written to `docs/console/`. Run with
 /// `cargo nextest run --workspace --run-ignored only -E 'test(docs_screenshots)'`.
 #[tokio::test]
+async fn the_pages_fit_a_phone_without_sideways_scrolling() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let s = Server::start(dir.path(), &[]);
+    let cases = post_findings(&s).await;
+    let id = cases[0]["id"].as_str().unwrap().to_string();
+    let b = Browser::start().await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    for path in [
+        "/",
+        "/cases",
+        &format!("/cases/{id}"),
+        "/events",
+        "/settings",
+        "/sources",
+    ] {
+        b.goto(&format!("{}{path}", s.url)).await;
+        let fits = b
+            .js(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await;
+        let (page, view) = (fits[0].as_u64().unwrap(), fits[1].as_u64().unwrap());
+        assert!(
+            page <= view + 1,
+            "{path}: {page} px wide in a {view} px window"
+        );
+    }
+    b.shot("the_pages_fit_a_phone").await;
+    b.close().await;
+}
+
+#[tokio::test]
 async fn keys_move_through_the_list_and_the_list_refreshes_itself() {
     let dir = tempfile::tempdir().expect("tmp");
     let s = Server::start(dir.path(), &[]);

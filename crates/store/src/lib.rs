@@ -113,6 +113,8 @@ pub trait Store: Send + Sync + 'static {
     }
 
     async fn cases_list(&self, filter: &CaseFilter) -> Result<Page<Case>>;
+    /// How many cases match `filter` (its cursor, sort and limit aside), counting at most `cap`.
+    async fn cases_count(&self, filter: &CaseFilter, cap: u32) -> Result<u64>;
     async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>>;
     /// Resolves by hand. `Ok(None)`: no such case. A case already resolved is returned unchanged.
     async fn case_resolve(

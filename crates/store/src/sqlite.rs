@@ -229,6 +229,39 @@ pub(crate) fn parse_time_cursor(cursor: &str) -> Result<(i64, String)> {
     Ok((t, id.to_string()))
 }
 
+/// The conditions of a case filter (not its cursor, order or limit), after `WHERE 1 = 1`.
+fn push_case_conditions(qb: &mut QueryBuilder<'_, Sqlite>, f: &CaseFilter) {
+    if let Some(s) = f.severity {
+        qb.push(" AND severity_rank = ").push_bind(severity_rank(s));
+    }
+    if let Some(s) = f.status {
+        qb.push(" AND status = ").push_bind(s.as_str());
+    }
+    if let Some(s) = &f.source {
+        qb.push(" AND source = ").push_bind(s.clone());
+    }
+    if let Some(a) = &f.account {
+        qb.push(" AND json_extract(doc, '$.account') = ")
+            .push_bind(a.clone());
+    }
+    if let Some(l) = &f.label {
+        qb.push(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.labels') WHERE value = ")
+            .push_bind(l.clone())
+            .push(")");
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        let escaped = q
+            .trim()
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        qb.push(" AND search LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self, durable: bool) -> Result<Box<dyn StoreTx + '_>> {
@@ -346,35 +379,7 @@ impl Store for SqliteStore {
         let limit = page::limit(f.limit);
         let mut qb: QueryBuilder<Sqlite> =
             QueryBuilder::new("SELECT doc, last_seen, id, severity_rank FROM cases WHERE 1 = 1");
-        if let Some(s) = f.severity {
-            qb.push(" AND severity_rank = ").push_bind(severity_rank(s));
-        }
-        if let Some(s) = f.status {
-            qb.push(" AND status = ").push_bind(s.as_str());
-        }
-        if let Some(s) = &f.source {
-            qb.push(" AND source = ").push_bind(s.clone());
-        }
-        if let Some(a) = &f.account {
-            qb.push(" AND json_extract(doc, '$.account') = ")
-                .push_bind(a.clone());
-        }
-        if let Some(l) = &f.label {
-            qb.push(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.labels') WHERE value = ")
-                .push_bind(l.clone())
-                .push(")");
-        }
-        if let Some(q) = f.q.as_deref().filter(|q| !q.trim().is_empty()) {
-            let escaped = q
-                .trim()
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            qb.push(" AND search LIKE ")
-                .push_bind(format!("%{escaped}%"))
-                .push(" ESCAPE '\\'");
-        }
+        push_case_conditions(&mut qb, f);
         let by_severity = f.sort == CaseSort::Severity;
         if let Some(c) = &f.cursor {
             // last_seen order: `t.id`; severity order: `rank.t.id`
@@ -426,6 +431,15 @@ impl Store for SqliteStore {
                 }
             },
         )
+    }
+
+    async fn cases_count(&self, f: &CaseFilter, cap: u32) -> Result<u64> {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM cases WHERE 1 = 1");
+        push_case_conditions(&mut qb, f);
+        qb.push(" LIMIT ").push_bind(i64::from(cap)).push(")");
+        let n: i64 = qb.build_query_scalar().fetch_one(&self.reader).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn case_get(&self, id: Uuid) -> Result<Option<CaseDetail>> {

@@ -4,6 +4,9 @@
 use super::*;
 use irene_store::CaseSort;
 
+/// The case list counts its matches up to this (a count is a scan of what matches).
+const COUNT_CAP: u32 = 10_001;
+
 struct CaseRow {
     id: String,
     severity: String,
@@ -42,6 +45,8 @@ struct CasesPage {
     silence_duration: &'static str,
     severities: Vec<Choice>,
     statuses: Vec<Choice>,
+    /// How many cases match the filters (all pages).
+    total: String,
     sorts: Vec<Choice>,
     source: String,
     account: String,
@@ -75,6 +80,12 @@ async fn cases_page(
     filter.limit = PAGE_SIZE;
     let (severity, status, sort) = (filter.severity, filter.status, filter.sort);
     let page = state.app.store.cases_list(&filter).await?;
+    let total = state.app.store.cases_count(&filter, COUNT_CAP).await?;
+    let total = if total >= u64::from(COUNT_CAP) {
+        format!("more than {}", COUNT_CAP - 1)
+    } else {
+        total.to_string()
+    };
     let next = page
         .next_cursor
         .map(|c| {
@@ -105,6 +116,7 @@ async fn cases_page(
                 selected: status == Some(s),
             })
             .collect(),
+        total,
         sorts: [CaseSort::LastSeen, CaseSort::Severity]
             .into_iter()
             .map(|s| Choice {

@@ -254,6 +254,24 @@ pub async fn cases_filter_by_account_and_label_and_sort_by_severity(b: &dyn Back
     .await;
     by_account.sort();
     assert_eq!(by_account, ["k1", "k3", "k5"]);
+    let account = CaseFilter {
+        account: Some("222222222222".into()),
+        cursor: Some("ignored".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.cases_count(&account, 100).await.expect("count"), 3);
+    assert_eq!(
+        store.cases_count(&account, 2).await.expect("count"),
+        2,
+        "capped"
+    );
+    assert_eq!(
+        store
+            .cases_count(&CaseFilter::default(), 100)
+            .await
+            .expect("count"),
+        7
+    );
     let mut by_label = keys(CaseFilter {
         label: Some("prod".into()),
         limit: 2,
