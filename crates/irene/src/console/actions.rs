@@ -406,36 +406,27 @@ pub(super) async fn redrive_all(
     let r = async {
         let f: CsrfForm = form(&body)?;
         let viewer = responder(&state, &headers, &f.csrf)?;
-        let (mut done, mut cursor, mut more) = (0usize, None, false);
-        loop {
-            let page = state
-                .app
-                .store
-                .outbox_list(&DeliveryFilter {
-                    state: Some("dead".into()),
-                    limit: ALL_PAGE,
-                    cursor: cursor.take(),
-                    ..Default::default()
+        let (list, act) = (state.clone(), state.clone());
+        let (done, more) = for_all(
+            move |cursor| {
+                let state = list.clone();
+                Box::pin(async move {
+                    let f = DeliveryFilter {
+                        state: Some("dead".into()),
+                        limit: ALL_PAGE,
+                        cursor,
+                        ..Default::default()
+                    };
+                    let page = state.app.store.outbox_list(&f).await?;
+                    Ok((page.items.iter().map(|d| d.id).collect(), page.next_cursor))
                 })
-                .await?;
-            for row in &page.items {
-                if done >= ALL_MAX {
-                    more = true;
-                    break;
-                }
-                if state.app.retry_delivery(row.id).await?.is_some() {
-                    done += 1;
-                }
-            }
-            match page.next_cursor {
-                Some(_) if more || done >= ALL_MAX => {
-                    more = true;
-                    break;
-                }
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+            },
+            move |id| {
+                let state = act.clone();
+                Box::pin(async move { Ok(state.app.retry_delivery(id).await?.is_some()) })
+            },
+        )
+        .await?;
         audit(
             &state,
             &viewer,
@@ -451,6 +442,35 @@ pub(super) async fn redrive_all(
         ))
     };
     respond(&state, r.await)
+}
+
+/// A step of an "all" button: boxed so that the handler's future stays `Send`.
+type Step<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ApiError>> + Send>>;
+
+/// Acts on every item a listing pages through (`list`: a page of ids and the next cursor),
+/// at most `ALL_MAX`: how many `act` acted on, and whether some were left. The one loop of the
+/// "all" buttons.
+async fn for_all<Id: Copy>(
+    list: impl Fn(Option<String>) -> Step<(Vec<Id>, Option<String>)>,
+    act: impl Fn(Id) -> Step<bool>,
+) -> Result<(usize, bool), ApiError> {
+    let (mut done, mut cursor) = (0usize, None);
+    loop {
+        let (ids, next) = list(cursor.take()).await?;
+        for id in ids {
+            if done >= ALL_MAX {
+                return Ok((done, true));
+            }
+            if act(id).await? {
+                done += 1;
+            }
+        }
+        match next {
+            Some(_) if done >= ALL_MAX => return Ok((done, true)),
+            Some(c) => cursor = Some(c),
+            None => return Ok((done, false)),
+        }
+    }
 }
 
 pub(super) async fn requeue(
@@ -493,31 +513,25 @@ pub(super) async fn requeue_all(
     let r = async {
         let f: CsrfForm = form(&body)?;
         let viewer = responder(&state, &headers, &f.csrf)?;
-        let (mut done, mut cursor, mut more): (usize, Option<String>, bool) = (0, None, false);
-        loop {
-            let page = state
-                .app
-                .store
-                .quarantine_list(ALL_PAGE, cursor.as_deref())
-                .await?;
-            for e in &page.items {
-                if done >= ALL_MAX {
-                    more = true;
-                    break;
-                }
-                if state.app.requeue_quarantined(e.id).await?.is_some() {
-                    done += 1;
-                }
-            }
-            match page.next_cursor {
-                Some(_) if more || done >= ALL_MAX => {
-                    more = true;
-                    break;
-                }
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+        let (list, act) = (state.clone(), state.clone());
+        let (done, more) = for_all(
+            move |cursor: Option<String>| {
+                let state = list.clone();
+                Box::pin(async move {
+                    let page = state
+                        .app
+                        .store
+                        .quarantine_list(ALL_PAGE, cursor.as_deref())
+                        .await?;
+                    Ok((page.items.iter().map(|e| e.id).collect(), page.next_cursor))
+                })
+            },
+            move |id| {
+                let state = act.clone();
+                Box::pin(async move { Ok(state.app.requeue_quarantined(id).await?.is_some()) })
+            },
+        )
+        .await?;
         audit(
             &state,
             &viewer,
