@@ -18,8 +18,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The cookie that carries a sign-in in progress from the redirect to the callback.
 const FLOW_COOKIE: &str = "irene_oidc";
@@ -65,7 +65,7 @@ fn issuer_failed(why: impl Into<String>) -> Failure {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct Discovery {
     issuer: String,
     authorization_endpoint: String,
@@ -89,12 +89,66 @@ fn same_issuer(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
-/// The issuer's discovery document, which must name the configured issuer.
+/// How long the issuer's documents are kept; a key the JWKS lacks fetches it again at once.
+const KEEP_DOCUMENTS: Duration = Duration::from_secs(600);
+
+/// A document fetched from `url` at `at`.
+struct Kept<T> {
+    at: Instant,
+    url: String,
+    value: T,
+}
+
+static DISCOVERY: Mutex<Option<Kept<Discovery>>> = Mutex::new(None);
+static JWKS: Mutex<Option<Kept<JwkSet>>> = Mutex::new(None);
+
+/// The document kept for `url` if it is younger than `max_age`.
+fn kept<T: Clone>(slot: &Mutex<Option<Kept<T>>>, url: &str, max_age: Duration) -> Option<T> {
+    let guard = slot.lock().ok()?;
+    guard
+        .as_ref()
+        .filter(|k| k.url == url && k.at.elapsed() < max_age)
+        .map(|k| k.value.clone())
+}
+
+fn keep<T>(slot: &Mutex<Option<Kept<T>>>, url: &str, value: T) {
+    if let Ok(mut guard) = slot.lock() {
+        *guard = Some(Kept {
+            at: Instant::now(),
+            url: url.to_string(),
+            value,
+        });
+    }
+}
+
+/// The issuer's JWKS: kept for a while, fetched again when `fresh` (a key was missing).
+async fn jwks(uri: &str, fresh: bool) -> Result<JwkSet, Failure> {
+    if !fresh {
+        if let Some(k) = kept(&JWKS, uri, KEEP_DOCUMENTS) {
+            return Ok(k);
+        }
+    }
+    let set: JwkSet = http()
+        .get(uri)
+        .send()
+        .await
+        .map_err(|e| issuer_failed(format!("jwks: {e}")))?
+        .json()
+        .await
+        .map_err(|e| issuer_failed(format!("jwks: {e}")))?;
+    keep(&JWKS, uri, set.clone());
+    Ok(set)
+}
+
+/// The issuer's discovery document (kept for a while), which must name the configured issuer.
 async fn discover(cfg: &OidcConfig) -> Result<Discovery, Failure> {
     let url = format!(
         "{}/.well-known/openid-configuration",
         cfg.issuer.trim_end_matches('/')
     );
+    if let Some(d) = kept(&DISCOVERY, &url, KEEP_DOCUMENTS) {
+        return Ok(d);
+    }
     let resp = http()
         .get(&url)
         .send()
@@ -112,6 +166,7 @@ async fn discover(cfg: &OidcConfig) -> Result<Discovery, Failure> {
             "discovery: the document names another issuer",
         ));
     }
+    keep(&DISCOVERY, &url, d.clone());
     Ok(d)
 }
 
@@ -446,21 +501,21 @@ async fn verify(
     if !ASYMMETRIC.contains(&head.alg) {
         return Err(invalid(format!("algorithm {:?} is not accepted", head.alg)));
     }
-    let jwks: JwkSet = http()
-        .get(&d.jwks_uri)
-        .send()
-        .await
-        .map_err(|e| issuer_failed(format!("jwks: {e}")))?
-        .json()
-        .await
-        .map_err(|e| issuer_failed(format!("jwks: {e}")))?;
-    let jwk = match head.kid.as_deref() {
-        Some(kid) => jwks.find(kid),
-        None if jwks.keys.len() == 1 => jwks.keys.first(),
-        None => None,
-    }
-    .ok_or_else(|| invalid("no key in the issuer's JWKS matches".to_string()))?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| invalid(e.to_string()))?;
+    let pick = |set: &JwkSet| {
+        match head.kid.as_deref() {
+            Some(kid) => set.find(kid),
+            None if set.keys.len() == 1 => set.keys.first(),
+            None => None,
+        }
+        .cloned()
+    };
+    // a key the kept set lacks may be a rotation: fetch the set again, once
+    let jwk = match pick(&jwks(&d.jwks_uri, false).await?) {
+        Some(k) => k,
+        None => pick(&jwks(&d.jwks_uri, true).await?)
+            .ok_or_else(|| invalid("no key in the issuer's JWKS matches".to_string()))?,
+    };
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| invalid(e.to_string()))?;
     let mut validation = Validation::new(head.alg);
     validation.set_issuer(&[cfg.issuer.as_str(), d.issuer.as_str()]);
     validation.set_audience(&[cfg.client_id.as_str()]);
@@ -588,6 +643,21 @@ async fn ensure_account(state: &AppState, email: &str, role: Role) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_documents_are_kept_per_address_for_a_while() {
+        let slot: Mutex<Option<Kept<u32>>> = Mutex::new(None);
+        let a = "https://a/jwks";
+        assert_eq!(kept(&slot, a, KEEP_DOCUMENTS), None);
+        keep(&slot, a, 7);
+        assert_eq!(kept(&slot, a, KEEP_DOCUMENTS), Some(7));
+        assert_eq!(
+            kept(&slot, "https://b/jwks", KEEP_DOCUMENTS),
+            None,
+            "another issuer's"
+        );
+        assert_eq!(kept(&slot, a, Duration::ZERO), None, "too old");
+    }
 
     fn cfg() -> OidcConfig {
         OidcConfig {
