@@ -396,6 +396,11 @@ async fn the_playground_shows_the_rule_that_decides_a_pasted_finding() {
     let rows = b.count("tr.playground-result").await;
     assert_eq!(rows, 1);
     assert_eq!(b.text("td.deciding-rule").await, "guardduty-recon");
+    assert_eq!(
+        b.text("td.trace").await,
+        "guardduty-recon → true",
+        "the CEL trace: the one rule, which held"
+    );
     let result = b.texts("tr.playground-result td").await;
     assert_eq!(result[2], "aws.guardduty", "{result:?}");
     assert_eq!(

@@ -11,4 +11,4 @@ mod triage_native;
 mod yaml_pos;
 
 pub use cel_alert::{ACTOR_FIELDS, ALERT_FIELDS, INDICATOR_FIELDS, RESOURCE_FIELDS};
-pub use triage::{EvalError, RuleError, RuleFile, TriageRules, Verdict};
+pub use triage::{EvalError, RuleError, RuleFile, TraceStep, TriageRules, Verdict};

@@ -94,6 +94,23 @@ pub struct Verdict {
     /// The rules that failed to evaluate, in rule order (those before the deciding rule, and
     /// the deciding rule's key template).
     pub errors: Vec<EvalError>,
+    /// Each rule evaluated, in order, with what its `when` gave, up to the one that decided.
+    pub trace: Vec<TraceStep>,
+}
+
+/// One rule's `when` in a [`Verdict`]'s trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceStep {
+    pub rule: String,
+    /// `true` (it decides), `false`, or `error` (see the verdict's errors).
+    pub result: &'static str,
+}
+
+/// What an explaining evaluation records besides the decision.
+#[derive(Default)]
+struct Explained {
+    errors: Vec<EvalError>,
+    trace: Vec<TraceStep>,
 }
 
 /// The fields a rule may have, exactly.
@@ -359,9 +376,15 @@ impl TriageRules {
     }
 
     fn explain_with(&self, alert: &Alert, enrichment: Option<&serde_json::Value>) -> Verdict {
-        let mut errors = Some(Vec::new());
-        let decided = self.decide(alert, enrichment, 0..self.rules.len(), false, &mut errors);
-        let errors = errors.unwrap_or_default();
+        let mut explained = Some(Explained::default());
+        let decided = self.decide(
+            alert,
+            enrichment,
+            0..self.rules.len(),
+            false,
+            &mut explained,
+        );
+        let Explained { errors, trace } = explained.unwrap_or_default();
         match decided.and_then(|(i, key)| self.rules.get(i).map(|r| (r, key))) {
             Some((rule, key)) => Verdict {
                 rule: Some(rule.name.clone()),
@@ -369,6 +392,7 @@ impl TriageRules {
                 labels: rule.labels.clone(),
                 key,
                 errors,
+                trace,
             },
             None => Verdict {
                 rule: None,
@@ -376,6 +400,7 @@ impl TriageRules {
                 labels: Vec::new(),
                 key: alert.key.clone(),
                 errors,
+                trace,
             },
         }
     }
@@ -403,7 +428,7 @@ impl TriageRules {
         enrichment: Option<&serde_json::Value>,
         order: impl Iterator<Item = usize>,
         direct: bool,
-        errors: &mut Option<Vec<EvalError>>,
+        errors: &mut Option<Explained>,
     ) -> Option<(usize, String)> {
         // built on the first rule that needs CEL, if any
         let scope: OnceCell<cel_alert::AlertScope<'_>> = OnceCell::new();
@@ -433,6 +458,15 @@ impl TriageRules {
             } else {
                 rule.matches(ctx)
             };
+            step(
+                errors,
+                rule,
+                match &matched {
+                    Ok(true) => "true",
+                    Ok(false) => "false",
+                    Err(_) => "error",
+                },
+            );
             match matched {
                 Ok(true) => {
                     let key = match &rule.key {
@@ -463,11 +497,20 @@ impl TriageRules {
     }
 }
 
-fn record(errors: &mut Option<Vec<EvalError>>, rule: &Rule, message: String) {
-    if let Some(errors) = errors {
-        errors.push(EvalError {
+fn record(explained: &mut Option<Explained>, rule: &Rule, message: String) {
+    if let Some(e) = explained {
+        e.errors.push(EvalError {
             rule: rule.name.clone(),
             message,
+        });
+    }
+}
+
+fn step(explained: &mut Option<Explained>, rule: &Rule, result: &'static str) {
+    if let Some(e) = explained {
+        e.trace.push(TraceStep {
+            rule: rule.name.clone(),
+            result,
         });
     }
 }

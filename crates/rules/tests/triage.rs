@@ -991,3 +991,43 @@ fn a_misspelt_variable_is_still_refused_but_enrichment_is_known() {
         err[0].message
     );
 }
+
+#[test]
+fn an_explanation_traces_each_rule_up_to_the_one_that_decides() {
+    let set = rules(
+        "- name: other-type\n  when: alert.type == 'nope'\n  severity: high\n\
+         - name: broken\n  when: alert.raw.missing.deeper == 1\n  severity: high\n\
+         - name: decides\n  when: alert.source == 's'\n  severity: low\n\
+         - name: never-reached\n  when: true\n  severity: urgent\n",
+    );
+    let a = Alert::new("s", "t", "k", "x", Severity::Medium, json!({}));
+    let v = set.explain(&a);
+    let trace: Vec<(&str, &str)> = v
+        .trace
+        .iter()
+        .map(|s| (s.rule.as_str(), s.result))
+        .collect();
+    assert_eq!(
+        trace,
+        [
+            ("other-type", "false"),
+            ("broken", "error"),
+            ("decides", "true")
+        ]
+    );
+    assert_eq!(v.rule.as_deref(), Some("decides"));
+    assert_eq!(v.errors.len(), 1, "{:?}", v.errors);
+    assert_eq!(v.errors[0].rule, "broken");
+    // no rule decides: every rule is in the trace, false
+    let none = Alert::new(
+        "other",
+        "t",
+        "k",
+        "x",
+        Severity::Medium,
+        json!({"missing": {"deeper": 2}}),
+    );
+    let set = rules("- name: a\n  when: alert.type == 'nope'\n- name: b\n  when: alert.raw.missing.deeper == 1\n");
+    let trace: Vec<&str> = set.explain(&none).trace.iter().map(|s| s.result).collect();
+    assert_eq!(trace, ["false", "false"]);
+}

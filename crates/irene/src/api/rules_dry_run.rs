@@ -61,6 +61,7 @@ fn shown(item: usize, from: &str, mut alert: Alert, verdict: Verdict) -> Value {
         "labels": verdict.labels,
         "key": verdict.key,
         "errors": verdict.errors.iter().map(|e| json!({"rule": e.rule, "message": e.message})).collect::<Vec<_>>(),
+        "trace": verdict.trace,
     })
 }
 

@@ -145,6 +145,8 @@ struct ResultRow {
     key: String,
     /// Rules that failed to evaluate on the way: `rule: message`.
     errors: Vec<String>,
+    /// Each rule's `when` as evaluated, in order, up to the deciding one: `(rule, result)`.
+    trace: Vec<(String, String)>,
 }
 
 struct EventRow {
@@ -287,6 +289,10 @@ fn result_row(r: &Value) -> ResultRow {
             .iter()
             .map(|e| format!("{}: {}", text(&e["rule"]), text(&e["message"])))
             .collect(),
+        trace: list(r, "trace")
+            .iter()
+            .map(|s| (text(&s["rule"]), text(&s["result"])))
+            .collect(),
     }
 }
 
@@ -302,6 +308,7 @@ mod tests {
             "alert": {"source": "aws.guardduty", "type": "Recon:EC2/Portscan", "title": "<b>x</b>"},
             "rule": "portscans", "severity": "low", "labels": ["noise", "recon"], "key": "k",
             "errors": [{"rule": "bad", "message": "no such field"}],
+            "trace": [{"rule": "bad", "result": "error"}, {"rule": "portscans", "result": "true"}],
         });
         let row = result_row(&r);
         assert_eq!(row.item, "0");
@@ -312,6 +319,13 @@ mod tests {
         );
         assert_eq!(row.labels, "noise, recon");
         assert_eq!(row.errors, vec!["bad: no such field".to_string()]);
+        assert_eq!(
+            row.trace,
+            vec![
+                ("bad".to_string(), "error".to_string()),
+                ("portscans".to_string(), "true".to_string())
+            ]
+        );
         let none = result_row(&json!({"rule": null}));
         assert_eq!(none.rule, "");
     }
