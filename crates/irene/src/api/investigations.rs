@@ -73,16 +73,24 @@ pub async fn investigate(
                 Json(json!({"case": id, "batch": r.batch, "investigators": r.investigators})),
             ))
         }
-        Err(RequestError::NoCase) => Err(ApiError::not_found(format!("no case {id}"))),
-        Err(e @ RequestError::Unknown { .. }) => {
-            Err(ApiError::bad_request("unknown_investigator", e.to_string()))
+        Err(e) => Err(request_error(id, e)),
+    }
+}
+
+/// Why investigations of case `id` could not be asked for, as an HTTP answer (the API's and
+/// the console's).
+pub(crate) fn request_error(id: uuid::Uuid, e: RequestError) -> ApiError {
+    match e {
+        RequestError::NoCase => ApiError::not_found(format!("no case {id}")),
+        e @ RequestError::Unknown { .. } => {
+            ApiError::bad_request("unknown_investigator", e.to_string())
         }
-        Err(e @ RequestError::Disabled) => Err(ApiError::new(
+        e @ RequestError::Disabled => ApiError::new(
             StatusCode::CONFLICT,
             "investigations_disabled",
             e.to_string(),
-        )),
-        Err(RequestError::Store(e)) => Err(e.into()),
+        ),
+        RequestError::Store(e) => e.into(),
     }
 }
 

@@ -11,7 +11,7 @@ pub use cases::CaseQuery;
 pub use events::EventQuery;
 mod files;
 mod ingest;
-mod investigations;
+pub(crate) mod investigations;
 mod ops;
 pub use ops::{health, Health};
 pub(crate) mod rules_dry_run;

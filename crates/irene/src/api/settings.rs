@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn kind_of(s: &str) -> ApiResult<Kind> {
+/// The settings kind a path names (404 with the kinds there are).
+pub(crate) fn kind_of(s: &str) -> ApiResult<Kind> {
     Kind::parse(s).ok_or_else(|| {
         ApiError::not_found(format!("no settings kind {s:?} (kinds: {})", Kind::names()))
     })
@@ -112,30 +113,44 @@ pub async fn diff_versions(
 ) -> ApiResult<Json<Value>> {
     state.authorize(&headers, Scope::Read)?;
     let kind = kind_of(&kind)?;
+    let (to, diff) = diff_between(&state, kind, q.from, q.to).await?;
+    Ok(Json(
+        json!({"kind": kind, "from": q.from, "to": to, "diff": diff}),
+    ))
+}
+
+/// The unified diff of a kind from version `from` to `to` (default: the current one; version
+/// 0: empty), and the `to` it used: the one diff the API and the console show.
+pub(crate) async fn diff_between(
+    state: &AppState,
+    kind: Kind,
+    from: u32,
+    to: Option<u32>,
+) -> ApiResult<(u32, String)> {
     let store = &state.app.store;
-    let files = |v: Option<irene_store::SettingsVersion>, n: u32| -> ApiResult<Vec<SettingsFile>> {
-        match (v, n) {
-            (_, 0) => Ok(Vec::new()),
-            (Some(v), _) => Ok(v.files),
-            (None, n) => Err(ApiError::not_found(format!(
-                "{} has no version {n}",
-                kind.as_str()
-            ))),
-        }
-    };
-    let to = match q.to {
+    let to = match to {
         Some(n) => n,
         None => store
             .settings_current(kind.as_str())
             .await?
             .map_or(0, |v| v.version),
     };
-    let a = files(store.settings_version(kind.as_str(), q.from).await?, q.from)?;
-    let b = files(store.settings_version(kind.as_str(), to).await?, to)?;
-    Ok(Json(json!({
-        "kind": kind, "from": q.from, "to": to,
-        "diff": diff::unified(kind.as_str(), &a, &b),
-    })))
+    let mut files: Vec<Vec<SettingsFile>> = Vec::with_capacity(2);
+    for n in [from, to] {
+        files.push(match n {
+            0 => Vec::new(),
+            n => {
+                store
+                    .settings_version(kind.as_str(), n)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!("{} has no version {n}", kind.as_str()))
+                    })?
+                    .files
+            }
+        });
+    }
+    Ok((to, diff::unified(kind.as_str(), &files[0], &files[1])))
 }
 
 #[derive(Debug, Deserialize)]

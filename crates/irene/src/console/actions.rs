@@ -6,7 +6,6 @@
 use super::access::{audit, check_form};
 use super::notice::see_other;
 use super::*;
-use crate::app::RequestError;
 use crate::settings::live::NewSilence;
 use axum::body::Bytes;
 use serde::de::DeserializeOwned;
@@ -146,16 +145,7 @@ pub(super) async fn investigate(
             .app
             .investigate_case(id, only)
             .await
-            .map_err(|e| match e {
-                RequestError::Disabled => {
-                    ApiError::new(StatusCode::CONFLICT, "disabled", e.to_string())
-                }
-                RequestError::Unknown { .. } => {
-                    ApiError::bad_request("unknown_investigator", e.to_string())
-                }
-                RequestError::NoCase => ApiError::not_found(format!("no case {id}")),
-                RequestError::Store(e) => e.into(),
-            })?;
+            .map_err(|e| crate::api::investigations::request_error(id, e))?;
         let names = asked.investigators.join(", ");
         audit(&state, &viewer, "case.investigate", &id.to_string(), &names).await;
         let mut params = vec![("n", asked.investigators.len().to_string())];

@@ -3,8 +3,9 @@
 //! inhibitions in force. What a document means and how it is checked is `crate::settings`'s.
 
 use super::*;
+use crate::api::settings::kind_of;
 use crate::settings::live::ApplyError;
-use crate::settings::{diff, Kind};
+use crate::settings::Kind;
 use axum::body::Bytes;
 use axum::response::Redirect;
 use irene_store::SettingsFile;
@@ -195,12 +196,6 @@ fn template_names() -> Vec<&'static str> {
         .iter()
         .map(|n| n.as_str())
         .collect()
-}
-
-fn kind_of(s: &str) -> Result<Kind, ApiError> {
-    Kind::parse(s).ok_or_else(|| {
-        ApiError::not_found(format!("no settings kind {s:?} (kinds: {})", Kind::names()))
-    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -448,34 +443,13 @@ pub(super) async fn diff_page(
     let page = async {
         let (viewer, q) = read_query(&state, &headers, query)?;
         let kind = kind_of(&kind)?;
-        let store = &state.app.store;
-        let to = match q.to {
-            Some(n) => n,
-            None => store
-                .settings_current(kind.as_str())
-                .await?
-                .map_or(0, |v| v.version),
-        };
-        let mut files = Vec::new();
-        for n in [q.from, to] {
-            files.push(if n == 0 {
-                Vec::new()
-            } else {
-                store
-                    .settings_version(kind.as_str(), n)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::not_found(format!("{} has no version {n}", kind.as_str()))
-                    })?
-                    .files
-            });
-        }
+        let (to, diff) = crate::api::settings::diff_between(&state, kind, q.from, q.to).await?;
         Ok(DiffPage {
             viewer,
             kind: kind.as_str().to_string(),
             from: q.from,
             to,
-            lines: diff_lines(&diff::unified(kind.as_str(), &files[0], &files[1])),
+            lines: diff_lines(&diff),
         })
     }
     .await;

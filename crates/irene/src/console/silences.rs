@@ -93,9 +93,9 @@ pub(super) async fn list(
     render(&state, page)
 }
 
-/// A path on this server (`/cases/…`), never another site (`//evil`, `https:`).
+/// A path on this server (`/cases/…`), never another site: what sign-in follows too.
 fn is_local_path(p: &str) -> bool {
-    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\')
+    access::safe_next(p) == p
 }
 
 async fn silences_page(
