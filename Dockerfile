@@ -10,7 +10,8 @@
 # pass secrets as environment variables its `${VAR}` references read. IRENE_LISTEN and
 # IRENE_DATA_DIR are set below and beat the file's `listen` and `data_dir` (override with -e).
 # Irene refuses to listen beyond loopback without [[tokens]], so the file must name one.
-# With `database_url` (PostgreSQL) /data only holds the files' secret unless [files] sets one.
+# A bind-mounted /data must be writable by uid 10001. With `database_url` (PostgreSQL) /data
+# only holds the file links' secret, unless [files] secret sets it (do, with several instances).
 #
 # No HEALTHCHECK (the image has no curl): point the orchestrator's probe at GET /readyz (ready
 # to accept) and GET /healthz (alive) on port 8080.

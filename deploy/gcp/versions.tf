@@ -11,4 +11,7 @@ terraform {
 
 provider "google" {
   project = var.project_id
+  # the Security Command Center API bills a quota project, also for user credentials
+  billing_project       = var.project_id
+  user_project_override = true
 }
