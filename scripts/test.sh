@@ -21,5 +21,6 @@ export IRENE_CHROMIUM
 IRENE_CHROMEDRIVER="$(./scripts/chromedriver.sh)"; export IRENE_CHROMEDRIVER # the console browser tests
 ./scripts/python-deps.sh # pySigma, for the Sigma differential test (crates/rules/tests/sigma_differential.rs)
 ./scripts/moto.sh # moto's server, the AWS API stand-in of crates/cloud/tests/aws_moto.rs
+IRENE_CFN_LINT="$(./scripts/cfn-lint.sh)"; export IRENE_CFN_LINT # deploy/aws templates (crates/irene/tests/deploy.rs)
 echo "== tests"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -200,3 +200,15 @@ pub enum Outcome {
     /// Not yet: try again at `until` without counting an attempt (repeat comment interval).
     Defer { until: DateTime<Utc> },
 }
+
+/// A turn asked of a shared rate limit (the store's `pace_reserve`: every instance
+/// on one database shares the limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaceTurn {
+    /// The turn is at this time (now, or later when earlier turns are pending): go then.
+    At(DateTime<Utc>),
+    /// The hourly budget is spent (`taken` turns in the last hour): no turn before `until`.
+    Budget { taken: u32, until: DateTime<Utc> },
+    /// A provider's limit holds until then: no turn before.
+    Held(DateTime<Utc>),
+}

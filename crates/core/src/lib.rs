@@ -16,6 +16,7 @@ pub use correlate::{
     Transition,
 };
 pub use delivery::{
+    PaceTurn,
     Action, Delivery, Hold, InhibitQuery, NoOutputs, Outcome, Planned, PlannedInvestigation,
     Planner, TicketState,
 };

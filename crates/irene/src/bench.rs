@@ -1,7 +1,7 @@
 //! `irene bench`: measures durable intake over real HTTP (single alerts and batches, concurrent
 //! clients), the pipeline (decode + triage + correlate) with many triage rules, and peak memory;
 //! `--investigations` runs `bench_investigations` instead, `--exposure` `bench_exposure`,
-//! `--replay` `bench_replay`, `--console` `bench_console`.
+//! `--replay` `bench_replay`, `--console` `bench_console`, `--instances` `bench_instances`.
 //! Measures only; asserts nothing.
 
 use crate::pipeline::process_row;
@@ -69,10 +69,20 @@ pub struct BenchArgs {
     pub console_cases: usize,
     #[arg(long, default_value_t = 50)]
     pub console_runs: usize,
+    /// Instead: post `--instances-alerts` alerts (over `--keys` keys, `--batch` per request) to
+    /// one SQLite instance, one PostgreSQL instance and three on one PostgreSQL database (the
+    /// server of `--database-url`), and time intake and pipeline.
+    #[arg(long)]
+    pub instances: bool,
+    #[arg(long, default_value_t = 50_000)]
+    pub instances_alerts: usize,
+    /// A PostgreSQL database the bench may create scratch databases beside.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub database_url: String,
 }
 
 /// A generic alert as a sender would post it.
-fn alert(i: usize, keys: usize) -> serde_json::Value {
+pub(crate) fn alert(i: usize, keys: usize) -> serde_json::Value {
     let k = i % keys.max(1);
     let severity = ["low", "medium", "high"][k % 3];
     let env = if k.is_multiple_of(2) { "prod" } else { "dev" };
@@ -131,11 +141,24 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     pub(crate) fn start(data_dir: &std::path::Path) -> anyhow::Result<ServerProcess> {
+        Self::start_with(data_dir, None)
+    }
+
+    /// As [`start`](Self::start), reading `config` too.
+    pub(crate) fn start_with(
+        data_dir: &std::path::Path,
+        config: Option<&std::path::Path>,
+    ) -> anyhow::Result<ServerProcess> {
         use std::io::BufRead;
         let exe = std::env::current_exe()?;
-        let mut child = std::process::Command::new(exe)
+        let mut command = std::process::Command::new(exe);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .arg(data_dir);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
             .env("IRENE_LOG", "error")
             .stdout(std::process::Stdio::piped())
             .spawn()?;
@@ -242,6 +265,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.exposure {
         crate::bench_exposure::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.instances {
+        crate::bench_instances::run(&args).await?;
         return Ok(ExitCode::SUCCESS);
     }
 

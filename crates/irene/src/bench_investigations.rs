@@ -533,6 +533,7 @@ async fn worker_rate(
         wake: Arc::new(tokio::sync::Notify::new()),
         deliver_wake: Arc::new(tokio::sync::Notify::new()),
         intake: Arc::new(crate::intake::Activity::default()),
+        leader: crate::leader::Leader::new(store.clone()),
     });
     let started = Instant::now();
     let mut units = 0;

@@ -18,6 +18,11 @@ pub struct Config {
     pub listen: SocketAddr,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host/db`) shared by any number of
+    /// instances; absent: the embedded SQLite store in `data_dir`. A secret (it may hold a
+    /// password): never logged.
+    #[serde(default, skip_serializing)]
+    pub database_url: Option<String>,
     /// How Irene is reached by people (links in tickets). Defaults to `http://{listen}`.
     #[serde(default)]
     pub public_url: Option<String>,
@@ -670,6 +675,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
             .field("public_url", &self.public_url)
             .field("triage", &self.triage)
             .field("sigma", &self.sigma)
@@ -755,7 +764,12 @@ impl Config {
         fig = fig
             .merge(
                 Env::raw()
-                    .only(&["IRENE_LISTEN", "IRENE_DATA_DIR", "IRENE_PUBLIC_URL"])
+                    .only(&[
+                        "IRENE_LISTEN",
+                        "IRENE_DATA_DIR",
+                        "IRENE_DATABASE_URL",
+                        "IRENE_PUBLIC_URL",
+                    ])
                     .map(|k| {
                         k.as_str()
                             .trim_start_matches("IRENE_")

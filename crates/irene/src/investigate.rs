@@ -166,6 +166,7 @@ pub struct InvestigationWorker {
     wake: Arc<Notify>,
     /// When periodic re-runs were last looked for.
     scheduled: Option<std::time::Instant>,
+    leader: crate::leader::Leader,
 }
 
 /// What the investigation worker is built from.
@@ -182,6 +183,8 @@ pub struct InvestigationSetup {
     pub deliver_wake: Arc<Notify>,
     /// While payloads are arriving, investigations yield between batches.
     pub intake: Arc<crate::intake::Activity>,
+    /// Periodic re-runs are asked for by the leading instance only.
+    pub leader: crate::leader::Leader,
 }
 
 impl InvestigationWorker {
@@ -204,6 +207,7 @@ impl InvestigationWorker {
             }),
             wake: setup.wake,
             scheduled: None,
+            leader: setup.leader,
         }
     }
 
@@ -211,7 +215,7 @@ impl InvestigationWorker {
     /// cases it covers whose last run of its investigator is older than its period. Looked
     /// for at most once a minute. Returns how many were asked for.
     async fn schedule(&mut self) -> anyhow::Result<usize> {
-        if self.scheduled.is_some_and(|t| t.elapsed() < SCHEDULE_EVERY) {
+        if self.scheduled.is_some_and(|t| t.elapsed() < SCHEDULE_EVERY) || !self.leader.leads().await {
             return Ok(0);
         }
         self.scheduled = Some(std::time::Instant::now());

@@ -14,6 +14,7 @@ use crate::investigate::{InvestigationSetup, InvestigationWorker};
 use crate::investigation_policy::{InvestigatingPlanner, Policies};
 use crate::jobs::Jobs;
 use crate::pipeline::Pipeline;
+use crate::leader::{Leader, Scheduled};
 use crate::retention::RetentionWorker;
 use crate::telemetry::metrics_handle;
 use crate::worker::Workers;
@@ -69,23 +70,6 @@ pub async fn run(
         templates.clone(),
     )?);
     let files = Arc::new(crate::files::links(&cfg)?);
-    let outputs = irene_outputs::build(
-        &cfg.outputs,
-        &irene_outputs::Context {
-            public_url: cfg.public_url(),
-            user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
-            files: Some((*files).clone()),
-            templates,
-        },
-    )
-    .map_err(|errors| {
-        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
-    })?;
-    let outputs: HashMap<String, Arc<dyn irene_outputs::Output>> = outputs
-        .into_iter()
-        .map(|o| (o.name().to_string(), o))
-        .collect();
     let github_hooks: Vec<GithubHook> = cfg
         .outputs
         .iter()
@@ -154,6 +138,25 @@ pub async fn run(
     )
     .await
     .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    let outputs = irene_outputs::build(
+        &cfg.outputs,
+        &irene_outputs::Context {
+            public_url: cfg.public_url(),
+            user_agent: format!("irene/{}", env!("CARGO_PKG_VERSION")),
+            files: Some((*files).clone()),
+            templates,
+            // GitHub's pacing and budget, and providers' holds, hold across instances
+            pacing: Some(Arc::new(crate::shared_limits::StorePacing(store.clone()))),
+        },
+    )
+    .map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow::anyhow!("invalid [[outputs]]:\n{}", lines.join("\n"))
+    })?;
+    let outputs: HashMap<String, Arc<dyn irene_outputs::Output>> = outputs
+        .into_iter()
+        .map(|o| (o.name().to_string(), o))
+        .collect();
     // the files named in config become documents (when they changed), then the documents run
     crate::settings::sync::sync(&*store, &cfg)
         .await
@@ -210,19 +213,27 @@ pub async fn run(
         log_changes: outputs.is_empty(),
     };
     let workers = Workers::new();
+    // Scheduled work runs once per period for the whole deployment: on the leader only.
+    let leader = Leader::new(store.clone());
     let mut tasks = vec![workers.spawn(pipeline, stop_rx.clone())];
     tasks.push(workers.spawn(
-        ExpiryWorker {
-            store: store.clone(),
-            expiries: cfg.expiries(),
-            deliver_wake: deliver_wake.clone(),
+        Scheduled {
+            worker: ExpiryWorker {
+                store: store.clone(),
+                expiries: cfg.expiries(),
+                deliver_wake: deliver_wake.clone(),
+            },
+            leader: leader.clone(),
         },
         stop_rx.clone(),
     ));
     tasks.push(workers.spawn(
-        RetentionWorker {
-            store: store.clone(),
-            retention: cfg.events.retention,
+        Scheduled {
+            worker: RetentionWorker {
+                store: store.clone(),
+                retention: cfg.events.retention,
+            },
+            leader: leader.clone(),
         },
         stop_rx.clone(),
     ));
@@ -233,12 +244,15 @@ pub async fn run(
         .map(|(c, d)| (d, c.max_bytes))
         .collect();
     tasks.push(workers.spawn(
-        crate::feeds::FeedWorker::new(
-            store.clone(),
-            feed_defs,
-            feeds.clone(),
-            &format!("irene/{}", env!("CARGO_PKG_VERSION")),
-        )?,
+        Scheduled {
+            worker: crate::feeds::FeedWorker::new(
+                store.clone(),
+                feed_defs,
+                feeds.clone(),
+                &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+            )?,
+            leader: leader.clone(),
+        },
         stop_rx.clone(),
     ));
     tasks.push(workers.spawn(
@@ -251,6 +265,7 @@ pub async fn run(
             wake: investigate_wake.clone(),
             deliver_wake: deliver_wake.clone(),
             intake: intake_activity,
+            leader: leader.clone(),
         }),
         stop_rx.clone(),
     ));
@@ -270,7 +285,13 @@ pub async fn run(
         public_url: cfg.public_url(),
         wake: deliver_wake.clone(),
     };
-    tasks.push(workers.spawn(jobs, stop_rx.clone()));
+    tasks.push(workers.spawn(
+        Scheduled {
+            worker: jobs,
+            leader: leader.clone(),
+        },
+        stop_rx.clone(),
+    ));
     tasks.push(workers.spawn(
         crate::settings_worker::SettingsWorker::new(
             store.clone(),
@@ -296,12 +317,15 @@ pub async fn run(
         watches: Arc::new(cfg.watch.clone()),
     };
     tasks.push(workers.spawn(
-        crate::tamper::TamperWorker::new(
-            application.clone(),
-            cfg.watch.clone(),
-            &format!("irene/{}", env!("CARGO_PKG_VERSION")),
-            investigate_ctx.screenshots.clone(),
-        )?,
+        Scheduled {
+            worker: crate::tamper::TamperWorker::new(
+                application.clone(),
+                cfg.watch.clone(),
+                &format!("irene/{}", env!("CARGO_PKG_VERSION")),
+                investigate_ctx.screenshots.clone(),
+            )?,
+            leader: leader.clone(),
+        },
         stop_rx.clone(),
     ));
     let state = AppState {

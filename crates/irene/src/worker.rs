@@ -22,6 +22,8 @@ pub enum WorkerState {
     Idle,
     /// Work is there but should wait this long (a trickle gathering, a rate limit).
     Throttled(Duration),
+    /// Another instance does this work (it leads); ask again after this long.
+    Standby(Duration),
     /// Finished for good (nothing configured for it).
     Done,
 }
@@ -32,6 +34,7 @@ impl WorkerState {
             WorkerState::Busy => "busy",
             WorkerState::Idle => "idle",
             WorkerState::Throttled(_) => "throttled",
+            WorkerState::Standby(_) => "standby",
             WorkerState::Done => "done",
         }
     }
@@ -55,7 +58,7 @@ pub trait Worker: Send + 'static {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct WorkerInfo {
     pub name: &'static str,
-    /// busy | idle | throttled | done | erroring | stopped
+    /// busy | idle | throttled | standby | done | erroring | stopped
     pub state: &'static str,
     /// Units of work done since start.
     pub runs: u64,
@@ -143,7 +146,7 @@ async fn run<W: Worker>(workers: Arc<Workers>, mut worker: W, mut shutdown: watc
                             _ = shutdown.changed() => {}
                         }
                     }
-                    WorkerState::Throttled(d) => {
+                    WorkerState::Throttled(d) | WorkerState::Standby(d) => {
                         tokio::select! {
                             _ = tokio::time::sleep(d) => {}
                             _ = shutdown.changed() => {}

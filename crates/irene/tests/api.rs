@@ -481,6 +481,28 @@ scopes = ["read"]
         (status, resp["error"]["code"].as_str()),
         (401, Some("unauthorized"))
     );
+    // EventBridge API destinations send the token in an API-key header: good for ingest only.
+    let key = [("x-api-key", "ingest-secret-0123456789")];
+    let (status, resp) = s
+        .post_raw(
+            "/api/v1/ingest/generic",
+            generic_alert("by-api-key", "low").to_string(),
+            &key,
+        )
+        .await;
+    assert_eq!(status, 202, "{resp}");
+    let (status, _) = s
+        .post_raw(
+            "/api/v1/ingest/generic",
+            generic_alert("by-api-key", "low").to_string(),
+            &[("x-api-key", "not-the-token-0123456789")],
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = s
+        .post_raw("/api/v1/rules/test", "{}".to_string(), &key)
+        .await;
+    assert_eq!(status, 401, "the API-key header carries ingest tokens only");
     let s = s.with_token("ingest-secret-0123456789");
     let (status, _) = s
         .ingest("generic", generic_alert("x", "low").to_string())

@@ -2,6 +2,8 @@
 //! hints and verdicts, and the plain HTTP rule. Each service's own classification is in its module.
 
 use crate::config::Secret;
+use crate::pacing::Pacing;
+use std::sync::Arc;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use irene_core::Outcome;
 use reqwest::header::HeaderMap;
@@ -120,6 +122,9 @@ pub(crate) struct Http {
     client: reqwest::Client,
     timeout: Duration,
     secrets: Vec<String>,
+    /// The service's rate limit shared with the other instances, under this output's key: a
+    /// 429's `Retry-After` holds every request of the output, wherever it is sent from.
+    limits: Option<(Arc<dyn Pacing>, String)>,
 }
 
 impl Http {
@@ -143,7 +148,14 @@ impl Http {
                 .map(|s| s.expose().to_string())
                 .filter(|s| s.len() >= 4)
                 .collect(),
+            limits: None,
         })
+    }
+
+    /// Shares the service's rate limits of output `name` with the other instances.
+    pub(crate) fn shared(mut self, pacing: Option<Arc<dyn Pacing>>, name: &str) -> Http {
+        self.limits = pacing.map(|p| (p, format!("output:{name}")));
+        self
     }
 
     pub(crate) fn client(&self) -> &reqwest::Client {
@@ -164,6 +176,21 @@ impl Http {
     /// Sends a request and reads the reply. A network failure or timeout is `Err(Retry)`,
     /// with an error text that holds no URL and no secret.
     pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> Result<Reply, Outcome> {
+        if let Some((pacing, key)) = &self.limits {
+            match pacing.held(key).await {
+                Ok(Some(until)) => {
+                    return Err(Outcome::Retry {
+                        error: format!(
+                            "rate limited: the service asked for no requests until {}",
+                            crate::render::time(until)
+                        ),
+                        at: Some(until),
+                    })
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read the shared rate limits"),
+            }
+        }
         let mut resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Err(self.network_error(e)),
@@ -184,11 +211,19 @@ impl Http {
                 Err(e) => return Err(self.network_error(e)),
             }
         }
-        Ok(Reply {
+        let reply = Reply {
             status,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        };
+        if let (429, Some((pacing, key))) = (status, &self.limits) {
+            if let Some(until) = reply.hints().retry_at(Utc::now()) {
+                if let Err(e) = pacing.hold(key, until).await {
+                    tracing::warn!(error = %e, "cannot share a rate limit");
+                }
+            }
+        }
+        Ok(reply)
     }
 
     fn network_error(&self, e: reqwest::Error) -> Outcome {

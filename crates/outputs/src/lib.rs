@@ -28,6 +28,7 @@ pub mod github;
 mod http;
 pub mod kind;
 pub mod mrkdwn;
+pub mod pacing;
 pub mod pagerduty;
 pub mod plan;
 pub mod render;
@@ -90,6 +91,9 @@ pub struct Context {
     pub files: Option<files::FileLinks>,
     /// The message templates, read once per delivery; swap a new set in to switch them live.
     pub templates: SharedTemplates,
+    /// Rate limits shared with the other instances on the same database (GitHub's pacing and
+    /// hourly budget, providers' holds). `None`: this process keeps them alone.
+    pub pacing: Option<std::sync::Arc<dyn pacing::Pacing>>,
 }
 
 impl Context {
@@ -157,6 +161,7 @@ mod tests {
             user_agent: "irene-test".into(),
             files: None,
             templates: templates::shared(TemplateSet::builtin()),
+            pacing: None,
         };
         let configs: Vec<OutputConfig> = serde_json::from_value(serde_json::json!([
             {"type": "github", "name": "gh", "repository": "o/r", "token": "t"},

@@ -87,7 +87,8 @@ impl PagerDutyOutput {
             name: common.name.clone(),
             url: c.events_url.clone(),
             routing_key: c.routing_key.clone(),
-            http: Http::new(&ctx.user_agent, common.timeout, &[&c.routing_key])?,
+            http: Http::new(&ctx.user_agent, common.timeout, &[&c.routing_key])?
+                .shared(ctx.pacing.clone(), &common.name),
             public_url: ctx.public_url.clone(),
         })
     }
@@ -207,6 +208,7 @@ mod tests {
             user_agent: "irene-test".into(),
             files: None,
             templates: crate::templates::shared(crate::TemplateSet::builtin()),
+            pacing: None,
         };
         PagerDutyOutput::new(&e.common, &e.kind, &ctx).unwrap_or_else(|e| panic!("{e}"))
     }

@@ -257,7 +257,8 @@ impl SlackOutput {
         Ok(SlackOutput {
             name: common.name.clone(),
             mode,
-            http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
+            http: Http::new(&ctx.user_agent, common.timeout, &secrets)?
+                .shared(ctx.pacing.clone(), &common.name),
             public_url: ctx.public_url.clone(),
             files: ctx.files.clone(),
             templates: ctx.templates.clone(),

@@ -94,7 +94,8 @@ impl WebhookOutput {
             name: common.name.clone(),
             url: c.url.clone(),
             secret: c.secret.clone(),
-            http: Http::new(&ctx.user_agent, common.timeout, &secrets)?,
+            http: Http::new(&ctx.user_agent, common.timeout, &secrets)?
+                .shared(ctx.pacing.clone(), &common.name),
             files: ctx.files.clone(),
         })
     }

@@ -13,6 +13,7 @@ mod sqlite_events;
 mod sqlite_intel;
 mod sqlite_investigations;
 mod sqlite_outbox;
+mod sqlite_pacing;
 mod sqlite_settings;
 mod sqlite_sources;
 mod sqlite_tx;
@@ -30,7 +31,9 @@ pub use tx::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use irene_core::{Case, Change, Correlator, Delivery, Planner, Severity, TicketState};
+use irene_core::{
+    Case, Change, Correlator, Delivery, PaceTurn, Planner, Severity, TicketState,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -497,6 +500,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Requests counted for `provider` on `now`'s UTC day.
     async fn intel_usage(&self, provider: &str, now: DateTime<Utc>) -> Result<u32>;
+
+    /// Takes the next turn of the shared rate limit `key` (e.g. a GitHub credential's hash):
+    /// turns `pace` apart, at most `per_hour` in any hour, none while a hold lasts. Every
+    /// instance on one database shares it. A turn given is counted.
+    async fn pace_reserve(
+        &self,
+        key: &str,
+        pace: Duration,
+        per_hour: u32,
+        now: DateTime<Utc>,
+    ) -> Result<PaceTurn>;
+    /// Holds `key` until `until` (a provider said its limit lasts until then); the later of
+    /// two holds wins.
+    async fn pace_hold(&self, key: &str, until: DateTime<Utc>) -> Result<()>;
+    /// Until when `key` is held, if that is after `now`.
+    async fn pace_held(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
+
+    /// Whether this process leads the scheduled work (digest, reminders, expiry, retention,
+    /// feed refresh, periodic re-runs, tamper watch), asking to lead when it does not. An
+    /// embedded store has one process, which always leads; a shared database chooses one by a
+    /// lock that moves when its holder dies.
+    async fn lead(&self) -> Result<bool> {
+        Ok(true)
+    }
 
     async fn status(&self) -> Result<StatusCounts>;
     /// Readiness: the database answers.

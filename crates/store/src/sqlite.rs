@@ -7,7 +7,7 @@ use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
 use crate::{
     sqlite_accounts, sqlite_counts, sqlite_events, sqlite_intel, sqlite_investigations,
-    sqlite_outbox, sqlite_settings, sqlite_sources,
+    sqlite_outbox, sqlite_pacing, sqlite_settings, sqlite_sources,
 };
 use crate::{
     AuditEntry, AuditFilter, CaseDetail, CaseFilter, CaseSort, ClaimLimit, DeliveryFilter,
@@ -20,7 +20,7 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{
-    Case, Correlator, Delivery, Judged, NoCorrelations, NoOutputs, Planner, Severity, TicketState,
+    Case, Correlator, PaceTurn, Delivery, Judged, NoCorrelations, NoOutputs, Planner, Severity, TicketState,
     TimelineEntry,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -1256,6 +1256,24 @@ impl Store for SqliteStore {
 
     async fn cases_similar(&self, case_id: Uuid, limit: u32) -> Result<Vec<Case>> {
         sqlite_counts::cases_similar(&self.reader, case_id, limit).await
+    }
+
+    async fn pace_reserve(
+        &self,
+        key: &str,
+        pace: Duration,
+        per_hour: u32,
+        now: DateTime<Utc>,
+    ) -> Result<PaceTurn> {
+        sqlite_pacing::reserve(&self.writer, key, pace, per_hour, now).await
+    }
+
+    async fn pace_hold(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        sqlite_pacing::hold(&self.writer, key, until).await
+    }
+
+    async fn pace_held(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        sqlite_pacing::held(&self.reader, key, now).await
     }
 
     async fn ping(&self) -> Result<()> {

@@ -49,12 +49,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Checks the bearer token for `scope`; returns the caller's name.
+    /// Checks the bearer token for `scope`; returns the caller's name. For ingestion the
+    /// token may come in an `X-Api-Key` header instead (EventBridge API destinations'
+    /// API-key connections send a header of their choosing, not a bearer).
     pub fn authorize(&self, headers: &HeaderMap, scope: Scope) -> ApiResult<String> {
-        let header = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        Ok(self.tokens.check(header, scope)?)
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let api_key;
+        let authorization = match header(axum::http::header::AUTHORIZATION.as_str()) {
+            Some(a) => Some(a),
+            None if scope == Scope::Ingest => {
+                api_key = header("x-api-key").map(|k| format!("Bearer {}", k.trim()));
+                api_key.as_deref()
+            }
+            None => None,
+        };
+        Ok(self.tokens.check(authorization, scope)?)
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod investigation;
+pub mod postgres;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -66,15 +66,11 @@ impl GithubOutput {
         url: &str,
         body: Option<&Value>,
     ) -> Result<Reply, Outcome> {
-        self.gate.check(Utc::now())?;
+        self.gate.check(Utc::now()).await?;
         let _turn = if method == Method::GET {
             None
         } else {
-            let turn = self.gate.turn().await;
-            // a limit may have been hit while this request waited its turn
-            self.gate.check(Utc::now())?;
-            self.gate.spend(Instant::now())?;
-            Some(turn)
+            Some(self.gate.turn().await?)
         };
         let mut url = url.to_string();
         let mut reminted = false;

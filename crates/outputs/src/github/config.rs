@@ -1,7 +1,7 @@
 //! The GitHub output's own settings (`type = "github"`), their defaults and checks, and its
 //! planning quirks. The shared settings are `OutputCommon`'s; no requests here.
 
-use super::gate::{gate_key, Gate};
+use super::gate::{gate_key, Gate, SharedLimits};
 use super::GithubOutput;
 use crate::config::{check_url, duration, one_day, one_hour, Secret};
 use crate::kind::{Build, OutputKind};
@@ -122,7 +122,8 @@ impl OutputKind for GithubConfig {
                     }
                 }
             }
-            Gate::new(pace, per_hour)
+            let shared = b.ctx.pacing.clone().map(|p| SharedLimits::new(p, &key));
+            Gate::new(pace, per_hour, shared)
         })?;
         GithubOutput::new(b.common, self, b.ctx, gate).map(|o| Arc::new(o) as _)
     }

@@ -1,14 +1,35 @@
 //! The rate-limit gate of one GitHub credential: mutative requests one at a time, `pace` apart,
-//! within an hourly budget, and nothing while a limit holds. Must not send requests itself.
+//! within an hourly budget, and nothing while a limit holds — across every instance when the
+//! limits are shared ([`Pacing`]). Must not send requests itself.
 
 use super::GithubConfig;
+use crate::pacing::Pacing;
 use crate::render;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use irene_core::Outcome;
-use std::sync::Mutex as StdMutex;
+use irene_core::{Outcome, PaceTurn};
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+/// A shared turn further away than this is not waited for: the delivery is retried then.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The limits every instance shares, and this credential's key in them (a hash).
+pub(super) struct SharedLimits {
+    pacing: Arc<dyn Pacing>,
+    key: String,
+}
+
+impl SharedLimits {
+    /// The shared limits of the credential whose gate key is `gate_key` (it holds the token,
+    /// so only its hash is ever stored).
+    pub(super) fn new(pacing: Arc<dyn Pacing>, gate_key: &str) -> SharedLimits {
+        let key = format!("github:{}", hex::encode(Sha256::digest(gate_key.as_bytes())));
+        SharedLimits { pacing, key }
+    }
+}
 
 /// The rate-limit state of one credential, shared by every output that uses it: mutative
 /// requests go one at a time, `pace` apart; after a limit nothing is sent until it lifts.
@@ -19,18 +40,21 @@ pub struct Gate {
     /// Mutative requests allowed per sliding hour, and when the recent ones were made.
     per_hour: usize,
     recent: StdMutex<std::collections::VecDeque<Instant>>,
+    /// The same limits, kept for every instance; `None`: this process's are the only ones.
+    shared: Option<SharedLimits>,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
 
 impl Gate {
-    pub(super) fn new(pace: Duration, per_hour: usize) -> Gate {
+    pub(super) fn new(pace: Duration, per_hour: usize, shared: Option<SharedLimits>) -> Gate {
         Gate {
             pace,
             last_mutation: Mutex::new(None),
             limited_until: StdMutex::new(None),
             per_hour: per_hour.max(1),
             recent: StdMutex::new(std::collections::VecDeque::new()),
+            shared,
         }
     }
 
@@ -77,30 +101,87 @@ impl Gate {
         };
         if g.is_none_or(|u| u < at) {
             *g = Some(at);
+            if let Some(shared) = &self.shared {
+                // the other instances learn of the limit too (best effort: each would meet it)
+                let (pacing, key) = (Arc::clone(&shared.pacing), shared.key.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = pacing.hold(&key, at).await {
+                        tracing::warn!(error = %e, "cannot share a GitHub rate limit");
+                    }
+                });
+            }
         }
     }
 
-    /// Err(Retry) while a rate limit holds.
-    pub(super) fn check(&self, now: DateTime<Utc>) -> Result<(), Outcome> {
-        match self.until() {
-            Some(until) if until > now => Err(Outcome::Retry {
-                error: format!(
-                    "GitHub rate limit: no requests until {}",
-                    render::time(until)
-                ),
-                at: Some(until),
-            }),
-            _ => Ok(()),
+    /// Err(Retry) while a rate limit holds (here, or seen by another instance).
+    pub(super) async fn check(&self, now: DateTime<Utc>) -> Result<(), Outcome> {
+        let mut until = self.until().filter(|u| *u > now);
+        if until.is_none() {
+            if let Some(shared) = &self.shared {
+                match shared.pacing.held(&shared.key).await {
+                    Ok(held) => until = held.filter(|u| *u > now),
+                    Err(e) => tracing::warn!(error = %e, "cannot read the shared GitHub limits"),
+                }
+            }
+        }
+        match until {
+            Some(until) => Err(limited(until)),
+            None => Ok(()),
         }
     }
 
-    /// Waits for this credential's turn to mutate; the turn ends when the guard drops.
-    pub(super) async fn turn(&self) -> Paced<'_> {
+    /// Waits for this credential's turn to mutate (`pace` after the last one, within the
+    /// hourly budget; the turn ends when the guard drops), or says when to try again.
+    pub(super) async fn turn(&self) -> Result<Paced<'_>, Outcome> {
         let guard = self.last_mutation.lock().await;
+        if let Some(shared) = &self.shared {
+            let per_hour = u32::try_from(self.per_hour).unwrap_or(u32::MAX);
+            match shared.pacing.reserve(&shared.key, self.pace, per_hour).await {
+                Ok(PaceTurn::At(at)) => {
+                    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+                    if wait > MAX_WAIT {
+                        return Err(Outcome::Retry {
+                            error: format!(
+                                "GitHub pacing: this credential's next turn is at {}",
+                                render::time(at)
+                            ),
+                            at: Some(at),
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                    // a limit may have been hit while this request waited its turn
+                    self.check(Utc::now()).await?;
+                    return Ok(Paced(guard));
+                }
+                Ok(PaceTurn::Budget { taken, until }) => {
+                    return Err(Outcome::Retry {
+                        error: format!(
+                            "GitHub content budget: {taken} changes in the last hour; waiting"
+                        ),
+                        at: Some(until),
+                    })
+                }
+                Ok(PaceTurn::Held(until)) => return Err(limited(until)),
+                // the database is away: this process's own limits keep Irene polite
+                Err(e) => tracing::warn!(error = %e, "cannot take a shared GitHub turn"),
+            }
+        }
         if let Some(last) = *guard {
             tokio::time::sleep_until(last + self.pace).await;
         }
-        Paced(guard)
+        self.check(Utc::now()).await?;
+        self.spend(Instant::now())?;
+        Ok(Paced(guard))
+    }
+}
+
+fn limited(until: DateTime<Utc>) -> Outcome {
+    Outcome::Retry {
+        error: format!(
+            "GitHub rate limit: no requests until {}",
+            render::time(until)
+        ),
+        at: Some(until),
     }
 }
 
@@ -133,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_hourly_content_budget_holds_back_and_moves_on() {
-        let gate = Gate::new(Duration::ZERO, 3);
+        let gate = Gate::new(Duration::ZERO, 3, None);
         let t0 = Instant::now();
         for _ in 0..3 {
             assert!(gate.spend(t0).is_ok());

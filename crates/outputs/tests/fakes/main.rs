@@ -26,16 +26,51 @@ pub fn ctx() -> Context {
         user_agent: "irene-tests/0.1".into(),
         files: None,
         templates: irene_outputs::templates::shared(irene_outputs::TemplateSet::builtin()),
+        pacing: None,
     }
 }
 
 /// Builds the one output a JSON config describes.
 pub fn output(config: Value) -> Arc<dyn Output> {
+    output_in(config, &ctx())
+}
+
+/// Builds the one output a JSON config describes, in `ctx`.
+pub fn output_in(config: Value, ctx: &Context) -> Arc<dyn Output> {
     let configs: Vec<OutputConfig> =
         serde_json::from_value(json!([config])).unwrap_or_else(|e| panic!("config: {e}"));
-    build(&configs, &ctx())
+    build(&configs, ctx)
         .unwrap_or_else(|e| panic!("build: {e:?}"))
         .remove(0)
+}
+
+/// Shared limits kept in memory, as the store keeps them for every instance: outputs built
+/// with the same `MemPacing` in their context behave as instances on one database.
+#[derive(Default)]
+pub struct MemPacing {
+    holds: Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
+}
+
+#[async_trait::async_trait]
+impl irene_outputs::pacing::Pacing for MemPacing {
+    async fn reserve(
+        &self,
+        _key: &str,
+        _pace: std::time::Duration,
+        _per_hour: u32,
+    ) -> Result<irene_core::PaceTurn, String> {
+        Ok(irene_core::PaceTurn::At(Utc::now()))
+    }
+    async fn hold(&self, key: &str, until: DateTime<Utc>) -> Result<(), String> {
+        let mut h = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        let e = h.entry(key.to_string()).or_insert(until);
+        *e = (*e).max(until);
+        Ok(())
+    }
+    async fn held(&self, key: &str) -> Result<Option<DateTime<Utc>>, String> {
+        let h = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(h.get(key).copied().filter(|u| *u > Utc::now()))
+    }
 }
 
 /// A journal that keeps what it is told in memory, or refuses.

@@ -154,3 +154,48 @@ async fn throttling_and_server_errors_retry() {
     );
     assert_eq!(pd.alerts().len(), 1);
 }
+
+#[tokio::test]
+async fn a_throttle_one_instance_meets_holds_the_others_back() {
+    let pd = FakePagerDuty::start().await;
+    let shared: Arc<dyn irene_outputs::pacing::Pacing> = Arc::new(MemPacing::default());
+    let ctx = Context {
+        pacing: Some(shared),
+        ..ctx()
+    };
+    let config = json!({
+        "type": "pagerduty",
+        "name": "pd",
+        "routing_key": KEY,
+        "events_url": format!("{}/v2/enqueue", pd.url()),
+    });
+    // two instances' clients of the same output, sharing the limits
+    let (a, b) = (output_in(config.clone(), &ctx), output_in(config, &ctx));
+    let j = MemJournal::default();
+    pd.fault(Fault::new(FaultKind::RateLimited {
+        retry_after: Some(20),
+    }));
+    let c1 = case(104, Severity::Urgent);
+    let at = assert_retry(
+        &a.deliver(&delivery(1, "pd", Action::Open, &c1, json!({}), None), &j)
+            .await,
+    );
+    assert!(near(at, 20, 3), "{at:?}");
+    let sent = pd.requests().len();
+    // The other instance does not ask until the service's time is up: nothing is sent.
+    let c2 = case(105, Severity::Urgent);
+    let o = b
+        .deliver(&delivery(2, "pd", Action::Open, &c2, json!({}), None), &j)
+        .await;
+    assert!(near(assert_retry(&o), 20, 3), "{o:?}");
+    assert_eq!(pd.requests().len(), sent, "held back without a request");
+    assert!(pd.alerts().is_empty());
+    // Without shared limits, the same second delivery is sent (the fault was one-shot).
+    let alone = pd_output(&pd, KEY);
+    done_ticket(
+        &alone
+            .deliver(&delivery(3, "pd", Action::Open, &c2, json!({}), None), &j)
+            .await,
+    );
+    assert_eq!(pd.alerts().len(), 1);
+}

@@ -31,6 +31,7 @@ async fn user_templates_reach_the_issue_and_swap_live() {
     ]));
     let ctx = Context {
         templates: templates.clone(),
+        pacing: None,
         ..ctx()
     };
     let configs: Vec<OutputConfig> = serde_json::from_value(json!([{

@@ -9,6 +9,7 @@ pub mod events;
 pub mod intel;
 pub mod investigations;
 pub mod outbox;
+pub mod pacing;
 pub mod pipeline;
 
 use async_trait::async_trait;
