@@ -1,0 +1,257 @@
+//! What only the PostgreSQL backend has: several instances (stores with their own pools) on one
+//! database, committing and claiming at once; and leases that outlive a restart until they expire.
+// Tests may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod postgres_db;
+mod suite;
+
+use chrono::{DateTime, Duration as CDuration, Utc};
+use irene_core::{Action, AlertState, Severity};
+use irene_store::{CaseFilter, ClaimLimit, NewDelivery, PgStore, Processed, Store};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use suite::{judged, payload};
+use tokio::sync::Barrier;
+
+/// Two instances on one fresh database (and the guard that drops it).
+async fn two_instances() -> (Arc<PgStore>, Arc<PgStore>, postgres_db::TestDb) {
+    let db = postgres_db::create().await;
+    let a = PgStore::open(&db.url).await.expect("open a");
+    let b = PgStore::open(&db.url).await.expect("open b");
+    (Arc::new(a), Arc::new(b), db)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_committing_the_same_new_key_open_one_case() {
+    let (a, b, _db) = two_instances().await;
+    const KEYS: usize = 20;
+    let now = Utc::now();
+    // three rounds of new keys, then the first round's keys again: existing cases that both
+    // instances change at once (their rows are locked, so no occurrence is lost)
+    for round in [0, 1, 2, 0] {
+        // two payloads per key, claimed up front (the lease owner is a name, not a store)
+        let items: Vec<_> = (0..2 * KEYS).map(|_| payload("generic")).collect();
+        a.inbox_append(&items).await.expect("append");
+        let rows = a
+            .inbox_claim(
+                "w",
+                ClaimLimit::payloads(2 * KEYS),
+                Duration::from_secs(300),
+                now,
+            )
+            .await
+            .expect("claim");
+        assert_eq!(rows.len(), 2 * KEYS);
+        let barrier = Arc::new(Barrier::new(2 * KEYS));
+        let mut tasks = Vec::new();
+        for (j, row) in rows.iter().enumerate() {
+            let store = if j % 2 == 0 { a.clone() } else { b.clone() };
+            let key = format!("r{round}-k{}", j / 2);
+            let processed = Processed {
+                inbox_id: row.id,
+                received_at: row.received_at,
+                alerts: vec![(0, judged(&key, AlertState::Active, Severity::High))],
+                events: vec![],
+                quarantine: vec![],
+                complete_scan: false,
+            };
+            let barrier = barrier.clone();
+            tasks.push(tokio::spawn(async move {
+                barrier.wait().await;
+                store.commit_processed("w", vec![processed], now).await
+            }));
+        }
+        for t in tasks {
+            let summary = t.await.expect("task").expect("commit");
+            assert_eq!(summary.rows_done, 1, "every payload is committed once");
+        }
+    }
+    let mut cases = HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = b
+            .cases_list(&CaseFilter {
+                limit: 500,
+                cursor: cursor.clone(),
+                ..CaseFilter::default()
+            })
+            .await
+            .expect("list");
+        for c in page.items {
+            assert!(
+                cases.insert(c.key.clone(), c.count).is_none(),
+                "a second case for key {}",
+                c.key
+            );
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(cases.len(), KEYS * 3, "exactly one case per key");
+    for (key, count) in &cases {
+        let expected = if key.starts_with("r0-") { 4 } else { 2 };
+        assert_eq!(*count, expected, "every occurrence of {key} is counted");
+    }
+    assert_eq!(a.status().await.expect("status").inbox_pending, 0);
+}
+
+/// Claims in a loop from both instances at once until nothing is left; what each claimed.
+async fn claim_all<F, Fut>(claim: F) -> (Vec<String>, Vec<String>)
+where
+    F: Fn(&'static str) -> Fut + Send + Sync + 'static + Clone,
+    Fut: std::future::Future<Output = Vec<String>> + Send,
+{
+    let run = |owner: &'static str| {
+        let claim = claim.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            let mut empty = 0;
+            // a few empty claims in a row: the other instance holds the rest
+            while empty < 3 {
+                let got = claim(owner).await;
+                if got.is_empty() {
+                    empty += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                } else {
+                    empty = 0;
+                    mine.extend(got);
+                }
+            }
+            mine
+        })
+    };
+    let (x, y) = tokio::join!(run("x"), run("y"));
+    (x.expect("x"), y.expect("y"))
+}
+
+fn assert_disjoint_and_whole(x: &[String], y: &[String], all: usize) {
+    let xs: HashSet<&String> = x.iter().collect();
+    let ys: HashSet<&String> = y.iter().collect();
+    assert_eq!(xs.len(), x.len(), "an instance claimed a row twice");
+    assert_eq!(ys.len(), y.len(), "an instance claimed a row twice");
+    assert!(xs.is_disjoint(&ys), "two instances claimed the same row");
+    assert_eq!(xs.len() + ys.len(), all, "every row was claimed");
+    assert!(!x.is_empty() && !y.is_empty(), "both instances claimed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_never_claim_the_same_inbox_row() {
+    let (a, b, _db) = two_instances().await;
+    let items: Vec<_> = (0..300).map(|_| payload("generic")).collect();
+    a.inbox_append(&items).await.expect("append");
+    let now = Utc::now();
+    let (x, y) = claim_all(move |owner| {
+        let store = if owner == "x" { a.clone() } else { b.clone() };
+        async move {
+            store
+                .inbox_claim(owner, ClaimLimit::payloads(7), Duration::from_secs(300), now)
+                .await
+                .expect("claim")
+                .into_iter()
+                .map(|r| r.id.to_string())
+                .collect()
+        }
+    })
+    .await;
+    assert_disjoint_and_whole(&x, &y, 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_never_claim_the_same_delivery() {
+    let (a, b, _db) = two_instances().await;
+    let now = Utc::now();
+    let items: Vec<NewDelivery> = (0..300)
+        .map(|i| NewDelivery {
+            case: None,
+            output: format!("out{}", i % 3),
+            action: Action::Digest,
+            detail: serde_json::json!({"n": i}),
+        })
+        .collect();
+    a.outbox_enqueue(&items, now).await.expect("enqueue");
+    let later = now + CDuration::seconds(1);
+    let (x, y) = claim_all(move |owner| {
+        let store = if owner == "x" { a.clone() } else { b.clone() };
+        async move {
+            store
+                .outbox_claim(owner, 7, Duration::from_secs(300), later)
+                .await
+                .expect("claim")
+                .into_iter()
+                .map(|d| d.id.to_string())
+                .collect()
+        }
+    })
+    .await;
+    assert_disjoint_and_whole(&x, &y, 300);
+}
+
+#[tokio::test]
+async fn leases_survive_a_restart_until_they_expire() {
+    let db = postgres_db::create().await;
+    let p = payload("generic");
+    let now: DateTime<Utc> = Utc::now();
+    {
+        let store = PgStore::open(&db.url).await.expect("open");
+        store
+            .inbox_append(std::slice::from_ref(&p))
+            .await
+            .expect("append");
+        // claimed by an instance that then "crashes", with an hour's lease
+        let rows = store
+            .inbox_claim(
+                "dead-instance",
+                ClaimLimit::payloads(10),
+                Duration::from_secs(3600),
+                now,
+            )
+            .await
+            .expect("claim");
+        assert_eq!(rows.len(), 1);
+        store.close().await;
+    }
+    // other instances share the database: opening it frees nobody's leases
+    let store = PgStore::open(&db.url).await.expect("reopen");
+    let rows = store
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(10),
+            Duration::from_secs(30),
+            now + CDuration::minutes(1),
+        )
+        .await
+        .expect("claim after reopen");
+    assert!(rows.is_empty(), "the lease still holds after a reopen");
+    assert_eq!(store.status().await.expect("status").inbox_pending, 1);
+    let rows = store
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(10),
+            Duration::from_secs(30),
+            now + CDuration::hours(2),
+        )
+        .await
+        .expect("claim after expiry");
+    assert_eq!(rows.len(), 1, "an expired lease is claimed again");
+    assert_eq!((rows[0].id, rows[0].attempts), (p.id, 2));
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_instance_alone_is_told_a_job_is_due() {
+    let (a, b, _db) = two_instances().await;
+    let now = Utc::now();
+    let every = Duration::from_secs(3600);
+    assert!(!a.job_due("digest", every, now).await.expect("job"));
+    let later = now + CDuration::hours(2);
+    let (x, y) = tokio::join!(
+        a.job_due("digest", every, later),
+        b.job_due("digest", every, later)
+    );
+    let due = [x.expect("a"), y.expect("b")];
+    assert_eq!(due.iter().filter(|d| **d).count(), 1, "{due:?}");
+}
