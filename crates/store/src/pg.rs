@@ -147,7 +147,7 @@ pub(crate) fn search_text(c: &Case) -> String {
     s
 }
 
-/// The case `id`, read on `conn` (a transaction's connection).
+/// The case `id`, read on `conn` (a claim's transaction: not locked, a claim changes no case).
 pub(crate) async fn case_by_id(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<Case>> {
     let rows = sqlx::query("SELECT doc FROM cases WHERE id = $1")
         .bind(id.to_string())
@@ -158,7 +158,7 @@ pub(crate) async fn case_by_id(conn: &mut sqlx::PgConnection, id: Uuid) -> Resul
         .transpose()
 }
 
-/// Rows per multi-row statement (SQLite allows 32,766 bound values; alerts bind 11 each).
+/// Rows per multi-row statement (PostgreSQL allows 65,535 bound values; alerts bind 11 each).
 pub(crate) const CHUNK: usize = 500;
 
 /// A `<micros>.<uuid>` cursor (cases by last seen, events by time).

@@ -10,11 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-pub(crate) async fn audit_add(
-    writer: &PgPool,
-    entry: &NewAudit,
-    now: DateTime<Utc>,
-) -> Result<i64> {
+pub(crate) async fn audit_add(pool: &PgPool, entry: &NewAudit, now: DateTime<Utc>) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)
          RETURNING id",
@@ -24,7 +20,7 @@ pub(crate) async fn audit_add(
     .bind(&entry.action)
     .bind(&entry.target)
     .bind(&entry.detail)
-    .fetch_one(writer)
+    .fetch_one(pool)
     .await?;
     Ok(id)
 }
@@ -41,7 +37,7 @@ fn audit_of(r: &PgRow) -> Result<AuditEntry> {
 }
 
 pub(crate) async fn audit_list(
-    reader: &PgPool,
+    pool: &PgPool,
     filter: &crate::AuditFilter,
 ) -> Result<Page<AuditEntry>> {
     let limit = page::limit(filter.limit);
@@ -57,7 +53,7 @@ pub(crate) async fn audit_list(
     .bind(filter.actor.as_deref())
     .bind(filter.actor.as_deref())
     .bind(limit + 1)
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     page::page(&rows, limit, audit_of, |r| {
         r.get::<i64, _>("id").to_string()
@@ -74,7 +70,7 @@ fn user_of(r: &PgRow) -> User {
     }
 }
 
-pub(crate) async fn user_add(writer: &PgPool, user: &User) -> Result<bool> {
+pub(crate) async fn user_add(pool: &PgPool, user: &User) -> Result<bool> {
     let n = sqlx::query(
         "INSERT INTO users (name, role, hash, created_at, disabled) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (name) DO NOTHING",
@@ -84,38 +80,38 @@ pub(crate) async fn user_add(writer: &PgPool, user: &User) -> Result<bool> {
     .bind(&user.hash)
     .bind(micros(user.created_at))
     .bind(i64::from(user.disabled))
-    .execute(writer)
+    .execute(pool)
     .await?
     .rows_affected();
     Ok(n > 0)
 }
 
-pub(crate) async fn user_get(reader: &PgPool, name: &str) -> Result<Option<User>> {
+pub(crate) async fn user_get(pool: &PgPool, name: &str) -> Result<Option<User>> {
     let row =
         sqlx::query("SELECT name, role, hash, created_at, disabled FROM users WHERE name = $1")
             .bind(name)
-            .fetch_optional(reader)
+            .fetch_optional(pool)
             .await?;
     Ok(row.as_ref().map(user_of))
 }
 
-pub(crate) async fn users_list(reader: &PgPool) -> Result<Vec<User>> {
+pub(crate) async fn users_list(pool: &PgPool) -> Result<Vec<User>> {
     let rows =
         sqlx::query("SELECT name, role, hash, created_at, disabled FROM users ORDER BY name")
-            .fetch_all(reader)
+            .fetch_all(pool)
             .await?;
     Ok(rows.iter().map(user_of).collect())
 }
 
-pub(crate) async fn users_exist(reader: &PgPool) -> Result<bool> {
+pub(crate) async fn users_exist(pool: &PgPool) -> Result<bool> {
     let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
-        .fetch_one(reader)
+        .fetch_one(pool)
         .await?;
     Ok(any)
 }
 
-pub(crate) async fn user_remove(writer: &PgPool, name: &str) -> Result<bool> {
-    let mut tx = writer.begin().await?;
+pub(crate) async fn user_remove(pool: &PgPool, name: &str) -> Result<bool> {
+    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE user_name = $1")
         .bind(name)
         .execute(&mut *tx)
@@ -129,8 +125,8 @@ pub(crate) async fn user_remove(writer: &PgPool, name: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-pub(crate) async fn user_set_hash(writer: &PgPool, name: &str, hash: &str) -> Result<bool> {
-    let mut tx = writer.begin().await?;
+pub(crate) async fn user_set_hash(pool: &PgPool, name: &str, hash: &str) -> Result<bool> {
+    let mut tx = pool.begin().await?;
     let n = sqlx::query("UPDATE users SET hash = $1 WHERE name = $2")
         .bind(hash)
         .bind(name)
@@ -145,7 +141,7 @@ pub(crate) async fn user_set_hash(writer: &PgPool, name: &str, hash: &str) -> Re
     Ok(n > 0)
 }
 
-pub(crate) async fn session_add(writer: &PgPool, s: &NewSession) -> Result<()> {
+pub(crate) async fn session_add(pool: &PgPool, s: &NewSession) -> Result<()> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_name, csrf, created_at, last_seen, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -156,13 +152,13 @@ pub(crate) async fn session_add(writer: &PgPool, s: &NewSession) -> Result<()> {
     .bind(micros(s.created_at))
     .bind(micros(s.created_at))
     .bind(micros(s.expires_at))
-    .execute(writer)
+    .execute(pool)
     .await?;
     Ok(())
 }
 
 pub(crate) async fn session_touch(
-    writer: &PgPool,
+    pool: &PgPool,
     id_hash: &str,
     now: DateTime<Utc>,
     idle_since: DateTime<Utc>,
@@ -178,7 +174,7 @@ pub(crate) async fn session_touch(
     .bind(id_hash)
     .bind(micros(now))
     .bind(micros(idle_since))
-    .fetch_optional(writer)
+    .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| SessionUser {
         user: r.get("user_name"),
@@ -189,19 +185,19 @@ pub(crate) async fn session_touch(
     }))
 }
 
-pub(crate) async fn session_delete(writer: &PgPool, id_hash: &str) -> Result<bool> {
+pub(crate) async fn session_delete(pool: &PgPool, id_hash: &str) -> Result<bool> {
     let n = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)
-        .execute(writer)
+        .execute(pool)
         .await?
         .rows_affected();
     Ok(n > 0)
 }
 
-pub(crate) async fn sessions_delete_user(writer: &PgPool, user: &str) -> Result<u64> {
+pub(crate) async fn sessions_delete_user(pool: &PgPool, user: &str) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM sessions WHERE user_name = $1")
         .bind(user)
-        .execute(writer)
+        .execute(pool)
         .await?
         .rows_affected())
 }
@@ -209,13 +205,13 @@ pub(crate) async fn sessions_delete_user(writer: &PgPool, user: &str) -> Result<
 const DAY_MICROS: i64 = 24 * 3600 * 1_000_000;
 
 pub(crate) async fn login_attempt_add(
-    writer: &PgPool,
+    pool: &PgPool,
     name: &str,
     ip: &str,
     ok: bool,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut tx = writer.begin().await?;
+    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM login_attempts WHERE at < $1")
         .bind(micros(now).saturating_sub(DAY_MICROS))
         .execute(&mut *tx)
@@ -232,7 +228,7 @@ pub(crate) async fn login_attempt_add(
 }
 
 pub(crate) async fn login_failures(
-    reader: &PgPool,
+    pool: &PgPool,
     name: &str,
     ip: &str,
     since: DateTime<Utc>,
@@ -246,7 +242,7 @@ pub(crate) async fn login_failures(
     .bind(micros(since))
     .bind(ip)
     .bind(micros(since))
-    .fetch_one(reader)
+    .fetch_one(pool)
     .await?;
     let count = |c: &str| u32::try_from(row.get::<i64, _>(c)).unwrap_or(u32::MAX);
     Ok(LoginFailures {

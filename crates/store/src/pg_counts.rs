@@ -11,13 +11,13 @@ use uuid::Uuid;
 
 const HOUR_US: i64 = 3_600_000_000;
 
-pub(crate) async fn open_counts_by_source(reader: &PgPool) -> Result<Vec<NameCount>> {
+pub(crate) async fn open_counts_by_source(pool: &PgPool) -> Result<Vec<NameCount>> {
     // the partial index `cases_open (source, last_seen)` covers it
     let rows = sqlx::query(
         "SELECT source, COUNT(*) FROM cases WHERE status = 'open'
          GROUP BY source ORDER BY COUNT(*) DESC, source",
     )
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     Ok(rows
         .iter()
@@ -29,7 +29,7 @@ pub(crate) async fn open_counts_by_source(reader: &PgPool) -> Result<Vec<NameCou
 }
 
 pub(crate) async fn alerts_per_hour(
-    reader: &PgPool,
+    pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<HourCount>> {
@@ -40,7 +40,7 @@ pub(crate) async fn alerts_per_hour(
     .bind(HOUR_US)
     .bind(micros(since))
     .bind(micros(until))
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     Ok(rows
         .iter()
@@ -52,7 +52,7 @@ pub(crate) async fn alerts_per_hour(
 }
 
 pub(crate) async fn alert_type_counts(
-    reader: &PgPool,
+    pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: u32,
@@ -64,7 +64,7 @@ pub(crate) async fn alert_type_counts(
     .bind(micros(since))
     .bind(micros(until))
     .bind(i64::from(limit.max(1)))
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     Ok(rows
         .iter()
@@ -76,7 +76,7 @@ pub(crate) async fn alert_type_counts(
 }
 
 pub(crate) async fn alert_rule_counts(
-    reader: &PgPool,
+    pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<RuleCount>> {
@@ -86,7 +86,7 @@ pub(crate) async fn alert_rule_counts(
     )
     .bind(micros(since))
     .bind(micros(until))
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     Ok(rows
         .iter()
@@ -98,7 +98,7 @@ pub(crate) async fn alert_rule_counts(
 }
 
 pub(crate) async fn resolve_times(
-    reader: &PgPool,
+    pool: &PgPool,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<ResolveTime>> {
@@ -114,7 +114,7 @@ pub(crate) async fn resolve_times(
     )
     .bind(micros(since))
     .bind(micros(until))
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     let mut out = Vec::new();
     for r in rows {
@@ -133,7 +133,7 @@ pub(crate) async fn resolve_times(
     Ok(out)
 }
 
-pub(crate) async fn cases_similar(reader: &PgPool, case_id: Uuid, limit: u32) -> Result<Vec<Case>> {
+pub(crate) async fn cases_similar(pool: &PgPool, case_id: Uuid, limit: u32) -> Result<Vec<Case>> {
     // same type and resource (index `cases_type_resource`), or a case with an alert from the
     // actor (principal or IP) of this case's latest alert (indexes `alerts_actor_*`)
     let rows = sqlx::query(
@@ -158,21 +158,21 @@ pub(crate) async fn cases_similar(reader: &PgPool, case_id: Uuid, limit: u32) ->
     )
     .bind(case_id.to_string())
     .bind(i64::from(limit.max(1)))
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|r| case_from_doc(r.get::<&str, _>(0)))
         .collect()
 }
 
-pub(crate) async fn alerts_recent(reader: &PgPool, limit: u32) -> Result<Vec<StoredAlert>> {
+pub(crate) async fn alerts_recent(pool: &PgPool, limit: u32) -> Result<Vec<StoredAlert>> {
     // the index `alerts_received (received_at, id)`, read backwards
     let rows = sqlx::query(
         "SELECT id, case_id, inbox_id, received_at, doc FROM alerts
          ORDER BY received_at DESC, id DESC LIMIT $1",
     )
     .bind(i64::from(limit.max(1)))
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|r| {

@@ -12,7 +12,7 @@ fn day(now: DateTime<Utc>) -> String {
 }
 
 pub(crate) async fn cache_get(
-    reader: &PgPool,
+    pool: &PgPool,
     provider: &str,
     subject: &str,
     now: DateTime<Utc>,
@@ -24,7 +24,7 @@ pub(crate) async fn cache_get(
     .bind(provider)
     .bind(subject)
     .bind(micros(now))
-    .fetch_optional(reader)
+    .fetch_optional(pool)
     .await?;
     let Some(r) = row else { return Ok(None) };
     let text: String = r.get(0);
@@ -37,7 +37,7 @@ pub(crate) async fn cache_get(
 }
 
 pub(crate) async fn cache_put(
-    writer: &PgPool,
+    pool: &PgPool,
     provider: &str,
     subject: &str,
     answer: &serde_json::Value,
@@ -55,27 +55,27 @@ pub(crate) async fn cache_put(
     .bind(answer.to_string())
     .bind(micros(now))
     .bind(micros(expires_at))
-    .execute(writer)
+    .execute(pool)
     .await?;
     Ok(())
 }
 
-pub(crate) async fn cache_prune(writer: &PgPool, now: DateTime<Utc>) -> Result<u64> {
+pub(crate) async fn cache_prune(pool: &PgPool, now: DateTime<Utc>) -> Result<u64> {
     let done = sqlx::query("DELETE FROM intel_cache WHERE expires_at <= $1")
         .bind(micros(now))
-        .execute(writer)
+        .execute(pool)
         .await?;
     // Counts of days before yesterday are no use to anyone.
     let old = day(now - chrono::Duration::days(2));
     sqlx::query("DELETE FROM intel_usage WHERE day < $1")
         .bind(old)
-        .execute(writer)
+        .execute(pool)
         .await?;
     Ok(done.rows_affected())
 }
 
 pub(crate) async fn usage_take(
-    writer: &PgPool,
+    pool: &PgPool,
     provider: &str,
     daily: u32,
     now: DateTime<Utc>,
@@ -91,13 +91,13 @@ pub(crate) async fn usage_take(
     .bind(provider)
     .bind(day(now))
     .bind(i64::from(daily))
-    .execute(writer)
+    .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub(crate) async fn usage_exhaust(
-    writer: &PgPool,
+    pool: &PgPool,
     provider: &str,
     daily: u32,
     now: DateTime<Utc>,
@@ -109,17 +109,17 @@ pub(crate) async fn usage_exhaust(
     .bind(provider)
     .bind(day(now))
     .bind(i64::from(daily))
-    .execute(writer)
+    .execute(pool)
     .await?;
     Ok(())
 }
 
-pub(crate) async fn usage(reader: &PgPool, provider: &str, now: DateTime<Utc>) -> Result<u32> {
+pub(crate) async fn usage(pool: &PgPool, provider: &str, now: DateTime<Utc>) -> Result<u32> {
     let used: Option<i64> =
         sqlx::query_scalar("SELECT used FROM intel_usage WHERE provider = $1 AND day = $2")
             .bind(provider)
             .bind(day(now))
-            .fetch_optional(reader)
+            .fetch_optional(pool)
             .await?;
     Ok(u32::try_from(used.unwrap_or(0)).unwrap_or(u32::MAX))
 }

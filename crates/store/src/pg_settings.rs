@@ -26,13 +26,13 @@ fn version_of(r: &PgRow, with_files: bool) -> Result<SettingsVersion> {
 }
 
 pub(crate) async fn apply(
-    writer: &PgPool,
+    pool: &PgPool,
     changes: &[SettingsChange],
     author: &str,
     comment: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, u32)>> {
-    let mut tx = writer.begin().await?;
+    let mut tx = pool.begin().await?;
     let mut written = Vec::new();
     for ch in changes {
         let current = sqlx::query(
@@ -70,32 +70,44 @@ pub(crate) async fn apply(
         .bind(comment)
         .bind(files)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| {
+            // another instance wrote the next version meanwhile
+            if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") {
+                StoreError::Conflict {
+                    kind: ch.kind.clone(),
+                    expected: ch.expect.unwrap_or(at),
+                    current: at + 1,
+                }
+            } else {
+                StoreError::Database(e)
+            }
+        })?;
         written.push((ch.kind.clone(), at + 1));
     }
     tx.commit().await?;
     Ok(written)
 }
 
-pub(crate) async fn current(reader: &PgPool, kind: &str) -> Result<Option<SettingsVersion>> {
+pub(crate) async fn current(pool: &PgPool, kind: &str) -> Result<Option<SettingsVersion>> {
     sqlx::query(
         "SELECT kind, version, author, created_at, comment, files FROM settings_versions
          WHERE kind = $1 ORDER BY version DESC LIMIT 1",
     )
     .bind(kind)
-    .fetch_optional(reader)
+    .fetch_optional(pool)
     .await?
     .map(|r| version_of(&r, true))
     .transpose()
 }
 
-pub(crate) async fn versions(reader: &PgPool, kind: &str) -> Result<Vec<SettingsVersion>> {
+pub(crate) async fn versions(pool: &PgPool, kind: &str) -> Result<Vec<SettingsVersion>> {
     sqlx::query(
         "SELECT kind, version, author, created_at, comment FROM settings_versions
          WHERE kind = $1 ORDER BY version DESC",
     )
     .bind(kind)
-    .fetch_all(reader)
+    .fetch_all(pool)
     .await?
     .iter()
     .map(|r| version_of(r, false))
@@ -103,7 +115,7 @@ pub(crate) async fn versions(reader: &PgPool, kind: &str) -> Result<Vec<Settings
 }
 
 pub(crate) async fn version(
-    reader: &PgPool,
+    pool: &PgPool,
     kind: &str,
     version: u32,
 ) -> Result<Option<SettingsVersion>> {
@@ -113,15 +125,15 @@ pub(crate) async fn version(
     )
     .bind(kind)
     .bind(i64::from(version))
-    .fetch_optional(reader)
+    .fetch_optional(pool)
     .await?
     .map(|r| version_of(&r, true))
     .transpose()
 }
 
-pub(crate) async fn generation(reader: &PgPool) -> Result<i64> {
+pub(crate) async fn generation(pool: &PgPool) -> Result<i64> {
     let n: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM settings_versions")
-        .fetch_one(reader)
+        .fetch_one(pool)
         .await?;
     Ok(n.unwrap_or(0))
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
 pub(crate) async fn stats(
-    reader: &PgPool,
+    pool: &PgPool,
     sources: &[String],
     now: DateTime<Utc>,
 ) -> Result<Vec<SourceStats>> {
@@ -23,7 +23,7 @@ pub(crate) async fn stats(
         .bind(source)
         .bind(day)
         .bind(week)
-        .fetch_one(reader)
+        .fetch_one(pool)
         .await?;
         out.push(SourceStats {
             source: source.clone(),

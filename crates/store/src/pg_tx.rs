@@ -1,5 +1,5 @@
-//! The PostgreSQL transaction: `StoreTx` over the writer connection, with the durability asked
-//! for set before BEGIN and reset after COMMIT. SQL only; the flow that drives it is `flow.rs`.
+//! The PostgreSQL transaction: `StoreTx` over a pooled connection, locking the case and window
+//! rows a change reads and reporting collisions as contention. SQL only; the flow is `flow.rs`.
 
 use crate::pg::{case_from_doc, search_text, severity_rank, uuid, CHUNK};
 use crate::time::{from_micros, micros};
@@ -153,15 +153,22 @@ impl StoreTx for PgTx {
             self.loaded
                 .contains(&(r.key.correlation.clone(), r.key.group.clone()))
         });
-        for r in known {
+        for chunk in known.chunks(CHUNK) {
+            let keys: Vec<&WindowKey> = chunk.iter().map(|r| &r.key).collect();
+            let (correlations, groups) = key_columns(&keys);
+            let states: Vec<&str> = chunk.iter().map(|r| r.state.as_str()).collect();
+            let expiries: Vec<i64> = chunk.iter().map(|r| micros(r.expires_at)).collect();
             sqlx::query(
-                "UPDATE correlation_windows SET state = $3, expires_at = $4, updated_at = $5
-                 WHERE correlation = $1 AND grp = $2",
+                "UPDATE correlation_windows w
+                 SET state = k.state, expires_at = k.expires_at, updated_at = $5
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[])
+                   AS k (correlation, grp, state, expires_at)
+                 WHERE w.correlation = k.correlation AND w.grp = k.grp",
             )
-            .bind(&r.key.correlation)
-            .bind(&r.key.group)
-            .bind(&r.state)
-            .bind(micros(r.expires_at))
+            .bind(correlations)
+            .bind(groups)
+            .bind(states)
+            .bind(expiries)
             .bind(micros(now))
             .execute(self.conn())
             .await

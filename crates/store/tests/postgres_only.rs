@@ -7,8 +7,9 @@ mod postgres_db;
 mod suite;
 
 use chrono::{DateTime, Duration as CDuration, Utc};
-use irene_core::{Action, AlertState, Severity};
-use irene_store::{CaseFilter, ClaimLimit, NewDelivery, PgStore, Processed, Store};
+use irene_core::{Action, AlertState, Correlator, Event, Fed, Severity, WindowKey, WindowRow};
+use irene_store::{CaseFilter, ClaimLimit, NewDelivery, PgStore, Processed, ProcessedEvent, Store};
+use sqlx::Connection;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,6 +100,115 @@ async fn two_instances_committing_the_same_new_key_open_one_case() {
     assert_eq!(a.status().await.expect("status").inbox_pending, 0);
 }
 
+/// Counts every event with detections in one window row per principal (state: the count).
+struct Counter;
+
+impl Correlator for Counter {
+    fn keys(&self, event: &Event, detections: &[String]) -> Vec<WindowKey> {
+        if detections.is_empty() {
+            return vec![];
+        }
+        vec![WindowKey {
+            correlation: "count".into(),
+            group: event.actor.principal.clone().unwrap_or_default(),
+        }]
+    }
+
+    fn feed(&self, event: &Event, d: &[String], at: DateTime<Utc>, rows: &[WindowRow]) -> Fed {
+        let key = self.keys(event, d).remove(0);
+        let count = rows
+            .iter()
+            .find(|r| r.key == key)
+            .and_then(|r| r.state.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        Fed {
+            alerts: vec![],
+            upsert: vec![WindowRow {
+                key,
+                state: count.to_string(),
+                expires_at: at + CDuration::hours(1),
+            }],
+            delete: vec![],
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_creating_one_window_row_count_both_events() {
+    let db = postgres_db::create().await;
+    let open = || async {
+        Arc::new(
+            PgStore::open(&db.url)
+                .await
+                .expect("open")
+                .with_correlator(Arc::new(Counter)),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    const PRINCIPALS: usize = 20;
+    let now = Utc::now();
+    let items: Vec<_> = (0..2 * PRINCIPALS)
+        .map(|_| payload("aws.cloudtrail"))
+        .collect();
+    a.inbox_append(&items).await.expect("append");
+    let rows = a
+        .inbox_claim(
+            "w",
+            ClaimLimit::payloads(2 * PRINCIPALS),
+            Duration::from_secs(300),
+            now,
+        )
+        .await
+        .expect("claim");
+    assert_eq!(rows.len(), 2 * PRINCIPALS);
+    let barrier = Arc::new(Barrier::new(2 * PRINCIPALS));
+    let mut tasks = Vec::new();
+    for (j, row) in rows.iter().enumerate() {
+        let store = if j % 2 == 0 { a.clone() } else { b.clone() };
+        let event = suite::events::event(
+            &format!("e{j}"),
+            "x:Y",
+            &format!("p{}", j / 2),
+            None,
+            "111",
+            0,
+        );
+        let processed = Processed {
+            inbox_id: row.id,
+            received_at: row.received_at,
+            alerts: vec![],
+            events: vec![ProcessedEvent {
+                index: 0,
+                event,
+                detections: vec!["rule".into()],
+                hits: vec![],
+            }],
+            quarantine: vec![],
+            complete_scan: false,
+        };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.commit_processed("w", vec![processed], now).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("commit");
+    }
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let windows: Vec<(String, String)> =
+        sqlx::query_as("SELECT grp, state FROM correlation_windows ORDER BY grp")
+            .fetch_all(&mut conn)
+            .await
+            .expect("windows");
+    conn.close().await.ok();
+    assert_eq!(windows.len(), PRINCIPALS, "one row per principal");
+    for (grp, state) in windows {
+        assert_eq!(state, "2", "both events of {grp} are counted");
+    }
+}
+
 /// Claims in a loop from both instances at once until nothing is left; what each claimed.
 async fn claim_all<F, Fut>(claim: F) -> (Vec<String>, Vec<String>)
 where
@@ -148,7 +258,12 @@ async fn two_instances_never_claim_the_same_inbox_row() {
         let store = if owner == "x" { a.clone() } else { b.clone() };
         async move {
             store
-                .inbox_claim(owner, ClaimLimit::payloads(7), Duration::from_secs(300), now)
+                .inbox_claim(
+                    owner,
+                    ClaimLimit::payloads(7),
+                    Duration::from_secs(300),
+                    now,
+                )
                 .await
                 .expect("claim")
                 .into_iter()
