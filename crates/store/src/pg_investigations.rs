@@ -80,13 +80,13 @@ pub(crate) async fn claim(
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let case_id = uuid(r.get::<&str, _>(1), "investigation case id")?;
-        let Some(case) = case_by_id(&mut *tx, case_id).await? else {
+        let Some(case) = case_by_id(&mut tx, case_id).await? else {
             return Err(StoreError::corrupt(
                 "investigation",
                 format!("case {case_id} not found"),
             ));
         };
-        let alert = load_alert(&mut *tx, case.last_alert_id).await?;
+        let alert = load_alert(&mut tx, case.last_alert_id).await?;
         out.push(InvestigationJob {
             id: uuid(r.get::<&str, _>(0), "investigation id")?,
             case_id,

@@ -208,15 +208,15 @@ pub(crate) async fn claim(
             (Some(d), _) => {
                 Some(serde_json::from_str(d).map_err(|e| StoreError::corrupt("case", e))?)
             }
-            (None, Some(id)) => case_by_id(&mut *tx, id).await?,
+            (None, Some(id)) => case_by_id(&mut tx, id).await?,
             (None, None) => None,
         };
         let alert = match &case {
-            Some(c) => load_alert(&mut *tx, c.last_alert_id).await?,
+            Some(c) => load_alert(&mut tx, c.last_alert_id).await?,
             None => None,
         };
         let ticket = match case_id {
-            Some(id) => load_ticket(&mut *tx, id, &output).await?,
+            Some(id) => load_ticket(&mut tx, id, &output).await?,
             None => None,
         };
         out.push(Delivery {
