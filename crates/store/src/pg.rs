@@ -45,6 +45,12 @@ impl PgStore {
     /// Unlike SQLite, several processes share the database: leases held by others are left
     /// alone (a crashed instance's leases expire and are claimed again).
     pub async fn open(url: &str) -> Result<Self> {
+        // never the URL itself in an error: it may hold a password
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                "a PostgreSQL database URL starts with postgres:// or postgresql://".into(),
+            )));
+        }
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(30))
