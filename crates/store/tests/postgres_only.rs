@@ -305,6 +305,71 @@ async fn two_instances_never_claim_the_same_delivery() {
     assert_disjoint_and_whole(&x, &y, 300);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_send_one_delivery_of_a_lane_at_a_time() {
+    let (a, b, _db) = two_instances().await;
+    const CASES: usize = 10;
+    for i in 0..CASES {
+        suite::run_through(
+            &*a,
+            vec![judged(
+                &format!("lane{i}"),
+                AlertState::Active,
+                Severity::High,
+            )],
+        )
+        .await;
+    }
+    let cases = a
+        .cases_list(&CaseFilter {
+            limit: 100,
+            ..CaseFilter::default()
+        })
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(cases.len(), CASES);
+    let now = Utc::now();
+    // five deliveries per lane (case x output), interleaved across lanes
+    let items: Vec<NewDelivery> = (0..5)
+        .flat_map(|n| {
+            cases.iter().map(move |c| NewDelivery {
+                case: Some(c.clone()),
+                output: "chat".into(),
+                action: Action::Reminder,
+                detail: serde_json::json!({"n": n}),
+            })
+        })
+        .collect();
+    a.outbox_enqueue(&items, now).await.expect("enqueue");
+    let later = now + CDuration::seconds(1);
+    let (x, y) = claim_all(move |owner| {
+        let store = if owner == "x" { a.clone() } else { b.clone() };
+        async move {
+            store
+                .outbox_claim(owner, 3, Duration::from_secs(300), later)
+                .await
+                .expect("claim")
+                .into_iter()
+                .map(|d| {
+                    format!(
+                        "{}/{}",
+                        d.case_id.map(|c| c.to_string()).unwrap_or_default(),
+                        d.detail["n"]
+                    )
+                })
+                .collect()
+        }
+    })
+    .await;
+    // nothing is finished: each lane's first delivery alone goes out, whoever claims it
+    let mut claimed: Vec<String> = x.into_iter().chain(y).collect();
+    claimed.sort();
+    let mut expected: Vec<String> = cases.iter().map(|c| format!("{}/0", c.id)).collect();
+    expected.sort();
+    assert_eq!(claimed, expected);
+}
+
 #[tokio::test]
 async fn leases_survive_a_restart_until_they_expire() {
     let db = postgres_db::create().await;
