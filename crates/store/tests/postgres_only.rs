@@ -370,6 +370,94 @@ async fn two_instances_send_one_delivery_of_a_lane_at_a_time() {
     assert_eq!(claimed, expected);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_finishing_one_batch_at_once_write_one_note() {
+    let db = postgres_db::create().await;
+    let open = || async {
+        Arc::new(
+            PgStore::open(&db.url)
+                .await
+                .expect("open")
+                .with_planner(Arc::new(suite::investigations::InvestigatingPlanner)),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    const CASES: usize = 10;
+    for i in 0..CASES {
+        suite::run_through(
+            &*a,
+            vec![judged(
+                &format!("inv{i}"),
+                AlertState::Active,
+                Severity::High,
+            )],
+        )
+        .await;
+    }
+    let now = Utc::now();
+    // both jobs of every batch (investigators a and b), then each finished by another instance
+    let jobs = a
+        .investigations_claim("w", 100, Duration::from_secs(300), now)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 2 * CASES);
+    let barrier = Arc::new(Barrier::new(jobs.len()));
+    let mut tasks = Vec::new();
+    for job in &jobs {
+        let store = if job.investigator == "a" {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        let (id, barrier) = (job.id, barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .investigation_finish(
+                    "w",
+                    id,
+                    irene_store::InvestigationResult {
+                        status: "done".into(),
+                        reason: None,
+                        findings: serde_json::json!({}),
+                        summary: "ok".into(),
+                        attachments: vec![],
+                        retry_at: None,
+                        fixed: None,
+                    },
+                    now,
+                )
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task").expect("finish");
+    }
+    let notes = a
+        .outbox_list(&irene_store::DeliveryFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items;
+    let mut per_case: HashMap<String, usize> = HashMap::new();
+    for d in notes.iter().filter(|d| d.action == Action::Note) {
+        *per_case
+            .entry(d.case_id.map(|c| c.to_string()).unwrap_or_default())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        per_case.len(),
+        CASES,
+        "every batch wrote its note: {per_case:?}"
+    );
+    assert!(
+        per_case.values().all(|n| *n == 1),
+        "one note per batch: {per_case:?}"
+    );
+}
+
 #[tokio::test]
 async fn leases_survive_a_restart_until_they_expire() {
     let db = postgres_db::create().await;
