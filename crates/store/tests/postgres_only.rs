@@ -371,6 +371,47 @@ async fn two_instances_send_one_delivery_of_a_lane_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_never_claim_the_same_investigation() {
+    let db = postgres_db::create().await;
+    let open = || async {
+        Arc::new(
+            PgStore::open(&db.url)
+                .await
+                .expect("open")
+                .with_planner(Arc::new(suite::investigations::InvestigatingPlanner)),
+        )
+    };
+    let (a, b) = (open().await, open().await);
+    const CASES: usize = 50;
+    for i in 0..CASES {
+        suite::run_through(
+            &*a,
+            vec![judged(
+                &format!("job{i}"),
+                AlertState::Active,
+                Severity::High,
+            )],
+        )
+        .await;
+    }
+    let now = Utc::now();
+    let (x, y) = claim_all(move |owner| {
+        let store = if owner == "x" { a.clone() } else { b.clone() };
+        async move {
+            store
+                .investigations_claim(owner, 3, Duration::from_secs(300), now)
+                .await
+                .expect("claim")
+                .into_iter()
+                .map(|j| j.id.to_string())
+                .collect()
+        }
+    })
+    .await;
+    assert_disjoint_and_whole(&x, &y, 2 * CASES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_finishing_one_batch_at_once_write_one_note() {
     let db = postgres_db::create().await;
     let open = || async {
