@@ -722,8 +722,19 @@ fn plan<'a>(
     Ok(out)
 }
 
-/// Asks for investigations of a case now (see [`Store::investigations_request`]).
+/// [`investigations_request_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn investigations_request<S: Store + ?Sized>(
+    store: &S,
+    case_id: Uuid,
+    investigators: &[String],
+    trigger: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    retrying(|| investigations_request_once(store, case_id, investigators, trigger, now)).await
+}
+
+/// Asks for investigations of a case now (see [`Store::investigations_request`]).
+async fn investigations_request_once<S: Store + ?Sized>(
     store: &S,
     case_id: Uuid,
     investigators: &[String],
@@ -907,8 +918,17 @@ async fn commit_one(
     Ok((case, change))
 }
 
-/// Releases what `by` held, with a timeline entry on each case it touched.
+/// [`held_release_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn held_release<S: Store + ?Sized>(
+    store: &S,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize)> {
+    retrying(|| held_release_once(store, by, now)).await
+}
+
+/// Releases what `by` held, with a timeline entry on each case it touched.
+async fn held_release_once<S: Store + ?Sized>(
     store: &S,
     by: &str,
     now: DateTime<Utc>,
