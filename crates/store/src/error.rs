@@ -20,6 +20,10 @@ pub enum StoreError {
         expected: u32,
         current: u32,
     },
+    /// The transaction collided with another instance's (a key taken meanwhile, a deadlock,
+    /// a serialization failure): nothing of it was written, and running it again may succeed.
+    #[error("contention with a concurrent transaction: {0}")]
+    Contention(String),
 }
 
 impl StoreError {

@@ -18,8 +18,48 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
+/// How many times a transaction that collided with another instance's is run again.
+const RETRIES: u32 = 5;
+
+/// Runs `attempt` (one whole transaction) again when it collided with a concurrent one
+/// ([`StoreError::Contention`]: several instances on one database), up to [`RETRIES`] times
+/// after a short jittered pause; then, or on any other error, returns what it returned. Run
+/// again, a commit reads the cases the other one wrote: its new case becomes an occurrence.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(StoreError::Contention(why)) if tries < RETRIES => {
+                tries += 1;
+                tracing::debug!(tries, %why, "transaction collided; running it again");
+                // a UUIDv7's low bits are random: a jitter without a clock or another crate
+                let jitter = (Uuid::now_v7().as_u128() & 0x0f) as u64;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    u64::from(tries) * 5 + jitter,
+                ))
+                .await;
+            }
+            other => return other,
+        }
+    }
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(v: &T, what: &'static str) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// [`commit_processed_once`], run again when it collided with another instance's transaction.
+pub(crate) async fn commit_processed<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    batch: Vec<Processed>,
+    now: DateTime<Utc>,
+) -> Result<CommitSummary> {
+    retrying(|| commit_processed_once(store, owner, batch.clone(), now)).await
 }
 
 /// Writes the outcome of claimed rows in one transaction (see [`Store::commit_processed`]):
@@ -30,7 +70,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T, what: &'static str) -> Result<
 /// 3. the cases the alerts touch are read at once and every alert is correlated, in payload
 ///    order, against the cases as the batch leaves them;
 /// 4. alerts, quarantined items, case changes, timelines and deliveries are written.
-pub(crate) async fn commit_processed<S: Store + ?Sized>(
+async fn commit_processed_once<S: Store + ?Sized>(
     store: &S,
     owner: &str,
     batch: Vec<Processed>,
@@ -391,10 +431,20 @@ pub(crate) async fn investigation_finish<S: Store + ?Sized>(
     Ok(done.pop().unwrap_or(Finished::NotHeld))
 }
 
+/// [`investigations_finish_once`], run again when it collided with another instance's transaction.
+pub(crate) async fn investigations_finish<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    results: Vec<(Uuid, InvestigationResult)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Finished>> {
+    retrying(|| investigations_finish_once(store, owner, results.clone(), now)).await
+}
+
 /// Records several investigations' results in ONE transaction (each as
 /// [`investigation_finish`] would), so that a burst of cases does not cost the single writer a
 /// transaction per investigator. One `Finished` per result, in order.
-pub(crate) async fn investigations_finish<S: Store + ?Sized>(
+async fn investigations_finish_once<S: Store + ?Sized>(
     store: &S,
     owner: &str,
     results: Vec<(Uuid, InvestigationResult)>,
@@ -672,8 +722,19 @@ fn plan<'a>(
     Ok(out)
 }
 
-/// Asks for investigations of a case now (see [`Store::investigations_request`]).
+/// [`investigations_request_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn investigations_request<S: Store + ?Sized>(
+    store: &S,
+    case_id: Uuid,
+    investigators: &[String],
+    trigger: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    retrying(|| investigations_request_once(store, case_id, investigators, trigger, now)).await
+}
+
+/// Asks for investigations of a case now (see [`Store::investigations_request`]).
+async fn investigations_request_once<S: Store + ?Sized>(
     store: &S,
     case_id: Uuid,
     investigators: &[String],
@@ -701,8 +762,19 @@ pub(crate) async fn investigations_request<S: Store + ?Sized>(
     Ok(Some(batch))
 }
 
-/// Resolves a case by hand (durably). `Ok(None)`: no such case.
+/// [`case_resolve_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn case_resolve<S: Store + ?Sized>(
+    store: &S,
+    id: Uuid,
+    by: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Case, Option<Change>)>> {
+    retrying(|| case_resolve_once(store, id, by, reason, now)).await
+}
+
+/// Resolves a case by hand (durably). `Ok(None)`: no such case.
+async fn case_resolve_once<S: Store + ?Sized>(
     store: &S,
     id: Uuid,
     by: &str,
@@ -720,8 +792,18 @@ pub(crate) async fn case_resolve<S: Store + ?Sized>(
         .map(Some)
 }
 
-/// Reopens a resolved case by hand (durably). `Ok(None)`: no such case.
+/// [`case_reopen_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn case_reopen<S: Store + ?Sized>(
+    store: &S,
+    id: Uuid,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Case, Option<Change>)>> {
+    retrying(|| case_reopen_once(store, id, by, now)).await
+}
+
+/// Reopens a resolved case by hand (durably). `Ok(None)`: no such case.
+async fn case_reopen_once<S: Store + ?Sized>(
     store: &S,
     id: Uuid,
     by: &str,
@@ -738,8 +820,18 @@ pub(crate) async fn case_reopen<S: Store + ?Sized>(
         .map(Some)
 }
 
-/// Resolves open cases of `source` silent since before `now - expiry`.
+/// [`cases_expire_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn cases_expire<S: Store + ?Sized>(
+    store: &S,
+    source: &str,
+    expiry: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Change>> {
+    retrying(|| cases_expire_once(store, source, expiry, now)).await
+}
+
+/// Resolves open cases of `source` silent since before `now - expiry`.
+async fn cases_expire_once<S: Store + ?Sized>(
     store: &S,
     source: &str,
     expiry: chrono::Duration,
@@ -764,8 +856,20 @@ pub(crate) async fn cases_expire<S: Store + ?Sized>(
     Ok(changes)
 }
 
-/// A person opened or closed the ticket `reference` on `output` (durably).
+/// [`case_set_by_ticket_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn case_set_by_ticket<S: Store + ?Sized>(
+    store: &S,
+    output: &str,
+    reference: &str,
+    open: bool,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Case, Option<Change>)>> {
+    retrying(|| case_set_by_ticket_once(store, output, reference, open, by, now)).await
+}
+
+/// A person opened or closed the ticket `reference` on `output` (durably).
+async fn case_set_by_ticket_once<S: Store + ?Sized>(
     store: &S,
     output: &str,
     reference: &str,
@@ -814,8 +918,17 @@ async fn commit_one(
     Ok((case, change))
 }
 
-/// Releases what `by` held, with a timeline entry on each case it touched.
+/// [`held_release_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn held_release<S: Store + ?Sized>(
+    store: &S,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(usize, usize)> {
+    retrying(|| held_release_once(store, by, now)).await
+}
+
+/// Releases what `by` held, with a timeline entry on each case it touched.
+async fn held_release_once<S: Store + ?Sized>(
     store: &S,
     by: &str,
     now: DateTime<Utc>,
@@ -914,8 +1027,19 @@ fn note(now: DateTime<Utc>, detail: serde_json::Value) -> TimelineEntry {
     }
 }
 
-/// Records how an attempt ended. `Ok(false)`: `owner` no longer holds the delivery.
+/// [`outbox_finish_once`], run again when it collided with another instance's transaction.
 pub(crate) async fn outbox_finish<S: Store + ?Sized>(
+    store: &S,
+    owner: &str,
+    id: i64,
+    finish: Finish,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    retrying(|| outbox_finish_once(store, owner, id, finish.clone(), now)).await
+}
+
+/// Records how an attempt ended. `Ok(false)`: `owner` no longer holds the delivery.
+async fn outbox_finish_once<S: Store + ?Sized>(
     store: &S,
     owner: &str,
     id: i64,

@@ -6,6 +6,16 @@ mod error;
 mod flow;
 mod model;
 mod page;
+mod pg;
+mod pg_accounts;
+mod pg_counts;
+mod pg_events;
+mod pg_intel;
+mod pg_investigations;
+mod pg_outbox;
+mod pg_settings;
+mod pg_sources;
+mod pg_tx;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_counts;
@@ -23,6 +33,7 @@ mod tx;
 pub use counts::{HourCount, NameCount, ResolveTime, RuleCount};
 pub use error::StoreError;
 pub use model::*;
+pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 pub use tx::{
     AlertRow, EventRow, InvestigationRow, LeasedDelivery, LeasedInvestigation, OutboxRow,
@@ -46,6 +57,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum Location {
     /// An embedded SQLite database in this data directory (locked for this process).
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://` or `postgresql://` URL), shared by several instances.
+    Postgres(String),
 }
 
 /// Opens the store at `location`, creating and migrating it if needed. `planner` says which
@@ -59,6 +72,12 @@ pub async fn open(
     match location {
         Location::Sqlite(dir) => Ok(Arc::new(
             SqliteStore::open(dir)
+                .await?
+                .with_planner(planner)
+                .with_correlator(correlator),
+        )),
+        Location::Postgres(url) => Ok(Arc::new(
+            PgStore::open(url)
                 .await?
                 .with_planner(planner)
                 .with_correlator(correlator),
