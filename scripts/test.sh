@@ -20,6 +20,7 @@ IRENE_CHROMIUM="$(./scripts/chromium.sh)"
 export IRENE_CHROMIUM
 IRENE_CHROMEDRIVER="$(./scripts/chromedriver.sh)"; export IRENE_CHROMEDRIVER # the console browser tests
 ./scripts/python-deps.sh # pySigma, for the Sigma differential test (crates/rules/tests/sigma_differential.rs)
+./scripts/postgres.sh # PostgreSQL on 127.0.0.1:5432: the store's second backend and several instances
 ./scripts/moto.sh # moto's server, the AWS API stand-in of crates/cloud/tests/aws_moto.rs
 IRENE_CFN_LINT="$(./scripts/cfn-lint.sh)"; export IRENE_CFN_LINT # deploy/aws templates (crates/irene/tests/deploy.rs)
 echo "== tests"

@@ -5,7 +5,7 @@ use crate::config::{Config, Overrides};
 use crate::console::Role;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use irene_store::{Location, NewAudit, Store, User};
+use irene_store::{NewAudit, Store, User};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,7 +74,7 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
         },
     )?;
     irene_store::open(
-        &Location::Sqlite(cfg.data_dir.clone()),
+        &cfg.store_location(),
         Arc::new(irene_core::NoOutputs),
         Arc::new(irene_core::NoCorrelations),
     )
@@ -82,7 +82,7 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     .with_context(|| {
         format!(
             "opening the store in {} (is a server running on it?)",
-            cfg.data_dir.display()
+            cfg.store_name()
         )
     })
 }

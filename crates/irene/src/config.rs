@@ -847,6 +847,22 @@ impl Config {
         Ok(defs)
     }
 
+    /// Where the store is: the PostgreSQL database of `database_url`, else SQLite in `data_dir`.
+    pub fn store_location(&self) -> irene_store::Location {
+        match &self.database_url {
+            Some(url) => irene_store::Location::Postgres(url.clone()),
+            None => irene_store::Location::Sqlite(self.data_dir.clone()),
+        }
+    }
+
+    /// The store's place for messages (never the database URL: it may hold a password).
+    pub fn store_name(&self) -> String {
+        match &self.database_url {
+            Some(_) => "the PostgreSQL database of database_url".to_string(),
+            None => self.data_dir.display().to_string(),
+        }
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url
             .clone()

@@ -23,7 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use irene_rules::sigma::SigmaRules;
 use irene_rules::TriageRules;
 use irene_sources::Limits;
-use irene_store::{Location, Store};
+use irene_store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
@@ -131,13 +131,10 @@ pub async fn run(
         outputs: crate::settings::planner::LivePlanner(live.clone()),
         policies: policies.clone(),
     });
-    let store: Arc<dyn Store> = irene_store::open(
-        &Location::Sqlite(cfg.data_dir.clone()),
-        planner.clone(),
-        correlator,
-    )
-    .await
-    .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    let store: Arc<dyn Store> =
+        irene_store::open(&cfg.store_location(), planner.clone(), correlator)
+            .await
+            .with_context(|| format!("opening the store in {}", cfg.store_name()))?;
     let outputs = irene_outputs::build(
         &cfg.outputs,
         &irene_outputs::Context {

@@ -10,6 +10,7 @@ use common::postgres::TestDb;
 use common::{generic_alert, Server};
 use irene_fakes::github::FakeGitHub;
 use irene_fakes::pagerduty::FakePagerDuty;
+use irene_fakes::slack::FakeSlack;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -35,7 +36,16 @@ fn severity(key: usize) -> &'static str {
     }
 }
 
-fn config(dir: &Path, db: &TestDb, gh: &FakeGitHub, pd: &FakePagerDuty) -> String {
+/// The digest's period: the only Slack messages are digests, one per period for all three.
+const DIGEST_SECS: u64 = 3;
+
+fn config(
+    dir: &Path,
+    db: &TestDb,
+    gh: &FakeGitHub,
+    pd: &FakePagerDuty,
+    slack_url: &str,
+) -> String {
     let text = format!(
         r#"database_url = "{db}"
 public_url = "https://irene.example"
@@ -51,6 +61,14 @@ backoff_base = "50ms"
 backoff_max = "1s"
 max_attempts = 60
 lease_secs = 5
+jobs_every = "500ms"
+
+[[outputs]]
+name = "digest"
+type = "slack"
+webhook_url = "{slack_url}"
+min_severity = "urgent"
+digest_every = "{DIGEST_SECS}s"
 
 [[outputs]]
 name = "security-issues"
@@ -127,7 +145,10 @@ async fn three_instances_share_the_work_and_survive_a_sigkill() {
     gh.add_token(GH_TOKEN);
     let pd = FakePagerDuty::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let cfg = config(dir.path(), &db, &gh, &pd);
+    let slack = FakeSlack::start().await;
+    let channel = slack.add_channel("secops");
+    let slack_url = slack.add_webhook(&channel);
+    let cfg = config(dir.path(), &db, &gh, &pd, &slack_url);
     let mut servers = vec![
         start(dir.path(), &cfg, 0),
         start(dir.path(), &cfg, 1),
@@ -245,6 +266,14 @@ async fn three_instances_share_the_work_and_survive_a_sigkill() {
     let dedup: HashSet<&str> = pages.iter().map(|a| a.dedup_key.as_str()).collect();
     assert_eq!(pages.len(), eligible_pages, "pages");
     assert_eq!(dedup.len(), eligible_pages, "a case paged twice");
+
+    // Scheduled work runs once per period for the deployment, not once per instance: over
+    // five periods, about five digests (three instances each sending would make fifteen).
+    let digests = || slack.messages(&channel).len();
+    let before = digests();
+    tokio::time::sleep(Duration::from_secs(5 * DIGEST_SECS)).await;
+    let sent = digests() - before;
+    assert!((3..=6).contains(&sent), "{sent} digests in 5 periods");
 
     // Scheduled work: one leader among the three; when it dies another takes over.
     let all: Vec<&Server> = servers.iter().collect();

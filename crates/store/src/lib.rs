@@ -13,6 +13,7 @@ mod pg_events;
 mod pg_intel;
 mod pg_investigations;
 mod pg_outbox;
+mod pg_pacing;
 mod pg_settings;
 mod pg_sources;
 mod pg_tx;
@@ -85,7 +86,7 @@ pub async fn open(
     }
 }
 
-/// One store, many backends (SQLite now, PostgreSQL next). A backend implements the reads, a
+/// One store, many backends (SQLite, PostgreSQL). A backend implements the reads, a
 /// few statements of its own (claims, lists, prunes) and [`begin`](Store::begin), which gives
 /// a [`StoreTx`]; the methods that change cases are provided here, over that transaction, so
 /// every backend runs the same flow. Every method is one transaction unless it says otherwise;

@@ -6,8 +6,8 @@ use crate::pg_tx::PgTx;
 use crate::time::{from_micros, micros};
 use crate::tx::StoreTx;
 use crate::{
-    pg_accounts, pg_counts, pg_events, pg_intel, pg_investigations, pg_outbox, pg_settings,
-    pg_sources,
+    pg_accounts, pg_counts, pg_events, pg_intel, pg_investigations, pg_outbox, pg_pacing,
+    pg_settings, pg_sources,
 };
 use crate::{
     AuditEntry, AuditFilter, CaseDetail, CaseFilter, CaseSort, ClaimLimit, DeliveryFilter,
@@ -20,8 +20,8 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{
-    Case, Correlator, Delivery, Judged, NoCorrelations, NoOutputs, Planner, Severity, TicketState,
-    TimelineEntry,
+    Case, Correlator, Delivery, Judged, NoCorrelations, NoOutputs, PaceTurn, Planner, Severity,
+    TicketState, TimelineEntry,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
@@ -37,7 +37,13 @@ pub struct PgStore {
     planner: Arc<dyn Planner>,
     /// Counts new events in correlation windows inside the commit.
     correlator: Arc<dyn Correlator>,
+    /// While this instance leads: the session holding the leader's advisory lock (the lock
+    /// goes with the session, so a dead leader's moves to whoever asks next).
+    leader: tokio::sync::Mutex<Option<PgConnection>>,
 }
+
+/// The advisory lock whose holder leads the scheduled work (any number both sides agree on).
+const LEADER_LOCK: i64 = 0x1e7e_0001;
 
 impl PgStore {
     /// Connects to `url` (`postgres://…`) and applies the embedded migrations.
@@ -61,6 +67,7 @@ impl PgStore {
             pool,
             planner: Arc::new(NoOutputs),
             correlator: Arc::new(NoCorrelations),
+            leader: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -77,6 +84,9 @@ impl PgStore {
     }
 
     pub async fn close(&self) {
+        if let Some(conn) = self.leader.lock().await.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
         self.pool.close().await;
     }
 }
@@ -1214,6 +1224,49 @@ impl Store for PgStore {
 
     async fn cases_similar(&self, case_id: Uuid, limit: u32) -> Result<Vec<Case>> {
         pg_counts::cases_similar(&self.pool, case_id, limit).await
+    }
+
+    async fn pace_reserve(
+        &self,
+        key: &str,
+        pace: Duration,
+        per_hour: u32,
+        now: DateTime<Utc>,
+    ) -> Result<PaceTurn> {
+        pg_pacing::reserve(&self.pool, key, pace, per_hour, now).await
+    }
+
+    async fn pace_hold(&self, key: &str, until: DateTime<Utc>) -> Result<()> {
+        pg_pacing::hold(&self.pool, key, until).await
+    }
+
+    async fn pace_held(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        pg_pacing::held(&self.pool, key, now).await
+    }
+
+    /// The leader holds a session-level advisory lock on a connection of its own; a standby
+    /// tries to take it on each call. The lock lives as long as the session: when the leader
+    /// dies (or its connection does), the next instance to ask becomes the leader.
+    async fn lead(&self) -> Result<bool> {
+        let mut held = self.leader.lock().await;
+        if let Some(conn) = held.as_mut() {
+            if sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
+                return Ok(true);
+            }
+            // the session is gone, and the lock with it: ask again like anyone
+            *held = None;
+        }
+        let mut conn = self.pool.acquire().await?.detach();
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEADER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if got {
+            *held = Some(conn);
+        } else {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+        Ok(got)
     }
 
     async fn ping(&self) -> Result<()> {

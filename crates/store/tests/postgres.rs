@@ -75,4 +75,5 @@ checks!(
     investigations::investigations_run_once_and_a_batch_ends_in_one_note,
     investigations::a_summary_links_its_own_attachments_by_id,
     intel::intel_answers_expire_and_daily_quotas_hold,
+    pacing::shared_pacing_spaces_turns_keeps_the_hourly_budget_and_holds,
 );

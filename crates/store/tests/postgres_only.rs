@@ -564,3 +564,58 @@ async fn one_instance_alone_is_told_a_job_is_due() {
     let due = [x.expect("a"), y.expect("b")];
     assert_eq!(due.iter().filter(|d| **d).count(), 1, "{due:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_instance_leads_and_the_lead_moves_when_it_goes() {
+    let (a, b, db) = two_instances().await;
+    assert!(a.lead().await.expect("a asks"), "the first to ask leads");
+    assert!(a.lead().await.expect("a again"), "and keeps leading");
+    assert!(!b.lead().await.expect("b asks"), "one leader at a time");
+    // a third instance comes and goes: still b stands by
+    let c = PgStore::open(&db.url).await.expect("open c");
+    assert!(!c.lead().await.expect("c asks"));
+    c.close().await;
+    assert!(!b.lead().await.expect("b asks again"));
+    // the leader goes (its sessions end): the next to ask leads
+    a.close().await;
+    assert!(b.lead().await.expect("b asks after a left"), "the lead moved");
+    assert!(b.lead().await.expect("b keeps it"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_taking_turns_at_once_get_distinct_turns_within_the_budget() {
+    let (a, b, _db) = two_instances().await;
+    let now = Utc::now();
+    let pace = Duration::from_millis(100);
+    let barrier = Arc::new(Barrier::new(20));
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .pace_reserve("github:k", pace, 15, now)
+                .await
+                .expect("reserve")
+        }));
+    }
+    let mut at = Vec::new();
+    let mut budget = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            irene_core::PaceTurn::At(t) => at.push(t),
+            irene_core::PaceTurn::Budget { taken, .. } => {
+                assert_eq!(taken, 15);
+                budget += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((at.len(), budget), (15, 5), "15 turns an hour, shared");
+    at.sort();
+    let want: Vec<DateTime<Utc>> = (0..15)
+        .map(|i| now + CDuration::milliseconds(100 * i))
+        .collect();
+    assert_eq!(at, want, "one turn every 100 ms, none given twice");
+}
