@@ -82,14 +82,16 @@ pub async fn sns(
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(source = %source, reason = %e, "SNS message refused");
-            let (status, code) = match &e {
-                e if e.is_upstream() => (StatusCode::BAD_GATEWAY, "sns_unavailable"),
-                SnsError::Malformed(_) | SnsError::UnknownType(_) => {
-                    (StatusCode::BAD_REQUEST, "invalid_sns_message")
-                }
-                _ => (StatusCode::FORBIDDEN, "sns_refused"),
+            let (status, code, reason) = match &e {
+                e if e.is_upstream() => (StatusCode::BAD_GATEWAY, "sns_unavailable", "upstream"),
+                SnsError::Malformed(_) | SnsError::UnknownType(_) => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_sns_message",
+                    "invalid_envelope",
+                ),
+                _ => (StatusCode::FORBIDDEN, "sns_refused", "auth"),
             };
-            return Err(refuse("auth", ApiError::new(status, code, e.to_string())));
+            return Err(refuse(reason, ApiError::new(status, code, e.to_string())));
         }
     };
     match msg.kind() {
@@ -140,13 +142,15 @@ pub async fn pubsub(
         .and_then(|v| v.to_str().ok());
     if let Err(e) = verifier.verify(authorization).await {
         tracing::warn!(source = %source, reason = %e, "Pub/Sub push refused");
-        let (status, code) = match &e {
-            PubsubError::KeysUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "pubsub_unavailable")
-            }
-            _ => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        let (status, code, reason) = match &e {
+            PubsubError::KeysUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "pubsub_unavailable",
+                "upstream",
+            ),
+            _ => (StatusCode::UNAUTHORIZED, "unauthorized", "auth"),
         };
-        return Err(refuse("auth", ApiError::new(status, code, e.to_string())));
+        return Err(refuse(reason, ApiError::new(status, code, e.to_string())));
     }
     let body = body.map_err(|e| refused_body(&state, e))?;
     let msg = irene_push::pubsub::parse_envelope(&body).map_err(|e| {
