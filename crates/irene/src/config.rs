@@ -607,6 +607,12 @@ pub struct IntakeConfig {
     pub max_body_bytes: usize,
     #[serde(default = "default_max_depth")]
     pub max_depth: usize,
+    /// `[intake.sns]`: `POST /api/v1/ingest/{source}/sns`, off until `topics` names one.
+    #[serde(default)]
+    pub sns: irene_push::SnsConfig,
+    /// `[intake.pubsub]`: `POST /api/v1/ingest/{source}/pubsub`, off until `audience` is set.
+    #[serde(default)]
+    pub pubsub: irene_push::PubsubConfig,
 }
 
 impl Default for IntakeConfig {
@@ -614,6 +620,8 @@ impl Default for IntakeConfig {
         IntakeConfig {
             max_body_bytes: default_max_body(),
             max_depth: default_max_depth(),
+            sns: irene_push::SnsConfig::default(),
+            pubsub: irene_push::PubsubConfig::default(),
         }
     }
 }

@@ -334,6 +334,10 @@ pub async fn run(
         files,
         public_url: cfg.public_url(),
         console: Arc::new(cfg.console.clone()),
+        push: Arc::new(irene_push::Verifiers::new(
+            &cfg.intake.sns,
+            &cfg.intake.pubsub,
+        )?),
     };
     let app = router(state).layer(DefaultBodyLimit::max(cfg.intake.max_body_bytes));
     // the peer's address: the console's sign-in rate limit counts failures per address

@@ -31,22 +31,7 @@ pub async fn ingest(
         metrics::counter!("irene_ingest_requests_total").increment(1);
         count_rejected("auth");
     })?;
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            // axum refused the body (over the limit, or unreadable) before the app saw it.
-            metrics::counter!("irene_ingest_requests_total").increment(1);
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                let e = AcceptError::TooLarge {
-                    max: state.app.max_body,
-                };
-                count_rejected(e.code());
-                return Err(accept_error(e));
-            }
-            count_rejected("unreadable");
-            return Err(ApiError::bad_request("unreadable_body", e.body_text()));
-        }
-    };
+    let body = body.map_err(|e| refused_body(&state, e))?;
     let complete_scan = match q.complete_scan.as_deref() {
         None | Some("") | Some("0") | Some("false") => false,
         Some("1") | Some("true") => true,
@@ -83,8 +68,23 @@ pub async fn ingest(
     }
 }
 
+/// The HTTP answer to a body axum refused (over the limit, or unreadable) before the app saw
+/// it, counted as a refused request.
+pub(super) fn refused_body(state: &AppState, e: BytesRejection) -> ApiError {
+    metrics::counter!("irene_ingest_requests_total").increment(1);
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let e = AcceptError::TooLarge {
+            max: state.app.max_body,
+        };
+        count_rejected(e.code());
+        return accept_error(e);
+    }
+    count_rejected("unreadable");
+    ApiError::bad_request("unreadable_body", e.body_text())
+}
+
 /// The HTTP answer to a refused payload.
-fn accept_error(e: AcceptError) -> ApiError {
+pub(super) fn accept_error(e: AcceptError) -> ApiError {
     let status = match &e {
         AcceptError::UnknownSource { .. } => return ApiError::not_found(e.to_string()),
         AcceptError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

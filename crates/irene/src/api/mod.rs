@@ -11,6 +11,7 @@ pub use cases::CaseQuery;
 pub use events::EventQuery;
 mod files;
 mod ingest;
+mod ingest_push;
 pub(crate) mod investigations;
 mod ops;
 pub use ops::{health, Health};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub public_url: String,
     /// The console's session lifetimes (`[console]`).
     pub console: Arc<crate::config::ConsoleConfig>,
+    /// The SNS and Pub/Sub push intakes (`[intake.sns]`, `[intake.pubsub]`); `None` when off.
+    pub push: Arc<irene_push::Verifiers>,
 }
 
 impl AppState {
@@ -70,6 +73,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/ingest/{source}", post(ingest::ingest))
+        // authenticated by the SNS signature / the Pub/Sub OIDC token, not by a bearer token
+        .route("/api/v1/ingest/{source}/sns", post(ingest_push::sns))
+        .route("/api/v1/ingest/{source}/pubsub", post(ingest_push::pubsub))
         .route("/api/v1/cases", get(cases::list))
         .route("/api/v1/cases/{id}", get(cases::get_one))
         .route("/api/v1/cases/{id}/resolve", post(cases::resolve))
