@@ -20,8 +20,12 @@ struct SourceInfo {
 enum Setup {
     /// An EventBridge rule on this `source` and `detail-type` → an API destination.
     EventBridge { pattern: &'static str },
-    /// SCC notifications → Pub/Sub → a push subscription.
+    /// SCC notifications → Pub/Sub → a push subscription (OIDC-authenticated).
     PubSub,
+    /// Audit logs → an organisation log sink → Pub/Sub → a push subscription.
+    LogSink,
+    /// EventBridge (API calls) as above, or the trail's files: S3 → SQS, read by `[[sqs]]`.
+    Trail { pattern: &'static str },
     /// A scanner or agent that posts JSON itself.
     Post,
 }
@@ -68,7 +72,7 @@ const SOURCES: [SourceInfo; 10] = [
     SourceInfo {
         name: "aws.cloudtrail",
         title: "AWS CloudTrail (audit log, Sigma rules)",
-        setup: Setup::EventBridge {
+        setup: Setup::Trail {
             pattern: r#"{"detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]}"#,
         },
         sample: Some(include_str!(
@@ -78,7 +82,7 @@ const SOURCES: [SourceInfo; 10] = [
     SourceInfo {
         name: "gcp.audit",
         title: "Google Cloud audit logs (Sigma rules)",
-        setup: Setup::Post,
+        setup: Setup::LogSink,
         sample: Some(include_str!(
             "../../../sources/tests/fixtures/gcp-audit/gcp_audit_iam_create_service_account.json"
         )),
@@ -172,7 +176,10 @@ struct SourcePage {
     last_day: i64,
     last_week: i64,
     eventbridge_pattern: &'static str,
-    pubsub: bool,
+    /// The Pub/Sub push set-up: `scc` (notifications) or `logs` (a log sink); empty: none.
+    pubsub: &'static str,
+    /// The trail's files through S3 → SQS (`[[sqs]]`).
+    sqs: bool,
     /// Tokens are configured: a sender needs one with the `ingest` scope.
     needs_token: bool,
     can_test: bool,
@@ -214,7 +221,7 @@ pub(super) async fn one(
         let st = stats.into_iter().next();
         let base = state.public_url.trim_end_matches('/');
         let eventbridge_pattern = match src.setup {
-            Setup::EventBridge { pattern } => pattern,
+            Setup::EventBridge { pattern } | Setup::Trail { pattern } => pattern,
             _ => "",
         };
         Ok(SourcePage {
@@ -232,7 +239,12 @@ pub(super) async fn one(
             last_day: st.as_ref().map_or(0, |s| s.last_day),
             last_week: st.as_ref().map_or(0, |s| s.last_week),
             eventbridge_pattern,
-            pubsub: src.setup == Setup::PubSub,
+            pubsub: match src.setup {
+                Setup::PubSub => "scc",
+                Setup::LogSink => "logs",
+                _ => "",
+            },
+            sqs: matches!(src.setup, Setup::Trail { .. }),
             tested: q.tested.unwrap_or_default(),
             role_policy: ROLE_POLICY,
         })
