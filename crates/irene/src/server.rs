@@ -296,18 +296,18 @@ pub async fn run(
         investigators: Arc::new(available_names),
         watches: Arc::new(cfg.watch.clone()),
     };
-    tasks.push(workers.spawn(
+    // Workers that feed the intake (they hold an `App`, and with it an Intake handle) stop on
+    // their own signal, before the intake drains: the tamper watch and the `[[sqs]]` consumers.
+    let (feeders_stop_tx, feeders_stop_rx) = watch::channel(false);
+    let mut feeders = vec![workers.spawn(
         crate::tamper::TamperWorker::new(
             application.clone(),
             cfg.watch.clone(),
             &format!("irene/{}", env!("CARGO_PKG_VERSION")),
             investigate_ctx.screenshots.clone(),
         )?,
-        stop_rx.clone(),
-    ));
-    // The `[[sqs]]` consumers feed the intake: they stop (their own signal) before it drains.
-    let (feeders_stop_tx, feeders_stop_rx) = watch::channel(false);
-    let mut feeders = Vec::new();
+        feeders_stop_rx.clone(),
+    )];
     let max_object_bytes = u64::try_from(cfg.intake.max_body_bytes).unwrap_or(u64::MAX);
     for worker in crate::sqs_intake::SqsWorker::all(
         &cfg.sqs,
@@ -340,8 +340,8 @@ pub async fn run(
     .context("serving HTTP")?;
 
     tracing::info!("shutting down: finishing in-flight work");
-    // The SQS consumers finish the messages they hold (a long poll ends at once) and let go of
-    // their Intake handles.
+    // The feeders finish what they hold (an SQS long poll ends at once, a page check ends) and
+    // let go of their Intake handles.
     let _ = feeders_stop_tx.send(true);
     for task in feeders {
         let _ = task.await;
