@@ -90,6 +90,11 @@ pub struct Config {
     /// The web console's sessions (`[console]`).
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// S3 -> SQS intakes (`[[sqs]]`): queues of S3 notifications (bare, through SNS or
+    /// EventBridge, or CloudTrail's own) whose objects are read, or of events taken as they are.
+    /// `max_object_bytes` defaults to `[intake] max_body_bytes`.
+    #[serde(default, skip_serializing)]
+    pub sqs: Vec<irene_sqs::SqsConfig>,
 }
 
 /// `[console]`: how long a console session lasts: `session_idle` without a request, and
@@ -830,6 +835,17 @@ impl Config {
             oidc.validate()?;
         }
         self.feed_defs()?;
+        for q in &self.sqs {
+            q.validate()?;
+            if irene_sources::decoder(&q.source).is_none() {
+                bail!(
+                    "[[sqs]] {}: unknown source {:?}; known sources: {}",
+                    q.queue_url,
+                    q.source,
+                    irene_sources::names().join(", ")
+                );
+            }
+        }
         self.reputation.validate()?;
         self.probe.build()?;
         if self.probe.enabled && self.probe.total_time >= self.investigate.timeout {

@@ -13,6 +13,7 @@
 //!   implementations. `detect`: the Sigma correlator the store feeds (and re-triage on findings).
 //! - `investigation_policy`: when investigations run (`[[investigations]]`) and the planner.
 //! - `files`: the secret of `/files/{token}` links (served by `api::files`).
+//! - `sqs_intake`: the `[[sqs]]` workers (S3 -> SQS) over `App::accept`.
 //! - `intake`: group commit of accepted payloads. `config`, `auth`, `telemetry`, `rulefiles`.
 //! - `cmd_*`, `remote`: the CLI's commands; `bench`, `bench_investigations`, `bench_replay`, `bench_console`: the benchmarks.
 
@@ -56,6 +57,7 @@ pub mod server;
 pub mod settings;
 pub mod settings_worker;
 pub mod shared_limits;
+pub mod sqs_intake;
 pub mod tamper;
 pub mod telemetry;
 pub mod worker;

@@ -1,6 +1,7 @@
 //! `irene serve`: opens the store, builds the outputs, starts the intake writer and every
-//! background worker (pipeline, delivery, investigations, jobs, expiry, retention), serves the API, and shuts it
-//! all down in order on SIGTERM/SIGINT. No request logic and no work loops here.
+//! background worker (pipeline, delivery, investigations, jobs, expiry, retention, `[[sqs]]`),
+//! serves the API, and shuts it all down in order on SIGTERM/SIGINT. No request logic and no
+//! work loops here.
 
 use crate::api::webhooks::GithubHook;
 use crate::api::{router, AppState};
@@ -313,7 +314,10 @@ pub async fn run(
         investigators: Arc::new(available_names),
         watches: Arc::new(cfg.watch.clone()),
     };
-    tasks.push(workers.spawn(
+    // Workers that feed the intake (they hold an `App`, and with it an Intake handle) stop on
+    // their own signal, before the intake drains: the tamper watch and the `[[sqs]]` consumers.
+    let (feeders_stop_tx, feeders_stop_rx) = watch::channel(false);
+    let mut feeders = vec![workers.spawn(
         Scheduled {
             worker: crate::tamper::TamperWorker::new(
                 application.clone(),
@@ -323,8 +327,19 @@ pub async fn run(
             )?,
             leader: leader.clone(),
         },
-        stop_rx.clone(),
-    ));
+        feeders_stop_rx.clone(),
+    )];
+    let max_object_bytes = u64::try_from(cfg.intake.max_body_bytes).unwrap_or(u64::MAX);
+    for worker in crate::sqs_intake::SqsWorker::all(
+        &cfg.sqs,
+        &application,
+        max_object_bytes,
+        &feeders_stop_rx,
+    )
+    .await?
+    {
+        feeders.push(workers.spawn(worker, feeders_stop_rx.clone()));
+    }
     let state = AppState {
         app: application,
         tokens: Arc::new(tokens),
@@ -350,6 +365,12 @@ pub async fn run(
     .context("serving HTTP")?;
 
     tracing::info!("shutting down: finishing in-flight work");
+    // The feeders finish what they hold (an SQS long poll ends at once, a page check ends) and
+    // let go of their Intake handles.
+    let _ = feeders_stop_tx.send(true);
+    for task in feeders {
+        let _ = task.await;
+    }
     // The router (and with it every Intake handle) is gone: the writer drains and stops.
     let _ = intake_task.await;
     let _ = stop_tx.send(true);
