@@ -16,9 +16,8 @@ pub use correlate::{
     Transition,
 };
 pub use delivery::{
-    PaceTurn,
-    Action, Delivery, Hold, InhibitQuery, NoOutputs, Outcome, Planned, PlannedInvestigation,
-    Planner, TicketState,
+    Action, Delivery, Hold, InhibitQuery, NoOutputs, Outcome, PaceTurn, Planned,
+    PlannedInvestigation, Planner, TicketState,
 };
 pub use detect::{Correlator, Fed, NoCorrelations, WindowKey, WindowRow};
 pub use event::Event;

@@ -215,7 +215,9 @@ impl InvestigationWorker {
     /// cases it covers whose last run of its investigator is older than its period. Looked
     /// for at most once a minute. Returns how many were asked for.
     async fn schedule(&mut self) -> anyhow::Result<usize> {
-        if self.scheduled.is_some_and(|t| t.elapsed() < SCHEDULE_EVERY) || !self.leader.leads().await {
+        if self.scheduled.is_some_and(|t| t.elapsed() < SCHEDULE_EVERY)
+            || !self.leader.leads().await
+        {
             return Ok(0);
         }
         self.scheduled = Some(std::time::Instant::now());

@@ -21,7 +21,10 @@ impl Pacing for StorePacing {
     }
 
     async fn hold(&self, key: &str, until: DateTime<Utc>) -> Result<(), String> {
-        self.0.pace_hold(key, until).await.map_err(|e| e.to_string())
+        self.0
+            .pace_hold(key, until)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn held(&self, key: &str) -> Result<Option<DateTime<Utc>>, String> {

@@ -6,11 +6,10 @@ use crate::app::{AcceptError, App, Payload};
 use crate::worker::{Worker, WorkerState};
 use async_trait::async_trait;
 use irene_sqs::{Accepted, Consumer, Sink, SinkError, SqsConfig, Tally};
-use irene_store::{QuarantineRow, Quarantined};
+use irene_store::Quarantined;
 use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 /// The sink over the application: a payload is accepted like an HTTP ingest (durable before
 /// Ok, once per idempotency key); a quarantined object or message becomes a quarantine entry
@@ -52,18 +51,11 @@ impl Sink for AppSink {
             error: reason.to_string(),
             raw: detail.to_string(),
         };
-        let unavailable = |e: irene_store::StoreError| SinkError::Unavailable(e.to_string());
-        let mut tx = self.app.store.begin(true).await.map_err(unavailable)?;
-        tx.quarantine_insert(&[QuarantineRow {
-            id: Uuid::now_v7(),
-            // no inbox row holds it: the id only ties the entry to this one event
-            inbox_id: Uuid::now_v7(),
-            received_at: chrono::Utc::now(),
-            item: &item,
-        }])
-        .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        self.app
+            .store
+            .quarantine_add(&item, chrono::Utc::now())
+            .await
+            .map_err(|e| SinkError::Unavailable(e.to_string()))?;
         metrics::counter!("irene_quarantined_total", "source" => source.to_string()).increment(1);
         Ok(())
     }

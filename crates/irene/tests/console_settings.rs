@@ -496,13 +496,19 @@ async fn a_source_page_shows_how_to_connect_and_its_test_button_posts_a_real_sam
         b.contains("GuardDuty Finding"),
         "the EventBridge pattern: {b}"
     );
-    assert!(b.contains("ApiKeyName=X-Api-Key"), "the API-key header: {b}");
+    assert!(
+        b.contains("ApiKeyName=X-Api-Key"),
+        "the API-key header: {b}"
+    );
     assert!(
         b.contains(&format!("--notification-endpoint {endpoint}/sns")),
         "the SNS alternative: {b}"
     );
     let (_, b) = get(&s, None, "/sources/aws.cloudtrail").await;
-    assert!(b.contains("[[sqs]]") && b.contains("s3:ObjectCreated:*"), "{b}");
+    assert!(
+        b.contains("[[sqs]]") && b.contains("s3:ObjectCreated:*"),
+        "{b}"
+    );
     let (_, b) = get(&s, None, "/sources/gcp.audit").await;
     assert!(b.contains("gcloud logging sinks create"), "{b}");
     let (_, b) = get(&s, None, "/sources/gcp.scc").await;

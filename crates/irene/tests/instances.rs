@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 const REPO: &str = "acme/security-alerts";
 const GH_TOKEN: &str = "ghp_instances0123456789abcdef";
-const PD_KEY: &str = "R0UT1NGKEY0123456789abcdefINST";
+const PD_KEY: &str = "R0UT1NGKEY0123456789abcdefINSTNC";
 const KEYS: usize = 500;
 const ALERTS: usize = 20_000;
 const PER_REQUEST: usize = 50;
@@ -39,13 +39,7 @@ fn severity(key: usize) -> &'static str {
 /// The digest's period: the only Slack messages are digests, one per period for all three.
 const DIGEST_SECS: u64 = 3;
 
-fn config(
-    dir: &Path,
-    db: &TestDb,
-    gh: &FakeGitHub,
-    pd: &FakePagerDuty,
-    slack_url: &str,
-) -> String {
+fn config(dir: &Path, db: &TestDb, gh: &FakeGitHub, pd: &FakePagerDuty, slack_url: &str) -> String {
     let text = format!(
         r#"database_url = "{db}"
 public_url = "https://irene.example"
@@ -78,6 +72,8 @@ token = "${{GH_TOKEN}}"
 api_url = "{gh}"
 min_severity = "medium"
 pace = "5ms"
+# the budget is per credential for the whole deployment: room for every issue and comment
+max_per_hour = 5000
 timeout = "2s"
 
 [[outputs]]
@@ -149,7 +145,7 @@ async fn three_instances_share_the_work_and_survive_a_sigkill() {
     let channel = slack.add_channel("secops");
     let slack_url = slack.add_webhook(&channel);
     let cfg = config(dir.path(), &db, &gh, &pd, &slack_url);
-    let mut servers = vec![
+    let mut servers = [
         start(dir.path(), &cfg, 0),
         start(dir.path(), &cfg, 1),
         start(dir.path(), &cfg, 2),
@@ -167,12 +163,8 @@ async fn three_instances_share_the_work_and_survive_a_sigkill() {
     let requests = ALERTS / PER_REQUEST;
     let mut clients = Vec::new();
     for _ in 0..6 {
-        let (urls, next, accepted, killed) = (
-            urls.clone(),
-            next.clone(),
-            accepted.clone(),
-            killed.clone(),
-        );
+        let (urls, next, accepted, killed) =
+            (urls.clone(), next.clone(), accepted.clone(), killed.clone());
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
@@ -248,7 +240,9 @@ async fn three_instances_share_the_work_and_survive_a_sigkill() {
     for c in &cases {
         let key = c["key"].as_str().unwrap_or_default().to_string();
         assert!(
-            by_key.insert(key.clone(), c["count"].as_i64().unwrap_or(0)).is_none(),
+            by_key
+                .insert(key.clone(), c["count"].as_i64().unwrap_or(0))
+                .is_none(),
             "two cases for {key}"
         );
     }

@@ -3,10 +3,10 @@
 
 use crate::config::Secret;
 use crate::pacing::Pacing;
-use std::sync::Arc;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use irene_core::Outcome;
 use reqwest::header::HeaderMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Replies larger than this are cut (a page of 100 GitHub issues is well below).

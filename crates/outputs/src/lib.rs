@@ -81,7 +81,7 @@ pub trait Output: Send + Sync {
 }
 
 /// What every output needs to know about this Irene.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Context {
     /// Irene's console base; a case's link is `{public_url}/cases/{case_id}`.
     pub public_url: String,
@@ -94,6 +94,18 @@ pub struct Context {
     /// Rate limits shared with the other instances on the same database (GitHub's pacing and
     /// hourly budget, providers' holds). `None`: this process keeps them alone.
     pub pacing: Option<std::sync::Arc<dyn pacing::Pacing>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("public_url", &self.public_url)
+            .field("user_agent", &self.user_agent)
+            .field("files", &self.files)
+            .field("templates", &self.templates)
+            .field("pacing", &self.pacing.as_ref().map(|_| "shared"))
+            .finish()
+    }
 }
 
 impl Context {

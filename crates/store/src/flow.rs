@@ -6,7 +6,7 @@ use crate::tx::{
 };
 use crate::{
     CommitSummary, Finish, Finished, InvestigationRecord, InvestigationResult, NewDelivery,
-    Processed, Result, Store, StoreError,
+    Processed, Quarantined, Result, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
 use irene_core::{
@@ -951,6 +951,26 @@ async fn held_release_once<S: Store + ?Sized>(
 }
 
 /// Adds deliveries no case change implies (batch jobs), durably.
+/// Quarantines an item that no inbox row holds (a queue's message or object that cannot be
+/// taken), durably: its own id ties the entry to nothing else. The entry's id.
+pub(crate) async fn quarantine_add<S: Store + ?Sized>(
+    store: &S,
+    item: &Quarantined,
+    now: DateTime<Utc>,
+) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    let mut tx = store.begin(true).await?;
+    tx.quarantine_insert(&[QuarantineRow {
+        id,
+        inbox_id: Uuid::now_v7(),
+        received_at: now,
+        item,
+    }])
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 pub(crate) async fn outbox_enqueue<S: Store + ?Sized>(
     store: &S,
     items: &[NewDelivery],

@@ -43,9 +43,7 @@ pub use tx::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use irene_core::{
-    Case, Change, Correlator, Delivery, PaceTurn, Planner, Severity, TicketState,
-};
+use irene_core::{Case, Change, Correlator, Delivery, PaceTurn, Planner, Severity, TicketState};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,6 +242,11 @@ pub trait Store: Send + Sync + 'static {
     /// each case: the number of cases released and dropped.
     async fn held_release(&self, by: &str, now: DateTime<Utc>) -> Result<(usize, usize)> {
         flow::held_release(self, by, now).await
+    }
+    /// Quarantines, durably, an item that never reached the inbox (an SQS message or S3 object
+    /// that cannot be taken), with the reason; the entry's id.
+    async fn quarantine_add(&self, item: &Quarantined, now: DateTime<Utc>) -> Result<Uuid> {
+        flow::quarantine_add(self, item, now).await
     }
     /// Adds deliveries that no case change implies (batch jobs), durably.
     async fn outbox_enqueue(&self, items: &[NewDelivery], now: DateTime<Utc>) -> Result<()> {

@@ -4,9 +4,9 @@
 
 use crate::time::{from_micros, lease_until, micros};
 use crate::Result;
-use irene_core::PaceTurn;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, PgPool};
+use irene_core::PaceTurn;
+use sqlx::{PgPool, Row};
 use std::time::Duration;
 
 const HOUR_US: i64 = 3_600_000_000;

@@ -20,8 +20,8 @@ use crate::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use irene_core::{
-    Case, Correlator, PaceTurn, Delivery, Judged, NoCorrelations, NoOutputs, Planner, Severity, TicketState,
-    TimelineEntry,
+    Case, Correlator, Delivery, Judged, NoCorrelations, NoOutputs, PaceTurn, Planner, Severity,
+    TicketState, TimelineEntry,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};

@@ -3,8 +3,8 @@
 
 use crate::time::{from_micros, lease_until, micros};
 use crate::Result;
-use irene_core::PaceTurn;
 use chrono::{DateTime, Utc};
+use irene_core::PaceTurn;
 use sqlx::{Row, SqlitePool};
 use std::time::Duration;
 

@@ -578,14 +578,18 @@ async fn one_instance_leads_and_the_lead_moves_when_it_goes() {
     assert!(!b.lead().await.expect("b asks again"));
     // the leader goes (its sessions end): the next to ask leads
     a.close().await;
-    assert!(b.lead().await.expect("b asks after a left"), "the lead moved");
+    assert!(
+        b.lead().await.expect("b asks after a left"),
+        "the lead moved"
+    );
     assert!(b.lead().await.expect("b keeps it"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_taking_turns_at_once_get_distinct_turns_within_the_budget() {
     let (a, b, _db) = two_instances().await;
-    let now = Utc::now();
+    // the store keeps microseconds
+    let now = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
     let pace = Duration::from_millis(100);
     let barrier = Arc::new(Barrier::new(20));
     let mut tasks = Vec::new();

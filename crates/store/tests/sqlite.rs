@@ -59,6 +59,7 @@ checks!(
     pipeline::cases_filter_and_paginate,
     pipeline::cases_filter_by_account_and_label_and_sort_by_severity,
     pipeline::quarantine_keeps_the_item_and_requeues_it,
+    pipeline::an_item_no_inbox_row_holds_is_quarantined_listed_and_requeued,
     pipeline::silent_cases_expire_per_source,
     pipeline::release_gives_back_claimed_rows,
     pipeline::every_read_sees_the_latest_commit,

@@ -7,6 +7,5 @@ pub use irene::bench_instances::ScratchDb as TestDb;
 pub fn create() -> TestDb {
     let admin = std::env::var("IRENE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
-    TestDb::create(&admin)
-        .unwrap_or_else(|e| panic!("{admin}: {e} (run scripts/postgres.sh)"))
+    TestDb::create(&admin).unwrap_or_else(|e| panic!("{admin}: {e} (run scripts/postgres.sh)"))
 }

@@ -9,7 +9,6 @@ use chrono::Utc;
 use irene_core::Outcome;
 use reqwest::Method;
 use serde_json::Value;
-use tokio::time::Instant;
 
 const API_VERSION: &str = "2022-11-28";
 const ACCEPT: &str = "application/vnd.github+json";

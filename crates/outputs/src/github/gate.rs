@@ -26,7 +26,10 @@ impl SharedLimits {
     /// The shared limits of the credential whose gate key is `gate_key` (it holds the token,
     /// so only its hash is ever stored).
     pub(super) fn new(pacing: Arc<dyn Pacing>, gate_key: &str) -> SharedLimits {
-        let key = format!("github:{}", hex::encode(Sha256::digest(gate_key.as_bytes())));
+        let key = format!(
+            "github:{}",
+            hex::encode(Sha256::digest(gate_key.as_bytes()))
+        );
         SharedLimits { pacing, key }
     }
 }
@@ -136,7 +139,11 @@ impl Gate {
         let guard = self.last_mutation.lock().await;
         if let Some(shared) = &self.shared {
             let per_hour = u32::try_from(self.per_hour).unwrap_or(u32::MAX);
-            match shared.pacing.reserve(&shared.key, self.pace, per_hour).await {
+            match shared
+                .pacing
+                .reserve(&shared.key, self.pace, per_hour)
+                .await
+            {
                 Ok(PaceTurn::At(at)) => {
                     let wait = (at - Utc::now()).to_std().unwrap_or_default();
                     if wait > MAX_WAIT {

@@ -50,7 +50,9 @@ pub async fn shared_pacing_spaces_turns_keeps_the_hourly_budget_and_holds(b: &dy
     let until = after + Duration::minutes(5);
     assert_eq!(s.pace_held("gh:b", after).await.unwrap(), None);
     s.pace_hold("gh:b", until).await.unwrap();
-    s.pace_hold("gh:b", until - Duration::minutes(1)).await.unwrap();
+    s.pace_hold("gh:b", until - Duration::minutes(1))
+        .await
+        .unwrap();
     assert_eq!(s.pace_held("gh:b", after).await.unwrap(), Some(until));
     assert_eq!(
         s.pace_reserve("gh:b", pace, 100, after).await.unwrap(),

@@ -875,3 +875,36 @@ pub async fn alerts_scan_pages_a_window_in_received_order(b: &dyn Backend) {
     assert_eq!(tail.len(), 3, "[since, until) holds one payload");
     assert!(tail.iter().all(|a| a.judged.alert.key.starts_with("k1-")));
 }
+
+pub async fn an_item_no_inbox_row_holds_is_quarantined_listed_and_requeued(b: &dyn Backend) {
+    let s = fresh(b).await;
+    let store = &*s.store;
+    let q = Quarantined {
+        item_index: 0,
+        source: "aws.cloudtrail".into(),
+        error: "s3://trail/a.json.gz is 90000000 bytes, over max_object_bytes".into(),
+        raw: r#"{"bucket":"trail","key":"a.json.gz"}"#.into(),
+    };
+    let id = store
+        .quarantine_add(&q, Utc::now())
+        .await
+        .expect("quarantine");
+    let st = store.status().await.expect("status");
+    assert_eq!((st.quarantined, st.inbox_pending), (1, 0));
+    let page = store.quarantine_list(10, None).await.expect("list");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].id, id);
+    assert_eq!(page.items[0].source, "aws.cloudtrail");
+    assert!(page.items[0].error.contains("max_object_bytes"));
+    assert_eq!(
+        page.items[0].raw,
+        json!({"bucket": "trail", "key": "a.json.gz"})
+    );
+    // after a fix, it goes into the inbox like any quarantined item
+    assert!(store
+        .quarantine_requeue(id, Utc::now())
+        .await
+        .expect("requeue")
+        .is_some());
+    assert_eq!(store.status().await.expect("status").inbox_pending, 1);
+}
