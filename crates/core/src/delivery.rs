@@ -205,8 +205,12 @@ pub enum Outcome {
 /// on one database shares the limit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaceTurn {
-    /// The turn is at this time (now, or later when earlier turns are pending): go then.
+    /// The turn is at this time (now, or a little later when earlier turns are pending): it is
+    /// taken; go then.
     At(DateTime<Utc>),
+    /// The next free turn is further away than the caller would wait: nothing was taken; ask
+    /// again then (so that turns nobody uses do not pile up).
+    Later(DateTime<Utc>),
     /// The hourly budget is spent (`taken` turns in the last hour): no turn before `until`.
     Budget { taken: u32, until: DateTime<Utc> },
     /// A provider's limit holds until then: no turn before.

@@ -13,9 +13,15 @@ pub struct StorePacing(pub Arc<dyn Store>);
 
 #[async_trait]
 impl Pacing for StorePacing {
-    async fn reserve(&self, key: &str, pace: Duration, per_hour: u32) -> Result<PaceTurn, String> {
+    async fn reserve(
+        &self,
+        key: &str,
+        pace: Duration,
+        per_hour: u32,
+        wait: Duration,
+    ) -> Result<PaceTurn, String> {
         self.0
-            .pace_reserve(key, pace, per_hour, Utc::now())
+            .pace_reserve(key, pace, per_hour, wait, Utc::now())
             .await
             .map_err(|e| e.to_string())
     }

@@ -10,8 +10,15 @@ use std::time::Duration;
 /// instance. Errors are texts: the gate then falls back on this process's own limits.
 #[async_trait]
 pub trait Pacing: Send + Sync {
-    /// The next turn of `key`: `pace` apart, at most `per_hour` an hour, none while held.
-    async fn reserve(&self, key: &str, pace: Duration, per_hour: u32) -> Result<PaceTurn, String>;
+    /// The next turn of `key`: `pace` apart, at most `per_hour` an hour, none while held, and
+    /// only if it is within `wait` (else `Later`, nothing taken).
+    async fn reserve(
+        &self,
+        key: &str,
+        pace: Duration,
+        per_hour: u32,
+        wait: Duration,
+    ) -> Result<PaceTurn, String>;
     /// Nothing on `key` before `until` (the later of two holds wins).
     async fn hold(&self, key: &str, until: DateTime<Utc>) -> Result<(), String>;
     /// Until when `key` is held, if it is now.

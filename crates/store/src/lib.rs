@@ -526,12 +526,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes the next turn of the shared rate limit `key` (e.g. a GitHub credential's hash):
     /// turns `pace` apart, at most `per_hour` in any hour, none while a hold lasts. Every
-    /// instance on one database shares it. A turn given is counted.
+    /// instance on one database shares it. A turn given is counted; a turn further than `wait`
+    /// from `now` is not given (`Later`).
     async fn pace_reserve(
         &self,
         key: &str,
         pace: Duration,
         per_hour: u32,
+        wait: Duration,
         now: DateTime<Utc>,
     ) -> Result<PaceTurn>;
     /// Holds `key` until `until` (a provider said its limit lasts until then); the later of

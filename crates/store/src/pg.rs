@@ -1231,9 +1231,10 @@ impl Store for PgStore {
         key: &str,
         pace: Duration,
         per_hour: u32,
+        wait: Duration,
         now: DateTime<Utc>,
     ) -> Result<PaceTurn> {
-        pg_pacing::reserve(&self.pool, key, pace, per_hour, now).await
+        pg_pacing::reserve(&self.pool, key, pace, per_hour, wait, now).await
     }
 
     async fn pace_hold(&self, key: &str, until: DateTime<Utc>) -> Result<()> {

@@ -16,6 +16,7 @@ pub(crate) async fn reserve(
     key: &str,
     pace: Duration,
     per_hour: u32,
+    wait: Duration,
     now: DateTime<Utc>,
 ) -> Result<PaceTurn> {
     let now_us = micros(now);
@@ -49,6 +50,9 @@ pub(crate) async fn reserve(
         });
     }
     let turn = now_us.max(next_at);
+    if turn > lease_until(now_us, wait) {
+        return Ok(PaceTurn::Later(from_micros(turn)));
+    }
     sqlx::query("UPDATE pacing SET next_at = $1 WHERE key = $2")
         .bind(lease_until(turn, pace))
         .bind(key)

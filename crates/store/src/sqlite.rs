@@ -1263,9 +1263,10 @@ impl Store for SqliteStore {
         key: &str,
         pace: Duration,
         per_hour: u32,
+        wait: Duration,
         now: DateTime<Utc>,
     ) -> Result<PaceTurn> {
-        sqlite_pacing::reserve(&self.writer, key, pace, per_hour, now).await
+        sqlite_pacing::reserve(&self.writer, key, pace, per_hour, wait, now).await
     }
 
     async fn pace_hold(&self, key: &str, until: DateTime<Utc>) -> Result<()> {

@@ -599,7 +599,7 @@ async fn two_instances_taking_turns_at_once_get_distinct_turns_within_the_budget
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             store
-                .pace_reserve("github:k", pace, 15, now)
+                .pace_reserve("github:k", pace, 15, Duration::from_secs(60), now)
                 .await
                 .expect("reserve")
         }));

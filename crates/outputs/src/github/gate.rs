@@ -13,8 +13,9 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// A shared turn further away than this is not waited for: the delivery is retried then.
-const MAX_WAIT: Duration = Duration::from_secs(30);
+/// A shared turn further away than this is not taken: the delivery is retried then. Short, so
+/// that a delivery never outlives its lease waiting (another instance would send it too).
+const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// The limits every instance shares, and this credential's key in them (a hash).
 pub(super) struct SharedLimits {
@@ -141,21 +142,21 @@ impl Gate {
             let per_hour = u32::try_from(self.per_hour).unwrap_or(u32::MAX);
             match shared
                 .pacing
-                .reserve(&shared.key, self.pace, per_hour)
+                .reserve(&shared.key, self.pace, per_hour, MAX_WAIT)
                 .await
             {
+                Ok(PaceTurn::Later(at)) => {
+                    return Err(Outcome::Retry {
+                        error: format!(
+                            "GitHub pacing: this credential's next turn is at {}",
+                            render::time(at)
+                        ),
+                        at: Some(at),
+                    })
+                }
                 Ok(PaceTurn::At(at)) => {
                     let wait = (at - Utc::now()).to_std().unwrap_or_default();
-                    if wait > MAX_WAIT {
-                        return Err(Outcome::Retry {
-                            error: format!(
-                                "GitHub pacing: this credential's next turn is at {}",
-                                render::time(at)
-                            ),
-                            at: Some(at),
-                        });
-                    }
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(wait.min(MAX_WAIT)).await;
                     // a limit may have been hit while this request waited its turn
                     self.check(Utc::now()).await?;
                     return Ok(Paced(guard));

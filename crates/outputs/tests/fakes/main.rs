@@ -58,6 +58,7 @@ impl irene_outputs::pacing::Pacing for MemPacing {
         _key: &str,
         _pace: std::time::Duration,
         _per_hour: u32,
+        _wait: std::time::Duration,
     ) -> Result<irene_core::PaceTurn, String> {
         Ok(irene_core::PaceTurn::At(Utc::now()))
     }
