@@ -5,7 +5,6 @@
 use crate::worker::{Worker, WorkerState};
 use async_trait::async_trait;
 use irene_store::Store;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,8 +15,8 @@ const ASK_EVERY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Leader {
     store: Arc<dyn Store>,
+    /// The last answer and when it was given.
     asked: Arc<Mutex<Option<(Instant, bool)>>>,
-    leads: Arc<AtomicBool>,
 }
 
 impl Leader {
@@ -25,22 +24,17 @@ impl Leader {
         Leader {
             store,
             asked: Arc::new(Mutex::new(None)),
-            leads: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// Whether this instance leads now (asking the store when the last answer is old). A
     /// store error counts as not leading: two leaders are worse than a late digest.
     pub async fn leads(&self) -> bool {
-        let fresh = self
-            .asked
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .filter(|(at, _)| at.elapsed() < ASK_EVERY)
-            .map(|(_, leads)| leads);
-        if let Some(leads) = fresh {
-            return leads;
+        let last = self.asked.lock().ok().and_then(|g| *g);
+        if let Some((at, leads)) = last {
+            if at.elapsed() < ASK_EVERY {
+                return leads;
+            }
         }
         let leads = match self.store.lead().await {
             Ok(l) => l,
@@ -49,7 +43,7 @@ impl Leader {
                 false
             }
         };
-        if leads != self.leads.swap(leads, Ordering::Relaxed) {
+        if leads != last.is_some_and(|(_, l)| l) {
             if leads {
                 tracing::info!("this instance now leads the scheduled work");
             } else {
@@ -60,11 +54,6 @@ impl Leader {
             *g = Some((Instant::now(), leads));
         }
         leads
-    }
-
-    /// The last answer, without asking (the status page).
-    pub fn last(&self) -> bool {
-        self.leads.load(Ordering::Relaxed)
     }
 }
 
